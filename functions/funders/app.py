@@ -1,0 +1,40 @@
+"""PUT/GET /funders/{funder_id}: link an inCytes funder to its Stripe customer."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from incytes_billing import wiring
+from incytes_billing.http.api import create_api_resolver, json_response, resolve_json_api
+from incytes_billing.models.funder import FUNDER_ID_PATTERN, FunderUpsert
+
+logger = Logger()
+metrics = Metrics()
+app = create_api_resolver()
+
+FunderId = Annotated[str, Path(pattern=FUNDER_ID_PATTERN, description="inCytes funder id (1-128 characters)")]
+
+
+@app.get("/funders/<funder_id>")
+def get_funder(funder_id: FunderId) -> Response[str]:
+    return json_response(200, wiring.funder_service().get(funder_id).model_dump(mode="json"))
+
+
+@app.put("/funders/<funder_id>")
+def put_funder(funder_id: FunderId, funder: Annotated[FunderUpsert, Body()]) -> Response[str]:
+    saved = wiring.funder_service().upsert(funder_id, funder)
+    metrics.add_metric(name="FunderUpserted", unit=MetricUnit.Count, value=1)
+    return json_response(200, saved.model_dump(mode="json"))
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return resolve_json_api(app, event, context)

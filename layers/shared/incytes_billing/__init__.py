@@ -1,0 +1,1 @@
+"""Shared code of incytes-billing: domain services, ports, adapters and models (the SAM layer)."""

@@ -1,0 +1,47 @@
+"""`python -m incytes_billing.catalog` (also `make catalog`).
+
+Without STRIPE_API_KEY it targets the local Stripe emulator; with a test key, Stripe's test mode; a live key
+needs --allow-live.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from incytes_billing.catalog.sync import run_catalog_sync
+from incytes_billing.errors import BillingError
+from incytes_billing.models.catalog import CATALOG_FILE
+
+EMULATOR_API_KEY = "sk_test_emulator"
+EMULATOR_API_BASE = "http://127.0.0.1:12111"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m incytes_billing.catalog", description=__doc__)
+    parser.add_argument("--config", type=Path, default=CATALOG_FILE, help="catalog file (default: %(default)s)")
+    parser.add_argument("--allow-live", action="store_true", help="permit a live-mode Stripe key")
+    args = parser.parse_args(argv)
+
+    api_key = os.environ.get("STRIPE_API_KEY") or EMULATOR_API_KEY
+    default_base = EMULATOR_API_BASE if api_key == EMULATOR_API_KEY else None
+    api_base = os.environ.get("STRIPE_API_BASE") or default_base
+    if api_key.startswith(("sk_live_", "rk_live_")) and not args.allow_live:
+        print("Refusing to change a live Stripe account without --allow-live.", file=sys.stderr)
+        return 2
+    target = api_base or "api.stripe.com"
+    try:
+        changes = run_catalog_sync(api_key, api_base, args.config)
+    except BillingError as error:
+        print(f"Catalog sync against {target} failed: {error.message}", file=sys.stderr)
+        return 1
+    for change in changes:
+        print(change)
+    print(f"Catalog at {target}: {len(changes)} change(s)" + ("" if changes else ", already up to date"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""HTTP plumbing shared by the API handlers: the resolver and the contract's error shape."""

@@ -1,0 +1,98 @@
+"""Powertools REST resolver configured for the contract in DESIGN §3.
+
+Every error leaves as `{"error": {"code", "message"[, "details"]}}`; bad input is a 4xx, never a 5xx.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from incytes_billing.errors import BillingError, StripeUnavailable
+
+logger = Logger(child=True)
+
+
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    *,
+    details: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[str]:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if details:
+        error["details"] = details
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps({"error": error}),
+        headers=headers,
+    )
+
+
+def json_response(status: int, body: Any) -> Response[str]:
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body))
+
+
+def validation_details(error: RequestValidationError) -> list[dict[str, Any]]:
+    details = []
+    for problem in error.errors():
+        location = [str(part) for part in problem.get("loc", ())]
+        details.append(
+            {
+                "location": location[0] if location else "request",
+                "field": ".".join(location[1:]),
+                "message": problem.get("msg", "invalid"),
+                "type": problem.get("type", "invalid"),
+            }
+        )
+    return details
+
+
+def create_api_resolver() -> APIGatewayRestResolver:
+    app = APIGatewayRestResolver(enable_validation=True)
+
+    @app.exception_handler(BillingError)
+    def _billing_error(error: BillingError) -> Response[str]:
+        headers = None
+        if isinstance(error, StripeUnavailable):
+            headers = {"Retry-After": str(error.retry_after_seconds)}
+        logger.info("request refused", extra={"error_code": error.code, "status": error.status})
+        return error_response(error.status, error.code, error.message, details=error.details, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid_request(error: RequestValidationError) -> Response[str]:
+        details = validation_details(error)
+        summary = "; ".join(f"{detail['field'] or detail['location']}: {detail['message']}" for detail in details[:3])
+        return error_response(422, "validation_error", f"The request is invalid: {summary}.", details=details)
+
+    @app.not_found
+    def _no_route(_: Exception) -> Response[str]:
+        event = app.current_event
+        return error_response(404, "route_not_found", f"No route {event.http_method} {event.path}.")
+
+    @app.exception_handler(Exception)
+    def _unexpected(error: Exception) -> Response[str]:
+        # Not bad input: a fault of ours. Logged with its trace; the caller sees no internals.
+        logger.exception("unhandled error")
+        return error_response(500, "internal_error", "An internal error occurred; it has been logged.")
+
+    return app
+
+
+def resolve_json_api(app: APIGatewayRestResolver, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Resolve `event`, reading every body as JSON whatever Content-Type says (`curl -d` sends a form type)."""
+    headers = {key: value for key, value in (event.get("headers") or {}).items() if key.lower() != "content-type"}
+    headers["content-type"] = content_types.APPLICATION_JSON
+    multi = {
+        key: value for key, value in (event.get("multiValueHeaders") or {}).items() if key.lower() != "content-type"
+    }
+    multi["content-type"] = [content_types.APPLICATION_JSON]
+    return app.resolve({**event, "headers": headers, "multiValueHeaders": multi}, context)

@@ -1,0 +1,53 @@
+"""Ports: the small interfaces domain code talks to. Adapters implement them; tests may too."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from incytes_billing.models.catalog import MeterRecord, MeterSpec, PriceRecord, PriceSpec, ProductSpec
+from incytes_billing.models.funder import Funder
+from incytes_billing.models.stripe import StripeCustomer
+
+
+class FunderRepository(Protocol):
+    def get(self, funder_id: str) -> Funder | None: ...
+
+    def save(self, funder: Funder, *, expected_version: int | None) -> None:
+        """Write `funder`; `expected_version` None means "must not exist yet".
+
+        Raises ConcurrentUpdate when the stored version is not the expected one.
+        """
+        ...
+
+
+class CustomerDirectory(Protocol):
+    def get_customer(self, customer_id: str) -> StripeCustomer | None:
+        """The customer, deleted ones included; None when Stripe does not know the id."""
+        ...
+
+
+class CatalogGateway(Protocol):
+    def get_product(self, product_id: str) -> ProductSpec | None: ...
+
+    def create_product(self, product: ProductSpec) -> None: ...
+
+    def update_product(self, product: ProductSpec) -> None: ...
+
+    def find_meter(self, event_name: str) -> MeterRecord | None: ...
+
+    def create_meter(self, meter: MeterSpec) -> MeterRecord: ...
+
+    def reactivate_meter(self, meter_id: str) -> None: ...
+
+    def find_price(self, lookup_key: str) -> PriceRecord | None:
+        """The active price holding `lookup_key`, if any."""
+        ...
+
+    def list_active_prices(self, product_id: str) -> Sequence[PriceRecord]: ...
+
+    def create_price(self, price: PriceSpec, *, meter_id: str | None, replacing: str | None) -> PriceRecord:
+        """Create the price and move its lookup key onto it from `replacing` (transfer_lookup_key)."""
+        ...
+
+    def archive_price(self, price_id: str) -> None: ...

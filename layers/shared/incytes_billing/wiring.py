@@ -1,0 +1,52 @@
+"""Composition root: builds services from adapters once per Lambda container (tests call `reset`)."""
+
+from __future__ import annotations
+
+from functools import cache
+
+import boto3
+from aws_lambda_powertools.utilities.parameters import SSMProvider
+
+from incytes_billing.adapters.dynamodb_funders import DynamoDBFunderRepository
+from incytes_billing.adapters.stripe_gateway import StripeGateway, build_stripe_client
+from incytes_billing.config import Settings
+from incytes_billing.domain.funders import FunderService
+
+# The Stripe key is re-read at most this often, so a rotated key is picked up without a redeploy.
+SECRET_MAX_AGE_SECONDS = 300
+
+
+@cache
+def settings() -> Settings:
+    return Settings.from_environment()
+
+
+@cache
+def _ssm() -> SSMProvider:
+    return SSMProvider(boto3_client=boto3.client("ssm"))
+
+
+@cache
+def _gateway_for_key(api_key: str) -> StripeGateway:
+    stripe_settings = settings().stripe
+    return StripeGateway(build_stripe_client(api_key, stripe_settings), stripe_settings)
+
+
+def stripe_gateway() -> StripeGateway:
+    api_key = _ssm().get(settings().stripe_api_key_parameter, decrypt=True, max_age=SECRET_MAX_AGE_SECONDS)
+    return _gateway_for_key(str(api_key))
+
+
+@cache
+def _funders_table():  # type: ignore[no-untyped-def]  # boto3 resources are untyped at runtime
+    return boto3.resource("dynamodb").Table(settings().funders_table_name)
+
+
+def funder_service() -> FunderService:
+    return FunderService(DynamoDBFunderRepository(_funders_table()), stripe_gateway())
+
+
+def reset() -> None:
+    """Forget every cached client and setting (tests switch environments between cases)."""
+    for cached in (settings, _ssm, _gateway_for_key, _funders_table):
+        cached.cache_clear()
