@@ -17,7 +17,7 @@ CATALOG_FILE = Path(__file__).resolve().parent.parent / "catalog.toml"
 ProductKind = Literal["seat", "case", "sms"]
 TaxBehavior = Literal["exclusive", "inclusive"]
 Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,100}$")]
-MinorUnits = Annotated[Decimal, Field(ge=0, max_digits=15, decimal_places=12)]
+MinorUnits = Annotated[Decimal, Field(ge=0, max_digits=22, decimal_places=12)]
 
 
 class MeterConfig(BaseModel):
