@@ -52,6 +52,7 @@ emulator: venv ## run the Stripe emulator alone on :12111
 catalog: venv ## make Stripe's catalog match config/catalog.toml (local emulator unless STRIPE_API_KEY is set)
 	$(PY) -m incytes_billing.catalog
 
+# aws-sam-cli pins its own boto3: it gets a virtualenv of its own, never the project's.
 $(SAM_VENV)/.installed:
 	$(BOOTSTRAP_PYTHON) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/pip install --quiet aws-sam-cli==1.170.0
@@ -59,11 +60,24 @@ $(SAM_VENV)/.installed:
 
 sam-venv: $(SAM_VENV)/.installed ## install aws-sam-cli in its own virtualenv
 
-# sam build runs the layer's makefile, which needs python3.13 on PATH.
-sam-check: sam-venv ## sam validate --lint and sam build
-	$(SAM) validate --lint
-	PATH="$(dir $(PY313)):$$PATH" $(SAM) build --parallel
-	$(PY) -m devtools_checks.layer_bytecode .aws-sam/build/SharedLayer
+# The layer's makefile (layers/shared/Makefile) compiles bytecode for, and pip-installs for, Python 3.13:
+# sam build needs a python3.13 on PATH. PYTHONPATH (ours) is kept away from SAM's own interpreter.
+sam-build: sam-venv ## sam build (arm64 layer with python3.13 bytecode) into .aws-sam/build
+	@if [ -z "$(PY313)" ]; then echo "sam build needs a python3.13 (the Lambda runtime); see 'pyenv versions'" >&2; exit 1; fi
+	env -u PYTHONPATH PATH="$(dir $(PY313)):$$PATH" SAM_CLI_TELEMETRY=0 $(SAM) build
+
+sam-check: sam-venv ## sam validate --lint, sam build, then check the built layer's bytecode
+	env -u PYTHONPATH SAM_CLI_TELEMETRY=0 $(SAM) validate --lint
+	$(MAKE) --no-print-directory sam-build
+	$(BOOTSTRAP_PYTHON) -m devtools_checks.layer_bytecode .aws-sam/build/SharedLayer --require incytes_billing
+
+# The import runs here, not on arm64 Lambda: the benchmark builds the same layer for the host platform.
+bench: venv ## cold-start import times with/without the layer's bytecode (build/bench/cold_start.json)
+	@if [ -z "$(PY313)" ]; then echo "the benchmark needs a python3.13 (the Lambda runtime)" >&2; exit 1; fi
+	$(MAKE) --no-print-directory -C layers/shared build-SharedLayer PYTHON=$(PY313) \
+	  ARTIFACTS_DIR=$(CURDIR)/build/bench/layer PIP_PLATFORM=manylinux2014_$$(uname -m)
+	$(PY313) -m devtools_checks.layer_bytecode build/bench/layer --arch $$(uname -m) --require incytes_billing
+	$(PY) benchmarks/cold_start.py --python $(PY313) --layer build/bench/layer --out build/bench/cold_start.json
 
 clean: ## remove virtualenvs and build output
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam build
