@@ -1,0 +1,313 @@
+"""The emulator's request pipeline, independent of the HTTP server.
+
+For an API request, in order (mirroring Stripe's layers, https://docs.stripe.com/error-low-level):
+
+1. authentication: ``Authorization: Bearer sk_test_...`` (or ``rk_test_``; Basic auth as curl sends it);
+2. routing: unknown method/path -> 404 "Unrecognized request URL";
+3. fault injection: a matching 429 is answered now, before the idempotency layer, and never saved;
+4. idempotency (v1 ``POST`` with ``Idempotency-Key``): replay, ``idempotency_error``, or claim the key;
+5. a matching hang sleeps; a matching 5xx answers ``api_error`` (saved under the key by default);
+6. the endpoint: parameters validated against its schema (errors not saved), ``expand`` checked, the
+   handler run under the store lock, ``expand`` applied; endpoint errors are saved under the key.
+
+Every response carries ``Request-Id`` and ``Stripe-Version``; every API request is logged.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import copy
+import json
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from . import expand
+from .controls import handle_control
+from .errors import API_ERROR, INVALID_REQUEST, ParamError, StripeError
+from .faults import Fault, FaultInjector
+from .forms import FormDict, FormError, canonical, decode_form
+from .idempotency import IdempotencyCache, SavedResponse
+from .resources import KINDS, ROUTES
+from .routing import Call, Route, Router
+from .store import JSON, Store, random_token
+from .wire import HttpRequest, HttpResponse
+
+DEFAULT_API_VERSION = "2026-10-28.endive"
+ACCEPTED_KEY_PREFIXES = ("sk_test_", "rk_test_")
+CONTROL_PREFIX = "/_emulator"
+
+
+@dataclass
+class LoggedRequest:
+    method: str
+    path: str
+    status: int
+    idempotency_key: str | None
+    time: float
+    request_id: str
+    idempotent_replayed: bool
+
+    def as_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class RequestLog:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: list[LoggedRequest] = []
+
+    def add(self, entry: LoggedRequest) -> None:
+        with self._lock:
+            self._entries.append(entry)
+
+    def entries(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [entry.as_json() for entry in self._entries]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+def _mask_key(key: str) -> str:
+    """``sk_live_invalid000`` -> ``sk_live_******d000``, as Stripe shows keys in errors."""
+    parts = key.split("_")
+    prefix = "_".join(parts[:2]) + "_" if len(parts) > 2 else ""
+    hidden = max(len(key) - len(prefix) - 4, 0)
+    return prefix + "*" * hidden + key[len(prefix) + hidden :]
+
+
+def _authenticate(request: HttpRequest) -> str:
+    authorization = request.header("Authorization") or ""
+    scheme, _, credentials = authorization.partition(" ")
+    key = ""
+    if scheme.lower() == "bearer":
+        key = credentials.strip()
+    elif scheme.lower() == "basic":
+        try:
+            key = base64.b64decode(credentials.strip()).decode().partition(":")[0]
+        except (binascii.Error, UnicodeDecodeError):
+            key = ""
+    if not key:
+        raise StripeError(
+            401,
+            "You did not provide an API key. You need to provide your API key in the Authorization "
+            "header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY'). See "
+            "https://stripe.com/docs/api#authentication for details, or we can help at "
+            "https://support.stripe.com/.",
+            saved=False,
+        )
+    if not key.startswith(ACCEPTED_KEY_PREFIXES) or len(key) <= len("sk_test_"):
+        raise StripeError(401, f"Invalid API Key provided: {_mask_key(key)}", saved=False)
+    return key
+
+
+def _rate_limited(fault: Fault) -> StripeError:
+    should_retry: bool | None
+    if fault.error_code == "lock_timeout":
+        message = (
+            "This object cannot be accessed right now because another API request or Stripe process is "
+            "currently accessing it. If you see this error intermittently, retry the request. If you see "
+            "this error frequently and are making multiple concurrent requests to a single object, make "
+            "your requests serially or at a lower rate. See https://stripe.com/docs/rate-limits for more "
+            "details."
+        )
+        should_retry = True if fault.should_retry is None else fault.should_retry
+    else:
+        message = (
+            "Request rate limit exceeded. You can learn more about rate limits here "
+            "https://stripe.com/docs/rate-limits."
+        )
+        should_retry = fault.should_retry
+    headers = {} if should_retry is None else {"Stripe-Should-Retry": str(should_retry).lower()}
+    return StripeError(
+        429,
+        message,
+        type=INVALID_REQUEST,
+        code=fault.error_code or "rate_limit",
+        headers=headers,
+        saved=False,
+    )
+
+
+def _server_error(fault: Fault, saved_under_key: bool) -> StripeError:
+    status = fault.status or 500
+    should_retry = fault.should_retry
+    if should_retry is None and saved_under_key:
+        # Stripe tells clients not to retry a 500 it has saved: the retry would only replay it.
+        should_retry = False
+    headers = {} if should_retry is None else {"Stripe-Should-Retry": str(should_retry).lower()}
+    return StripeError(
+        status,
+        "An unknown error occurred while processing your request. (Injected by the Stripe emulator.)",
+        type=API_ERROR,
+        headers=headers,
+        saved=fault.saved,
+    )
+
+
+class EmulatorApp:
+    """State plus the pipeline; the HTTP server and :class:`StripeEmulator` sit on top of it."""
+
+    def __init__(self, routes: Iterable[Route] = ROUTES) -> None:
+        self.store = Store()
+        self.faults = FaultInjector()
+        self.idempotency = IdempotencyCache()
+        self.log = RequestLog()
+        self.router = Router(routes)
+        self._interrupt = threading.Event()
+        self._interrupt_lock = threading.Lock()
+
+    # controls -------------------------------------------------------------------------------------
+    def reset(self) -> None:
+        self.interrupt_hangs()
+        self.store.reset()
+        self.faults.clear()
+        self.idempotency.reset()
+        self.log.clear()
+
+    def interrupt_hangs(self) -> None:
+        """Wake every request sleeping in an injected hang (reset and shutdown do this)."""
+        with self._interrupt_lock:
+            self._interrupt.set()
+            self._interrupt = threading.Event()
+
+    def _sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            with self._interrupt_lock:
+                interrupt = self._interrupt
+            interrupt.wait(seconds)
+
+    # pipeline -------------------------------------------------------------------------------------
+    def handle(self, request: HttpRequest) -> HttpResponse:
+        if request.path == CONTROL_PREFIX or request.path.startswith(CONTROL_PREFIX + "/"):
+            return handle_control(self, request)
+        request_id = "req_" + random_token(14)
+        version = request.header("Stripe-Version") or DEFAULT_API_VERSION
+        idempotency_key = request.header("Idempotency-Key") if request.method == "POST" else None
+        try:
+            response, replayed = self._serve(request, request_id, idempotency_key)
+        except StripeError as error:
+            response, replayed = self._error_response(error, request_id), False
+        response.headers["Request-Id"] = request_id
+        response.headers["Stripe-Version"] = version
+        if idempotency_key:
+            response.headers.setdefault("Idempotency-Key", idempotency_key)
+        self.log.add(
+            LoggedRequest(
+                method=request.method,
+                path=request.path,
+                status=response.status,
+                idempotency_key=idempotency_key,
+                time=self.store.clock.now_float(),
+                request_id=request_id,
+                idempotent_replayed=replayed,
+            )
+        )
+        return response
+
+    @staticmethod
+    def _error_response(error: StripeError, request_id: str) -> HttpResponse:
+        return HttpResponse.json(error.status, error.body(request_id), error.headers)
+
+    def _serve(self, request: HttpRequest, request_id: str, idempotency_key: str | None) -> tuple[HttpResponse, bool]:
+        _authenticate(request)
+        route, path_params = self.router.match(request.method, request.path)
+        fault = self.faults.take(request.method, request.path)
+        if fault is not None and fault.rate_limited:
+            self._sleep(fault.hang_seconds)
+            raise _rate_limited(fault)
+        tree = self._decode(request, route)
+        if not (idempotency_key and route.api == "v1"):
+            response, _ = self._execute(
+                route,
+                path_params=path_params,
+                tree=tree,
+                request=request,
+                request_id=request_id,
+                fault=fault,
+                idempotency_key=None,
+            )
+            return response, False
+        fingerprint = json.dumps(canonical(tree), sort_keys=True)
+        saved = self.idempotency.begin(
+            idempotency_key, request.method, request.path, fingerprint, self.store.clock.now_float()
+        )
+        if saved is not None:
+            headers = dict(saved.headers)
+            headers["Idempotent-Replayed"] = "true"
+            headers["Original-Request"] = saved.request_id
+            return HttpResponse(saved.status, saved.body, headers), True
+        keep: SavedResponse | None = None
+        try:
+            response, save = self._execute(
+                route,
+                path_params=path_params,
+                tree=tree,
+                request=request,
+                request_id=request_id,
+                fault=fault,
+                idempotency_key=idempotency_key,
+            )
+            if save:
+                keep = SavedResponse(
+                    method=request.method,
+                    path=request.path,
+                    fingerprint=fingerprint,
+                    status=response.status,
+                    headers=tuple(response.headers.items()),
+                    body=response.body,
+                    request_id=request_id,
+                    saved_at=self.store.clock.now_float(),
+                )
+            return response, False
+        finally:
+            self.idempotency.finish(idempotency_key, keep)
+
+    @staticmethod
+    def _decode(request: HttpRequest, route: Route) -> FormDict | dict[str, Any]:
+        content_type = (request.header("Content-Type") or "").split(";")[0].strip().lower()
+        try:
+            if request.method in ("GET", "DELETE") or not request.body:
+                return decode_form(request.query)
+            if content_type == "application/json" or route.api == "v2":
+                payload = json.loads(request.body or b"{}")
+                if not isinstance(payload, dict):
+                    raise ParamError("The request body must be a JSON object.")
+                return payload
+            return decode_form(request.body.decode())
+        except FormError as error:
+            raise ParamError("Invalid object", param=error.param) from None
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise ParamError("The request body could not be decoded.") from None
+
+    def _execute(
+        self,
+        route: Route,
+        *,
+        path_params: dict[str, str],
+        tree: FormDict | dict[str, Any],
+        request: HttpRequest,
+        request_id: str,
+        fault: Fault | None,
+        idempotency_key: str | None,
+    ) -> tuple[HttpResponse, bool]:
+        """Run the endpoint (or the injected fault): the response, and whether idempotency keeps it."""
+        try:
+            if fault is not None:
+                self._sleep(fault.hang_seconds)
+                if fault.status is not None:
+                    raise _server_error(fault, saved_under_key=bool(idempotency_key) and fault.saved)
+            params = route.params.coerce(tree, "")
+            expand_paths: list[str] = params.pop("expand", None) or []
+            expand.validate(expand_paths, route.returns, route.is_list, KINDS)
+            with self.store.lock:
+                call = Call(self.store, params, path_params, self.store.clock.now(), request.path)
+                result: JSON = copy.deepcopy(route.handler(call))
+                expand.apply(result, expand_paths, self.store, KINDS)
+            return HttpResponse.json(200, result), True
+        except StripeError as error:
+            return self._error_response(error, request_id), error.saved

@@ -1,0 +1,65 @@
+"""Drive the test controls of an emulator running elsewhere (another process, ``make local``)."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from typing import Any
+
+
+class EmulatorControlError(RuntimeError):
+    pass
+
+
+class EmulatorControl:
+    """``EmulatorControl("http://127.0.0.1:12111").reset()`` and friends, over HTTP."""
+
+    def __init__(self, base_url: str, timeout: float = 5.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(
+            self.base_url + "/_emulator" + path,
+            data=data,
+            method=method,
+            headers={"Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                return json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            raise EmulatorControlError(f"{method} {path}: {error.code} {error.read().decode()}") from None
+
+    def health(self) -> bool:
+        return bool(self._call("GET", "/health").get("ok"))
+
+    def reset(self) -> None:
+        self._call("POST", "/reset")
+
+    def seed_customer(self, customer_id: str, name: str | None = None) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("POST", "/customers", {"id": customer_id, "name": name})
+        return result
+
+    def now(self) -> int:
+        return int(self._call("GET", "/clock")["now"])
+
+    def advance_clock(self, seconds: float) -> int:
+        return int(self._call("POST", "/clock", {"advance_seconds": seconds})["now"])
+
+    def set_clock(self, now: float) -> int:
+        return int(self._call("POST", "/clock", {"now": now})["now"])
+
+    def inject_fault(self, path_prefix: str = "/", **spec: Any) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("POST", "/faults", {"path_prefix": path_prefix, **spec})
+        return result
+
+    def clear_faults(self) -> None:
+        self._call("DELETE", "/faults")
+
+    def requests_log(self) -> list[dict[str, Any]]:
+        return list(self._call("GET", "/requests")["data"])
+
+    def clear_requests_log(self) -> None:
+        self._call("DELETE", "/requests")

@@ -1,0 +1,123 @@
+"""Test controls under ``/_emulator`` (no authentication; JSON in and out).
+
+==========================  ===================================================================
+``POST /_emulator/reset``    clear objects, faults, idempotency keys, the request log, the clock
+``GET /_emulator/clock``     ``{"now": unix}``
+``POST /_emulator/clock``    ``{"advance_seconds": n}`` or ``{"now": unix}`` (forward only)
+``GET /_emulator/faults``    the faults still armed
+``POST /_emulator/faults``   arm one: ``{"path_prefix", "method", "status", "count", "hang_seconds",
+                             "should_retry", "error_code", "idempotent_replay"}``
+``DELETE /_emulator/faults`` disarm all
+``GET /_emulator/requests``  ``{"data": [{"method", "path", "status", "idempotency_key", "time",
+                             "request_id", "idempotent_replayed"}, ...]}`` in arrival order
+``DELETE /_emulator/requests`` clear the log
+``GET /_emulator/health``    ``{"ok": true}``
+``POST /_emulator/customers`` ``{"id": "cus_...", "name": ...}``: a customer with a chosen id (seeding)
+==========================  ===================================================================
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from .faults import FaultSpecError
+from .resources import customers
+from .wire import HttpRequest, HttpResponse
+
+if TYPE_CHECKING:
+    from .app import EmulatorApp
+
+Control = Callable[["EmulatorApp", dict[str, Any]], Any]
+
+
+class ControlError(ValueError):
+    pass
+
+
+def _reset(app: EmulatorApp, _body: dict[str, Any]) -> Any:
+    app.reset()
+    return {"ok": True}
+
+
+def _get_clock(app: EmulatorApp, _body: dict[str, Any]) -> Any:
+    return {"now": app.store.clock.now()}
+
+
+def _set_clock(app: EmulatorApp, body: dict[str, Any]) -> Any:
+    clock = app.store.clock
+    number = (int, float)
+    if set(body) == {"advance_seconds"} and isinstance(body["advance_seconds"], number):
+        clock.advance(body["advance_seconds"])
+    elif set(body) == {"now"} and isinstance(body["now"], number):
+        clock.set(body["now"])
+    else:
+        raise ControlError('send {"advance_seconds": n} or {"now": unix_time}')
+    return {"now": clock.now()}
+
+
+def _list_faults(app: EmulatorApp, _body: dict[str, Any]) -> Any:
+    return {"data": app.faults.active()}
+
+
+def _add_fault(app: EmulatorApp, body: dict[str, Any]) -> Any:
+    return app.faults.add(body).as_json()
+
+
+def _clear_faults(app: EmulatorApp, _body: dict[str, Any]) -> Any:
+    app.faults.clear()
+    return {"ok": True}
+
+
+def _requests(app: EmulatorApp, _body: dict[str, Any]) -> Any:
+    return {"data": app.log.entries()}
+
+
+def _clear_requests(app: EmulatorApp, _body: dict[str, Any]) -> Any:
+    app.log.clear()
+    return {"ok": True}
+
+
+def _seed_customer(app: EmulatorApp, body: dict[str, Any]) -> Any:
+    if not isinstance(body.get("id"), str):
+        raise ControlError('send {"id": "cus_...", "name": "..."}')
+    return customers.seed(app.store, body["id"], body.get("name"))
+
+
+def _health(_app: EmulatorApp, _body: dict[str, Any]) -> Any:
+    return {"ok": True}
+
+
+CONTROLS: dict[tuple[str, str], Control] = {
+    ("POST", "/_emulator/reset"): _reset,
+    ("GET", "/_emulator/clock"): _get_clock,
+    ("POST", "/_emulator/clock"): _set_clock,
+    ("GET", "/_emulator/faults"): _list_faults,
+    ("POST", "/_emulator/faults"): _add_fault,
+    ("DELETE", "/_emulator/faults"): _clear_faults,
+    ("GET", "/_emulator/requests"): _requests,
+    ("DELETE", "/_emulator/requests"): _clear_requests,
+    ("GET", "/_emulator/health"): _health,
+    ("POST", "/_emulator/customers"): _seed_customer,
+}
+
+
+def _error(status: int, message: str) -> HttpResponse:
+    return HttpResponse.json(status, {"error": {"type": "invalid_request_error", "message": message}})
+
+
+def handle_control(app: EmulatorApp, request: HttpRequest) -> HttpResponse:
+    control = CONTROLS.get((request.method, request.path.rstrip("/")))
+    if control is None:
+        return _error(404, f"Unknown emulator control: {request.method} {request.path}")
+    try:
+        body = json.loads(request.body) if request.body.strip() else {}
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return _error(400, "The body must be JSON.")
+    if not isinstance(body, dict):
+        return _error(400, "The body must be a JSON object.")
+    try:
+        return HttpResponse.json(200, control(app, body))
+    except (ControlError, FaultSpecError, ValueError) as error:
+        return _error(400, str(error))

@@ -1,0 +1,147 @@
+"""The public entry point: start an emulator in-process and drive its test controls from Python."""
+
+from __future__ import annotations
+
+import threading
+from types import TracebackType
+from typing import Any
+
+from .app import EmulatorApp
+from .resources import customers
+from .server import EmulatorHTTPServer
+
+
+class StripeEmulator:
+    """A stateful Stripe API emulator on ``http://host:port`` (``port=0``: any free port).
+
+    Point the real SDK at it::
+
+        with StripeEmulator() as emulator:
+            client = stripe.StripeClient(
+                "sk_test_emulator",
+                base_addresses={"api": emulator.url, "meter_events": emulator.url},
+            )
+            client.v1.customers.create({"name": "Acme"})
+
+    The Python helpers mirror the HTTP controls under ``/_emulator`` (see :mod:`.controls`).
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.host = host
+        self.port = port
+        self.app = EmulatorApp()
+        self._server: EmulatorHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # lifecycle ------------------------------------------------------------------------------------
+    def start(self) -> str:
+        """Bind, serve from a daemon thread, and return the base URL."""
+        if self._server is not None:
+            return self.url
+        self._server = EmulatorHTTPServer((self.host, self.port), self.app)
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name=f"stripe-emulator-{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self.url
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self.app.interrupt_hangs()
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = None
+        self._thread = None
+
+    @property
+    def url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("the Stripe emulator is not running: call start() first")
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    def __enter__(self) -> StripeEmulator:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # test controls --------------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Forget every object, fault, idempotency key and logged request; reset the clock."""
+        self.app.reset()
+
+    def now(self) -> int:
+        return self.app.store.clock.now()
+
+    def seed_customer(self, customer_id: str, name: str | None = None) -> dict[str, Any]:
+        """Emulator-only: create a customer with a chosen id (fixed ids for sample events and demos)."""
+        return customers.seed(self.app.store, customer_id, name)
+
+    def advance_clock(self, seconds: float) -> int:
+        """Move the emulator clock forward; returns the new time."""
+        return self.app.store.clock.advance(seconds)
+
+    def set_clock(self, now: float) -> int:
+        """Move the emulator clock to ``now`` (unix time, not in the past)."""
+        return self.app.store.clock.set(now)
+
+    def inject_fault(
+        self,
+        path_prefix: str = "/",
+        *,
+        method: str | None = None,
+        status: int | None = None,
+        count: int = 1,
+        hang_seconds: float = 0,
+        should_retry: bool | None = None,
+        error_code: str | None = None,
+        idempotent_replay: bool | None = None,
+    ) -> dict[str, Any]:
+        """Make the next ``count`` matching requests answer ``status`` and/or hang first.
+
+        ``status``: 429 (``error_code`` ``rate_limit`` or ``lock_timeout``), 500/502/503/504, or
+        ``None``/200 to answer normally after ``hang_seconds``.
+        ``should_retry`` sets ``Stripe-Should-Retry`` (``None``: as Stripe would). ``idempotent_replay``
+        says whether a 5xx is saved under the request's ``Idempotency-Key`` (default: yes).
+        """
+        spec: dict[str, Any] = {
+            "path_prefix": path_prefix,
+            "method": method,
+            "status": status,
+            "count": count,
+            "hang_seconds": hang_seconds,
+            "should_retry": should_retry,
+            "error_code": error_code,
+            "idempotent_replay": idempotent_replay,
+        }
+        return self.app.faults.add(spec).as_json()
+
+    def clear_faults(self) -> None:
+        self.app.faults.clear()
+
+    def faults(self) -> list[dict[str, Any]]:
+        return self.app.faults.active()
+
+    def requests_log(self) -> list[dict[str, Any]]:
+        """Every API request served, in arrival order (controls excluded)."""
+        return self.app.log.entries()
+
+    def clear_requests_log(self) -> None:
+        self.app.log.clear()

@@ -1,0 +1,130 @@
+"""Routes: an HTTP method and path pattern bound to an endpoint and its parameter schema.
+
+Resource modules declare their endpoints with a :class:`RouteTable`::
+
+    routes = RouteTable()
+
+    @routes.post("/v1/customers", params=CREATE, returns=CUSTOMER)
+    def create(call: Call) -> JSON: ...
+
+``returns`` (and ``is_list``) tell the server which fields ``expand`` may name. ``api`` is ``"v1"``
+(form-encoded, v1 idempotency) or ``"v2"`` (JSON bodies).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from urllib.parse import unquote
+
+from .errors import unrecognized_url
+from .params import Obj
+from .store import JSON, Kind, Store
+
+ApiMode = Literal["v1", "v2"]
+
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+def _compile(pattern: str) -> re.Pattern[str]:
+    """``/v1/prices/{price}`` -> a regex with a named group per placeholder (one path segment)."""
+    parts: list[str] = []
+    position = 0
+    for placeholder in _PLACEHOLDER.finditer(pattern):
+        parts.append(re.escape(pattern[position : placeholder.start()]))
+        parts.append(f"(?P<{placeholder.group(1)}>[^/]+)")
+        position = placeholder.end()
+    parts.append(re.escape(pattern[position:]))
+    return re.compile("^" + "".join(parts) + "$")
+
+
+@dataclass
+class Call:
+    """What an endpoint gets: the store, validated parameters, path parameters, the emulator time."""
+
+    store: Store
+    params: dict[str, Any]
+    path: dict[str, str]
+    now: int
+    url: str
+
+
+Handler = Callable[[Call], JSON]
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    pattern: str
+    handler: Handler
+    params: Obj
+    returns: Kind
+    is_list: bool = False
+    api: ApiMode = "v1"
+    regex: re.Pattern[str] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "regex", _compile(self.pattern))
+
+    def match(self, path: str) -> dict[str, str] | None:
+        found = self.regex.match(path)
+        if found is None:
+            return None
+        return {name: unquote(value) for name, value in found.groupdict().items()}
+
+
+class RouteTable:
+    """Collects the routes of one resource module."""
+
+    def __init__(self) -> None:
+        self.routes: list[Route] = []
+
+    def _add(
+        self,
+        method: str,
+        pattern: str,
+        *,
+        params: Obj,
+        returns: Kind,
+        is_list: bool = False,
+        api: ApiMode = "v1",
+    ) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self.routes.append(Route(method, pattern, handler, params, returns, is_list, api))
+            return handler
+
+        return register
+
+    def get(
+        self, pattern: str, *, params: Obj, returns: Kind, is_list: bool = False, api: ApiMode = "v1"
+    ) -> Callable[[Handler], Handler]:
+        return self._add("GET", pattern, params=params, returns=returns, is_list=is_list, api=api)
+
+    def post(self, pattern: str, *, params: Obj, returns: Kind, api: ApiMode = "v1") -> Callable[[Handler], Handler]:
+        return self._add("POST", pattern, params=params, returns=returns, api=api)
+
+    def delete(self, pattern: str, *, params: Obj, returns: Kind, api: ApiMode = "v1") -> Callable[[Handler], Handler]:
+        return self._add("DELETE", pattern, params=params, returns=returns, api=api)
+
+    def __iter__(self) -> Iterator[Route]:
+        return iter(self.routes)
+
+
+class Router:
+    def __init__(self, routes: Iterable[Route]) -> None:
+        self._routes = list(routes)
+
+    def match(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
+        """The route for this request; Stripe's 404 "Unrecognized request URL" otherwise.
+
+        A known path with another method is also unrecognized, as on Stripe.
+        """
+        for route in self._routes:
+            if route.method != method:
+                continue
+            path_params = route.match(path)
+            if path_params is not None:
+                return route, path_params
+        raise unrecognized_url(method, path)

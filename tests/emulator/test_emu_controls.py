@@ -1,0 +1,127 @@
+"""The emulator's test controls and its standalone entry point (emulator only)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+import stripe
+
+from stripe_emulator import EmulatorControl, EmulatorControlError, StripeEmulator
+from tests.emulator.support import EMULATOR_API_KEY, make_client
+
+DEVTOOLS = Path(__file__).resolve().parents[2] / "devtools"
+
+
+def test_clock_controls_created_timestamps(emulator: StripeEmulator, emulator_client: stripe.StripeClient) -> None:
+    """Objects are stamped with the emulator clock, which tests move forward."""
+    before = requests.get(f"{emulator.url}/_emulator/clock", timeout=5).json()["now"]
+    moved = requests.post(f"{emulator.url}/_emulator/clock", json={"advance_seconds": 3600}, timeout=5).json()["now"]
+    assert moved - before in (3600, 3601)
+    assert emulator_client.v1.customers.create({}).created - moved in (0, 1)
+
+    target = moved + 86400
+    assert emulator.set_clock(target) == target
+    assert emulator_client.v1.products.create({"name": "p"}).created - target in (0, 1)
+    assert emulator.advance_clock(60) - target in (60, 61)
+
+
+def test_clock_only_moves_forward(emulator: StripeEmulator) -> None:
+    """A clock that jumps back would break ordering; the control refuses it."""
+    response = requests.post(f"{emulator.url}/_emulator/clock", json={"now": emulator.now() - 3600}, timeout=5)
+    assert response.status_code == 400
+    with pytest.raises(ValueError, match="forward"):
+        emulator.advance_clock(-1)
+
+
+def test_reset_forgets_everything(emulator: StripeEmulator, emulator_client: stripe.StripeClient) -> None:
+    """``POST /_emulator/reset`` clears objects, faults, keys, the log and the clock offset."""
+    customer = emulator_client.v1.customers.create({"name": "A"}, {"idempotency_key": "k"})
+    emulator.inject_fault("/v1/products", status=500)
+    emulator.advance_clock(10 * 86400)
+    assert requests.post(f"{emulator.url}/_emulator/reset", timeout=5).json() == {"ok": True}
+
+    assert emulator.faults() == []
+    assert emulator.requests_log() == []
+    assert abs(emulator.now() - requests.get(f"{emulator.url}/_emulator/clock", timeout=5).json()["now"]) <= 1
+    with pytest.raises(stripe.InvalidRequestError):
+        emulator_client.v1.customers.retrieve(customer.id)
+    again = emulator_client.v1.customers.create({"name": "B"}, {"idempotency_key": "k"})
+    assert again.name == "B"
+
+
+def test_request_log_counts_stripe_calls(emulator: StripeEmulator, emulator_client: stripe.StripeClient) -> None:
+    """``GET /_emulator/requests`` lists every API request served (controls excluded); ``DELETE`` clears it."""
+    customer = emulator_client.v1.customers.create({"name": "A"}, {"idempotency_key": "k-log"})
+    emulator_client.v1.customers.retrieve(customer.id)
+    with pytest.raises(stripe.InvalidRequestError):
+        emulator_client.v1.customers.retrieve("cus_missing")
+    entries = requests.get(f"{emulator.url}/_emulator/requests", timeout=5).json()["data"]
+    assert [(entry["method"], entry["path"], entry["status"], entry["idempotency_key"]) for entry in entries] == [
+        ("POST", "/v1/customers", 200, "k-log"),
+        ("GET", f"/v1/customers/{customer.id}", 200, None),
+        ("GET", "/v1/customers/cus_missing", 404, None),
+    ]
+    assert all(entry["request_id"].startswith("req_") and entry["time"] > 0 for entry in entries)
+    assert requests.delete(f"{emulator.url}/_emulator/requests", timeout=5).status_code == 200
+    assert emulator.requests_log() == []
+
+
+def test_control_client_drives_a_remote_emulator(emulator: StripeEmulator) -> None:
+    """``EmulatorControl`` wraps the HTTP controls for emulators in other processes."""
+    control = EmulatorControl(emulator.url)
+    assert control.health() is True
+    control.inject_fault("/v1/customers", status=429, count=1)
+    assert len(emulator.faults()) == 1
+    control.clear_faults()
+    assert control.advance_clock(100) - control.now() in (0, -1)
+    make_client(EMULATOR_API_KEY, emulator.url).v1.customers.list()
+    assert len(control.requests_log()) == 1
+    control.reset()
+    assert control.requests_log() == []
+    with pytest.raises(EmulatorControlError):
+        control.inject_fault("/v1", status=418)
+
+
+def test_unknown_control_is_404(emulator: StripeEmulator) -> None:
+    assert requests.get(f"{emulator.url}/_emulator/nothing", timeout=5).status_code == 404
+
+
+def test_rk_test_keys_are_accepted(emulator: StripeEmulator) -> None:
+    """Restricted test keys authenticate like secret ones (https://docs.stripe.com/keys#limit-access)."""
+    assert make_client("rk_test_restricted", emulator.url).v1.customers.list().data == []
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
+def test_standalone_server_starts_answers_and_stops(stop_signal: signal.Signals) -> None:
+    """``python -m stripe_emulator --port 0`` prints its URL, serves the API, and exits 0 on a signal."""
+    environment = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(DEVTOOLS), os.environ.get("PYTHONPATH")])),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "stripe_emulator", "--host", "127.0.0.1", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environment,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline().strip()
+        assert line.startswith("Stripe emulator listening on http://127.0.0.1:")
+        url = line.rsplit(" ", 1)[-1]
+        assert requests.get(f"{url}/_emulator/health", timeout=5).json() == {"ok": True}
+        client = make_client(EMULATOR_API_KEY, url)
+        assert client.v1.customers.create({"name": "Standalone"}).name == "Standalone"
+        process.send_signal(stop_signal)
+        assert process.wait(timeout=10) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
