@@ -19,20 +19,15 @@ import pytest
 import stripe
 
 from stripe_emulator import StripeEmulator
-from tests.emulator.support import EMULATOR_API_KEY, Factory, Target, live_stripe_key, make_client
-
-
-@pytest.fixture(scope="session")
-def emulator_server() -> Iterator[StripeEmulator]:
-    with StripeEmulator() as emulator:
-        yield emulator
+from tests.emulator.support import Factory, Target, live_stripe_key, make_client
+from tests.support import EMULATOR_API_KEY
 
 
 @pytest.fixture
-def emulator(emulator_server: StripeEmulator) -> StripeEmulator:
-    """The session's emulator, reset for this test."""
-    emulator_server.reset()
-    return emulator_server
+def emulator(stripe_emulator: StripeEmulator) -> StripeEmulator:
+    """The session's emulator (tests/conftest.py), reset for this test."""
+    stripe_emulator.reset()
+    return stripe_emulator
 
 
 @pytest.fixture(params=["emulator", pytest.param("stripe", marks=pytest.mark.stripe_live)])

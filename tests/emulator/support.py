@@ -12,8 +12,6 @@ import stripe
 
 from stripe_emulator import StripeEmulator
 
-EMULATOR_API_KEY = "sk_test_emulator"
-
 
 def live_stripe_key() -> str | None:
     key = os.environ.get("STRIPE_API_KEY", "")

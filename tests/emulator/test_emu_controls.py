@@ -13,7 +13,8 @@ import requests
 import stripe
 
 from stripe_emulator import EmulatorControl, EmulatorControlError, StripeEmulator
-from tests.emulator.support import EMULATOR_API_KEY, make_client
+from tests.emulator.support import make_client
+from tests.support import EMULATOR_API_KEY
 
 DEVTOOLS = Path(__file__).resolve().parents[2] / "devtools"
 

@@ -14,7 +14,8 @@ import requests
 import stripe
 
 from stripe_emulator import StripeEmulator
-from tests.emulator.support import EMULATOR_API_KEY, error_of, make_client
+from tests.emulator.support import error_of, make_client
+from tests.support import EMULATOR_API_KEY
 
 
 @pytest.fixture(autouse=True)

@@ -5,7 +5,10 @@ Every error leaves as `{"error": {"code", "message"[, "details"]}}`; bad input i
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
+import warnings
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -16,6 +19,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from incytes_billing.errors import BillingError, StripeUnavailable
 
 logger = Logger(child=True)
+# Read-only routes publish no business metric; that is expected, not worth a warning per request.
+warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 
 def error_response(
@@ -45,12 +50,17 @@ def validation_details(error: RequestValidationError) -> list[dict[str, Any]]:
     details = []
     for problem in error.errors():
         location = [str(part) for part in problem.get("loc", ())]
+        kind = problem.get("type", "invalid")
+        message = problem.get("msg", "invalid")
+        if kind == "json_invalid":  # its loc holds a character offset, not a field
+            location = location[:1]
+            message = f"{message}: {problem.get('ctx', {}).get('error', 'malformed JSON')}"
         details.append(
             {
                 "location": location[0] if location else "request",
                 "field": ".".join(location[1:]),
-                "message": problem.get("msg", "invalid"),
-                "type": problem.get("type", "invalid"),
+                "message": message,
+                "type": kind,
             }
         )
     return details
@@ -88,7 +98,17 @@ def create_api_resolver() -> APIGatewayRestResolver:
 
 
 def resolve_json_api(app: APIGatewayRestResolver, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Resolve `event`, reading every body as JSON whatever Content-Type says (`curl -d` sends a form type)."""
+    """Resolve `event`, reading every body as JSON whatever Content-Type says (`curl -d` sends a form type).
+
+    A base64 body (API Gateway's binary passthrough, `sam local generate-event --body`) is decoded here, so
+    that one which is not UTF-8 is a 422 like any other malformed body.
+    """
+    if event.get("isBase64Encoded") and event.get("body"):
+        try:
+            text = base64.b64decode(event["body"], validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return _proxy_error(422, "validation_error", "The request body is not UTF-8 encoded JSON.")
+        event = {**event, "body": text, "isBase64Encoded": False}
     headers = {key: value for key, value in (event.get("headers") or {}).items() if key.lower() != "content-type"}
     headers["content-type"] = content_types.APPLICATION_JSON
     multi = {
@@ -96,3 +116,13 @@ def resolve_json_api(app: APIGatewayRestResolver, event: dict[str, Any], context
     }
     multi["content-type"] = [content_types.APPLICATION_JSON]
     return app.resolve({**event, "headers": headers, "multiValueHeaders": multi}, context)
+
+
+def _proxy_error(status: int, code: str, message: str) -> dict[str, Any]:
+    """An error answered before the resolver runs, in the REST proxy result shape it would produce."""
+    return {
+        "statusCode": status,
+        "multiValueHeaders": {"Content-Type": [content_types.APPLICATION_JSON]},
+        "body": json.dumps({"error": {"code": code, "message": message}}),
+        "isBase64Encoded": False,
+    }

@@ -1,0 +1,333 @@
+"""The local stack: moto server + the Stripe emulator (or Stripe's test mode) + the API, all from template.yaml."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, TextIO
+
+from local_stack.apigw import ApiGateway
+from local_stack.lambda_runtime import LambdaRunner
+from local_stack.server import LocalApiServer
+from local_stack.template import (
+    DEFAULT_ACCOUNT_ID,
+    StackResources,
+    Template,
+    create_aws_resources,
+    load_template,
+    resolve_parameters,
+)
+from local_stack.workers import Worker
+
+LOG = logging.getLogger(__name__)
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_TEMPLATE = PROJECT_ROOT / "template.yaml"
+REGION = "us-east-1"  # moto server keeps state per region: one region for everything
+EMULATOR_API_KEY = "sk_test_emulator"
+DEMO_CUSTOMER_ID = "cus_LocalDemoAcme"
+STRIPE_API_BASE_PARAMETER = "StripeApiBase"
+STRIPE_KEY_PARAMETER = "StripeApiKeyParameterName"
+
+
+class StackError(Exception):
+    """The stack cannot start; the message says why and what to do."""
+
+
+def _port(environ: Mapping[str, str], name: str, default: int) -> int:
+    raw = environ.get(name) or str(default)
+    try:
+        port = int(raw)
+    except ValueError:
+        raise StackError(f"{name}={raw!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise StackError(f"{name}={port} is not a port number")
+    return port
+
+
+def parse_parameter_overrides(text: str) -> dict[str, str]:
+    """`Key=Value Key2=Value2` (the form of `sam deploy --parameter-overrides`)."""
+    overrides = {}
+    for item in text.split():
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise StackError(f"parameter override {item!r} is not Key=Value")
+        overrides[key] = value
+    return overrides
+
+
+def stripe_key_mode(api_key: str | None) -> str:
+    """ "emulator" when no key (or the emulator's) is given, "test" for a Stripe test key; live keys refused."""
+    if not api_key or api_key == EMULATOR_API_KEY:
+        return "emulator"
+    if api_key.startswith(("sk_test_", "rk_test_")):
+        return "test"
+    if api_key.startswith(("sk_live_", "rk_live_")):
+        raise StackError("STRIPE_API_KEY holds a LIVE key: the local stack only talks to Stripe's test mode")
+    raise StackError("STRIPE_API_KEY is not a Stripe test secret key (sk_test_...); unset it to use the emulator")
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    host: str = "127.0.0.1"
+    api_port: int = 3000
+    aws_port: int = 5000
+    stripe_port: int = 12111
+    stripe_api_key: str | None = None  # a real Stripe test key; None: the emulator
+    webhook_secret: str = "whsec_local"  # noqa: S105 - the local stack's well-known default
+    template_path: Path = DEFAULT_TEMPLATE
+    parameter_overrides: dict[str, str] = field(default_factory=dict)
+    stack_name: str = "local"
+    run_catalog: bool = True
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> StackSettings:
+        env = os.environ if environ is None else environ
+        api_key = env.get("STRIPE_API_KEY") or None
+        settings = cls(
+            host=env.get("LOCAL_HOST") or "127.0.0.1",
+            api_port=_port(env, "LOCAL_API_PORT", 3000),
+            aws_port=_port(env, "LOCAL_AWS_PORT", 5000),
+            stripe_port=_port(env, "STRIPE_EMULATOR_PORT", 12111),
+            stripe_api_key=api_key if stripe_key_mode(api_key) == "test" else None,
+            webhook_secret=env.get("STRIPE_WEBHOOK_SECRET") or "whsec_local",
+            parameter_overrides=parse_parameter_overrides(env.get("LOCAL_PARAMETER_OVERRIDES", "")),
+        )
+        return replace(settings, **overrides)
+
+    @property
+    def project_root(self) -> Path:
+        """SAM resolves CodeUri/ContentUri against the template's directory."""
+        return self.template_path.resolve().parent
+
+    @property
+    def aws_endpoint_url(self) -> str:
+        return f"http://{self.host}:{self.aws_port}"
+
+
+@dataclass
+class StackContext:
+    """What workers get: everything the running stack knows."""
+
+    settings: StackSettings
+    template: Template
+    resources: StackResources
+    parameter_overrides: dict[str, str]
+    runner: LambdaRunner
+    gateway: ApiGateway
+    boto3_session: Any
+    stripe_api_key: str
+    stripe_api_base: str | None  # None: api.stripe.com
+
+
+WorkerFactory = Callable[[StackContext], Iterable[Worker]]
+# Later issues register their event sources here (DynamoDB stream and SQS pollers, schedules).
+WORKER_FACTORIES: list[WorkerFactory] = []
+
+
+def configure_aws_environment(endpoint_url: str, region: str = REGION) -> None:
+    """Point every boto3 client of this process (the handlers' included) at moto, with fake credentials.
+
+    The developer's own AWS configuration (profiles, config files, per-service endpoints) is shut out, so the
+    local stack can never reach a real AWS account.
+    """
+    for name in list(os.environ):
+        if name.startswith("AWS_ENDPOINT_URL_") or name in (
+            "AWS_PROFILE",
+            "AWS_DEFAULT_PROFILE",
+            "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+            "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+            "AWS_WEB_IDENTITY_TOKEN_FILE",
+            "AWS_ROLE_ARN",
+        ):
+            del os.environ[name]
+    os.environ.update(
+        {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": "testing",
+            "AWS_SECURITY_TOKEN": "testing",
+            "AWS_DEFAULT_REGION": region,
+            "AWS_REGION": region,
+            "AWS_ENDPOINT_URL": endpoint_url,
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+    )
+    # Local traffic must not go through an HTTP proxy configured for the outside world.
+    for name in ("NO_PROXY", "no_proxy"):
+        hosts = [h for h in os.environ.get(name, "").split(",") if h]
+        os.environ[name] = ",".join([*hosts, *(h for h in ("127.0.0.1", "localhost") if h not in hosts)])
+
+
+def _ensure_port_free(host: str, port: int, what: str, variable: str) -> None:
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise StackError(f"{what} cannot listen on {host}:{port} ({error.strerror}); set {variable}") from None
+
+
+def _import_emulator() -> Any:
+    try:
+        from stripe_emulator import StripeEmulator  # noqa: PLC0415 - optional until the stack needs it
+    except ImportError as error:
+        raise StackError(
+            f"the Stripe emulator (devtools/stripe_emulator, class StripeEmulator) cannot be imported: {error}. "
+            "Run with PYTHONPATH=layers/shared:devtools:. (make local does), or set STRIPE_API_KEY to a test key."
+        ) from error
+    return StripeEmulator
+
+
+def _import_catalog_sync() -> Callable[[str, str | None], list[str]]:
+    try:
+        from incytes_billing.catalog.sync import run_catalog_sync  # noqa: PLC0415
+    except ImportError as error:
+        raise StackError(
+            f"the catalog bootstrap (incytes_billing.catalog.sync.run_catalog_sync) cannot be imported: {error}. "
+            "Is layers/shared on PYTHONPATH? (--skip-catalog starts without it.)"
+        ) from error
+    return run_catalog_sync
+
+
+class LocalStack:
+    """Starts and stops the pieces in order; `start()` answers one line per endpoint."""
+
+    def __init__(
+        self,
+        settings: StackSettings,
+        *,
+        worker_factories: Iterable[WorkerFactory] | None = None,
+        out: TextIO | None = None,
+    ) -> None:
+        self.settings = settings
+        self.worker_factories = list(WORKER_FACTORIES if worker_factories is None else worker_factories)
+        self.out = out or sys.stdout
+        self.context: StackContext | None = None
+        self.workers: list[Worker] = []
+        self._moto: Any = None
+        self._emulator: Any = None
+        self._api: LocalApiServer | None = None
+
+    def _say(self, line: str) -> None:
+        print(line, file=self.out, flush=True)
+
+    def start(self) -> list[str]:
+        s = self.settings
+        template = load_template(s.template_path)
+        declared = (template.get("Parameters") or {}).keys()
+
+        # Refuse busy ports before starting anything (moto's server thread would hang on one).
+        _ensure_port_free(s.host, s.aws_port, "moto", "LOCAL_AWS_PORT")
+        _ensure_port_free(s.host, s.api_port, "the API", "LOCAL_API_PORT")
+        if s.stripe_api_key is None:
+            _ensure_port_free(s.host, s.stripe_port, "the Stripe emulator", "STRIPE_EMULATOR_PORT")
+
+        # AWS: moto server, and this process's boto3 (handlers included) pointed at it.
+        configure_aws_environment(s.aws_endpoint_url)
+        import boto3  # noqa: PLC0415 - after the environment is set
+        from moto.server import ThreadedMotoServer  # noqa: PLC0415 - heavy; only when the stack runs
+
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request log lines
+        self._moto = ThreadedMotoServer(ip_address=s.host, port=s.aws_port, verbose=False)
+        self._moto.start()
+        session = boto3.session.Session(region_name=REGION)
+
+        # Stripe: the emulator, or Stripe's test mode with a real test key.
+        if s.stripe_api_key is None:
+            emulator_class = _import_emulator()
+            self._emulator = emulator_class(s.host, s.stripe_port)
+            stripe_url: str = self._emulator.start()
+            # The customer the README's curl examples and events/funders/put_funder_linked.json name.
+            self._emulator.seed_customer(DEMO_CUSTOMER_ID, "Acme Health (demo)")
+            api_key, api_base = EMULATOR_API_KEY, stripe_url
+            stripe_line = f"Stripe      {stripe_url} (emulator, demo customer {DEMO_CUSTOMER_ID})"
+        else:
+            api_key, api_base = s.stripe_api_key, None
+            stripe_line = "Stripe      https://api.stripe.com (test mode, STRIPE_API_KEY)"
+
+        overrides = dict(s.parameter_overrides)
+        if STRIPE_API_BASE_PARAMETER in declared:
+            overrides[STRIPE_API_BASE_PARAMETER] = api_base or ""
+        parameters = resolve_parameters(template, overrides)
+
+        resources = create_aws_resources(
+            template, session_or_clients=session, prefix=s.stack_name, parameter_overrides=overrides
+        )
+        if STRIPE_KEY_PARAMETER in parameters:
+            name = "/" + str(parameters[STRIPE_KEY_PARAMETER]).lstrip("/")
+            session.client("ssm").put_parameter(Name=name, Value=api_key, Type="SecureString", Overwrite=True)
+
+        if s.run_catalog:
+            run_catalog_sync = _import_catalog_sync()
+            for line in run_catalog_sync(api_key, api_base):
+                self._say(f"catalog: {line}")
+
+        runner = LambdaRunner(
+            template,
+            s.project_root,
+            resources,
+            overrides,
+            extra_environment={"STRIPE_WEBHOOK_SECRET": s.webhook_secret},
+            region=REGION,
+            account_id=DEFAULT_ACCOUNT_ID,
+            stack_name=s.stack_name,
+        )
+        gateway = ApiGateway.from_template(template, runner, overrides)
+        self._api = LocalApiServer(gateway, s.host, s.api_port)
+        api_url = self._api.start()
+        for route in gateway.routes:
+            auth = "no auth" if route.auth == "NONE" else f"{route.auth}, not checked locally"
+            LOG.info("route %-6s %s -> %s (%s)", route.method, route.path_template, route.function_logical_id, auth)
+
+        self.context = StackContext(
+            settings=s,
+            template=template,
+            resources=resources,
+            parameter_overrides=overrides,
+            runner=runner,
+            gateway=gateway,
+            boto3_session=session,
+            stripe_api_key=api_key,
+            stripe_api_base=api_base,
+        )
+        for factory in self.worker_factories:
+            for worker in factory(self.context):
+                worker.start()
+                self.workers.append(worker)
+                LOG.info("worker %s started", worker.name)
+
+        host, port = self._moto.get_host_and_port()
+        return [f"API         {api_url}", f"AWS (moto)  http://{host}:{port}", stripe_line]
+
+    def stop(self) -> None:
+        """Stop whatever started, last first; never raises."""
+        steps: list[tuple[str, Callable[[], None]]] = [(f"worker {w.name}", w.stop) for w in reversed(self.workers)]
+        if self._api is not None:
+            steps.append(("API server", self._api.stop))
+        if self._emulator is not None:
+            steps.append(("Stripe emulator", self._emulator.stop))
+        if self._moto is not None:
+            steps.append(("moto server", self._stop_moto))
+        for what, stop in steps:
+            try:
+                stop()
+            except Exception:
+                LOG.exception("stopping %s failed", what)
+        self.workers, self._api, self._emulator, self._moto = [], None, None, None
+
+    def _stop_moto(self) -> None:
+        self._moto.stop()
+        server = getattr(self._moto, "_server", None)  # ThreadedMotoServer.stop() leaves the socket open
+        if server is not None:
+            server.server_close()

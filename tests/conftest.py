@@ -1,0 +1,92 @@
+"""Fixtures shared by every suite: moto with tables built from template.yaml, the Stripe emulator, and
+handlers invoked the way Lambda (and `sam local invoke`) would."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+import stripe
+from moto import mock_aws
+
+from local_stack.lambda_runtime import LambdaRunner
+from local_stack.template import StackResources, create_aws_resources, resolve_parameters
+from stripe_emulator import StripeEmulator
+from tests.support import EMULATOR_API_KEY, PROJECT_ROOT, Invoke, template
+
+AWS_REGION = "us-east-1"
+DEMO_CUSTOMER_ID = "cus_LocalDemoAcme"
+
+
+def pytest_report_header() -> str:
+    version = ".".join(map(str, sys.version_info[:3]))
+    note = "" if sys.version_info[:2] == (3, 13) else " (not the Lambda runtime's 3.13: fell back)"
+    return f"Python {version}{note}"
+
+
+@pytest.fixture(scope="session")
+def stripe_emulator() -> Iterator[StripeEmulator]:
+    with StripeEmulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def stripe_api(stripe_emulator: StripeEmulator) -> str:
+    """The emulator's base URL, with every object, fault and clock change of earlier tests forgotten."""
+    stripe_emulator.reset()
+    return stripe_emulator.url
+
+
+@pytest.fixture
+def stripe_client(stripe_api: str) -> stripe.StripeClient:
+    return stripe.StripeClient(EMULATOR_API_KEY, base_addresses={"api": stripe_api, "meter_events": stripe_api})
+
+
+@pytest.fixture
+def demo_customer(stripe_emulator: StripeEmulator, stripe_api: str) -> str:
+    """The customer the sample events (events/funders/put_funder_linked.json) and the local demo name."""
+    stripe_emulator.seed_customer(DEMO_CUSTOMER_ID, "Acme Health (demo)")
+    return DEMO_CUSTOMER_ID
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[StackResources]:
+    """moto, with every table (topic, queue) of template.yaml created from the template itself."""
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": AWS_REGION,
+        "AWS_REGION": AWS_REGION,
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    with mock_aws():
+        yield create_aws_resources(template(), prefix="test")
+
+
+@pytest.fixture
+def funders_table(aws: StackResources) -> Any:
+    return boto3.resource("dynamodb").Table(aws["FundersTable"])
+
+
+@pytest.fixture
+def invoke(aws: StackResources, stripe_api: str) -> Invoke:
+    """Invoke a template function in-process with its template environment (moto + emulator behind it).
+
+    Each test starts from a cold start; environment variables a test sets are seen by the handler.
+    """
+    overrides = {"StripeApiBase": stripe_api}
+    key_parameter = "/" + resolve_parameters(template(), overrides)["StripeApiKeyParameterName"]
+    boto3.client("ssm").put_parameter(Name=key_parameter, Value=EMULATOR_API_KEY, Type="SecureString", Overwrite=True)
+    runner = LambdaRunner(template(), PROJECT_ROOT, aws, overrides)
+
+    def _invoke(logical_id: str, event: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = runner.invoke(logical_id, event).result
+        return result
+
+    return _invoke

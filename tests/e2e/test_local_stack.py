@@ -1,0 +1,134 @@
+"""End to end: `python -m local_stack` (what `make local` runs) serving the funders routes over HTTP.
+
+The stack runs as a child process on free ports with its embedded defaults: moto server, the Stripe emulator,
+the catalog bootstrap, and the API reading its routes from template.yaml. The contract is DESIGN.md §3.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import stripe
+
+from local_stack.process import LocalStackProcess
+
+pytestmark = pytest.mark.e2e
+
+
+def _call(method: str, url: str, payload: Any = None, *, raw: bytes | None = None) -> tuple[int, Any]:
+    data = raw if raw is not None else (json.dumps(payload).encode() if payload is not None else None)
+    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[LocalStackProcess]:
+    with LocalStackProcess() as process:
+        yield process
+
+
+@pytest.fixture(scope="module")
+def customer_id(stack: LocalStackProcess) -> str:
+    client = stripe.StripeClient("sk_test_emulator", base_addresses={"api": stack.stripe_url})
+    return str(client.v1.customers.create({"name": "Acme Health", "email": "billing@acme.example"}).id)
+
+
+def test_ready_lines(stack: LocalStackProcess) -> None:
+    assert stack.stdout_lines[-4:] == [
+        f"API         {stack.api_url}",
+        f"AWS (moto)  {stack.aws_url}",
+        f"Stripe      {stack.stripe_url} (emulator, demo customer cus_LocalDemoAcme)",
+        "Ready. Ctrl-C to stop.",
+    ]
+    assert any(line.startswith("catalog: ") for line in stack.stdout_lines)  # bootstrap ran at start
+
+
+def test_put_then_get_a_funder(stack: LocalStackProcess, customer_id: str) -> None:
+    status, body = _call("PUT", f"{stack.api_url}/funders/f1", {"name": "Acme", "stripe_customer_id": customer_id})
+    assert status == 200, body
+    assert body["name"] == "Acme"
+    assert body["stripe_customer_id"] == customer_id
+
+    status, fetched = _call("GET", f"{stack.api_url}/funders/f1")
+    assert status == 200, fetched
+    assert fetched["name"] == "Acme"
+    assert fetched["stripe_customer_id"] == customer_id
+
+
+def test_readme_demo_with_curls_form_content_type(stack: LocalStackProcess) -> None:
+    """The README's `curl -X PUT ... -d '{...}'` (curl labels it a form) with the seeded demo customer."""
+    payload = json.dumps({"name": "Acme", "stripe_customer_id": "cus_LocalDemoAcme"}).encode()
+    request = urllib.request.Request(
+        f"{stack.api_url}/funders/demo",
+        data=payload,
+        method="PUT",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.status == 200
+        assert json.loads(response.read())["stripe_customer_id"] == "cus_LocalDemoAcme"
+
+
+def test_make_catalog_against_the_running_stack_changes_nothing(stack: LocalStackProcess) -> None:
+    environment = {**os.environ, "STRIPE_API_KEY": "sk_test_emulator", "STRIPE_API_BASE": stack.stripe_url}
+    for _ in range(2):
+        result = subprocess.run(
+            [sys.executable, "-m", "incytes_billing.catalog"],
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip().endswith("0 change(s), already up to date")
+
+
+def test_unknown_stripe_customer(stack: LocalStackProcess) -> None:
+    status, body = _call(
+        "PUT", f"{stack.api_url}/funders/f2", {"name": "Beta", "stripe_customer_id": "cus_doesnotexist"}
+    )
+    assert status == 422, body
+    assert body["error"]["code"] == "stripe_customer_not_found"
+    assert body["error"]["message"]
+
+
+def test_bad_json_is_a_422_with_an_error_code(stack: LocalStackProcess) -> None:
+    status, body = _call("PUT", f"{stack.api_url}/funders/f3", raw=b'{"name": "Acme",')
+    assert status == 422, body
+    assert isinstance(body["error"]["code"], str)
+    assert body["error"]["code"]
+
+
+def test_unknown_funder_is_404(stack: LocalStackProcess) -> None:
+    status, body = _call("GET", f"{stack.api_url}/funders/nobody-here")
+    assert status == 404, body
+    assert body["error"]["code"] == "funder_not_found"
+
+
+def test_unknown_route_is_api_gateways_403(stack: LocalStackProcess) -> None:
+    status, body = _call("GET", f"{stack.api_url}/nowhere")
+    assert status == 403
+    assert body["error"]["message"] == "Missing Authentication Token"  # shaped by the API's GatewayResponses
+
+
+def test_sigterm_stops_promptly_with_exit_0() -> None:
+    process = LocalStackProcess().start()
+    started = time.monotonic()
+    code = process.stop(signal.SIGTERM)
+    assert code == 0, process.output
+    assert time.monotonic() - started < 10

@@ -1,0 +1,103 @@
+"""StripeGateway: the one adapter to Stripe, through the real SDK against the emulator."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+import stripe
+
+from incytes_billing.adapters.stripe_gateway import StripeGateway, build_stripe_client
+from incytes_billing.config import StripeSettings
+from incytes_billing.errors import StripeRejected, StripeUnavailable
+from incytes_billing.models.catalog import MeterSpec, PriceSpec, ProductSpec
+from stripe_emulator import StripeEmulator
+from tests.support import EMULATOR_API_KEY
+
+
+def settings(api_base: str, **changes: object) -> StripeSettings:
+    values: dict[str, object] = {
+        "api_base": api_base,
+        "timeout_seconds": 2.0,
+        "max_network_retries": 0,
+        "rate_limit_attempts": 3,
+        "rate_limit_backoff_seconds": 0.0,
+    }
+    values.update(changes)
+    return StripeSettings(**values)  # type: ignore[arg-type]
+
+
+def gateway_for(api_base: str, **changes: object) -> tuple[StripeGateway, list[float]]:
+    sleeps: list[float] = []
+    config = settings(api_base, **changes)
+    return StripeGateway(build_stripe_client(EMULATOR_API_KEY, config), config, sleep=sleeps.append), sleeps
+
+
+def test_customer_lookup_distinguishes_missing_and_deleted(stripe_api: str, stripe_client: stripe.StripeClient) -> None:
+    gateway, _ = gateway_for(stripe_api)
+    live = stripe_client.v1.customers.create({"name": "Live"})
+    gone = stripe_client.v1.customers.create({"name": "Gone"})
+    stripe_client.v1.customers.delete(gone.id)
+
+    found = gateway.get_customer(live.id)
+    assert found is not None
+    assert (found.deleted, found.currency) == (False, None)
+    deleted = gateway.get_customer(gone.id)
+    assert deleted is not None
+    assert deleted.deleted is True
+    assert gateway.get_customer("cus_Unknown") is None
+
+
+def test_rate_limit_is_backed_off_by_the_adapter(stripe_api: str, stripe_emulator: StripeEmulator) -> None:
+    """The SDK retries a 429 only with Stripe-Should-Retry: true; the adapter backs off itself."""
+    gateway, sleeps = gateway_for(stripe_api)
+    stripe_emulator.inject_fault(path_prefix="/v1/customers", status=429, count=2)
+    assert gateway.get_customer("cus_Unknown") is None
+    assert len(sleeps) == 2
+
+    stripe_emulator.inject_fault(path_prefix="/v1/customers", status=429, count=3)
+    with pytest.raises(StripeUnavailable, match="throttling"):
+        gateway.get_customer("cus_Unknown")
+
+
+def test_backoff_grows_with_jitter(stripe_api: str, stripe_emulator: StripeEmulator) -> None:
+    gateway, sleeps = gateway_for(stripe_api, rate_limit_attempts=4, rate_limit_backoff_seconds=0.5)
+    stripe_emulator.inject_fault(path_prefix="/v1/customers", status=429, count=3)
+    gateway.get_customer("cus_Unknown")
+    assert [0.5 <= sleeps[0] <= 1.0, 1.0 <= sleeps[1] <= 2.0, 2.0 <= sleeps[2] <= 4.0] == [True] * 3
+
+
+def test_unreachable_stripe_is_unavailable() -> None:
+    gateway, _ = gateway_for("http://127.0.0.1:9")
+    with pytest.raises(StripeUnavailable):
+        gateway.get_customer("cus_Anything")
+
+
+def test_bad_credentials_are_unavailable_not_the_callers_fault(stripe_api: str) -> None:
+    config = settings(stripe_api)
+    gateway = StripeGateway(build_stripe_client("sk_live_wrong", config), config)
+    with pytest.raises(StripeUnavailable, match="credentials"):
+        gateway.get_customer("cus_Anything")
+
+
+def test_stripe_refusal_carries_stripes_message(stripe_api: str) -> None:
+    gateway, _ = gateway_for(stripe_api)
+    spec = PriceSpec("k_usd", "prod_missing", "usd", Decimal(100), "licensed", None, "exclusive")
+    with pytest.raises(StripeRejected, match="prod_missing"):
+        gateway.create_price(spec, meter_id=None, replacing=None)
+
+
+def test_posts_carry_deterministic_idempotency_keys(stripe_api: str, stripe_emulator: StripeEmulator) -> None:
+    gateway, _ = gateway_for(stripe_api)
+    gateway.create_product(ProductSpec("incytes_test", "Test", "unit"))
+    meter = gateway.create_meter(MeterSpec("test_event", "Test"))
+    spec = PriceSpec("test_usd", "incytes_test", "usd", Decimal("2.5"), "metered", "test_event", "exclusive")
+    first = gateway.create_price(spec, meter_id=meter.meter_id, replacing=None)
+    # A retry of the same logical request (e.g. after a timeout) replays instead of creating a twin.
+    again = gateway.create_price(spec, meter_id=meter.meter_id, replacing=None)
+    assert again.price_id == first.price_id
+    assert first.unit_amount_decimal == Decimal("2.5")
+    posts = [entry for entry in stripe_emulator.requests_log() if entry["method"] == "POST"]
+    assert posts
+    assert all(entry["idempotency_key"] for entry in posts)
+    assert posts[-1]["idempotent_replayed"] is True
