@@ -13,7 +13,7 @@ SAM := $(SAM_VENV)/bin/sam
 export PYTHONPATH := $(CURDIR)/layers/shared:$(CURDIR)/devtools:$(CURDIR)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help venv test lint typecheck cfn-lint pytest local emulator catalog sam-venv sam-check sam-build webhook-event bench clean
+.PHONY: help venv test lint typecheck cfn-lint pytest local invoke emulator catalog sam-venv sam-check sam-build webhook-event bench clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -46,11 +46,16 @@ pytest: venv
 local: venv ## run the Docker-free local stack (moto, Stripe emulator, API on :3000)
 	$(PY) -m local_stack
 
+# e.g. make invoke FUNCTION=FundersFunction EVENT=events/funders/get_funder.json
+invoke: venv ## run one function with an events/ file against the running `make local` stack (like sam local invoke)
+	@if [ -z "$(FUNCTION)" ] || [ -z "$(EVENT)" ]; then echo "usage: make invoke FUNCTION=<LogicalId> EVENT=<events/...json>" >&2; exit 2; fi
+	$(PY) -m local_stack.invoke $(FUNCTION) $(EVENT)
+
 emulator: venv ## run the Stripe emulator alone on :12111
 	$(PY) -m stripe_emulator
 
-catalog: venv ## make Stripe's catalog match config/catalog.toml (local emulator unless STRIPE_API_KEY is set)
-	$(PY) -m incytes_billing.catalog
+catalog: venv ## make Stripe's catalog match layers/shared/incytes_billing/catalog.toml (local emulator unless STRIPE_API_KEY is set)
+	$(PY) -m incytes_billing.catalog $(ARGS)
 
 # aws-sam-cli pins its own boto3: it gets a virtualenv of its own, never the project's.
 $(SAM_VENV)/.installed:

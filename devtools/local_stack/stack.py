@@ -167,6 +167,22 @@ def configure_aws_environment(endpoint_url: str, region: str = REGION) -> None:
         os.environ[name] = ",".join([*hosts, *(h for h in ("127.0.0.1", "localhost") if h not in hosts)])
 
 
+def make_runner(
+    settings: StackSettings, template: Template, resources: StackResources, overrides: Mapping[str, str]
+) -> LambdaRunner:
+    """The functions of `template`, as the running stack (and `python -m local_stack.invoke`) runs them."""
+    return LambdaRunner(
+        template,
+        settings.project_root,
+        resources,
+        overrides,
+        extra_environment={"STRIPE_WEBHOOK_SECRET": settings.webhook_secret},
+        region=REGION,
+        account_id=DEFAULT_ACCOUNT_ID,
+        stack_name=settings.stack_name,
+    )
+
+
 def _ensure_port_free(host: str, port: int, what: str, variable: str) -> None:
     if port == 0:
         return
@@ -273,16 +289,7 @@ class LocalStack:
             for line in run_catalog_sync(api_key, api_base):
                 self._say(f"catalog: {line}")
 
-        runner = LambdaRunner(
-            template,
-            s.project_root,
-            resources,
-            overrides,
-            extra_environment={"STRIPE_WEBHOOK_SECRET": s.webhook_secret},
-            region=REGION,
-            account_id=DEFAULT_ACCOUNT_ID,
-            stack_name=s.stack_name,
-        )
+        runner = make_runner(s, template, resources, overrides)
         gateway = ApiGateway.from_template(template, runner, overrides)
         self._api = LocalApiServer(gateway, s.host, s.api_port)
         api_url = self._api.start()

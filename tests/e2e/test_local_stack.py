@@ -98,6 +98,24 @@ def test_make_catalog_against_the_running_stack_changes_nothing(stack: LocalStac
         assert result.stdout.strip().endswith("0 change(s), already up to date")
 
 
+def test_invoke_runs_a_sample_event_against_the_running_stack(stack: LocalStackProcess) -> None:
+    """`make invoke` = `python -m local_stack.invoke`: the Docker-free `sam local invoke`."""
+    environment = {
+        **os.environ,
+        "LOCAL_AWS_PORT": stack.aws_url.rsplit(":", 1)[1],
+        "STRIPE_EMULATOR_PORT": stack.stripe_url.rsplit(":", 1)[1],
+    }
+    command = [sys.executable, "-m", "local_stack.invoke", "FundersFunction"]
+    for event, status in (("put_funder_linked.json", 200), ("get_funder.json", 200)):
+        result = subprocess.run(
+            [*command, f"events/funders/{event}"], env=environment, capture_output=True, text=True, check=False
+        )
+        assert result.returncode == 0, result.stderr
+        response = json.loads(result.stdout)
+        assert response["statusCode"] == status, response
+        assert json.loads(response["body"])["stripe_customer_id"] == "cus_LocalDemoAcme"
+
+
 def test_unknown_stripe_customer(stack: LocalStackProcess) -> None:
     status, body = _call(
         "PUT", f"{stack.api_url}/funders/f2", {"name": "Beta", "stripe_customer_id": "cus_doesnotexist"}
