@@ -24,14 +24,14 @@ FunderId = Annotated[str, Path(pattern=FUNDER_ID_PATTERN, description="inCytes f
 
 @app.get("/funders/<funder_id>")
 def get_funder(funder_id: FunderId) -> Response[str]:
-    return json_response(200, wiring.funder_service().get(funder_id).model_dump(mode="json"))
+    return json_response(200, wiring.funder_service().get(funder_id).api_view())
 
 
 @app.put("/funders/<funder_id>")
 def put_funder(funder_id: FunderId, funder: Annotated[FunderUpsert, Body()]) -> Response[str]:
     saved = wiring.funder_service().upsert(funder_id, funder)
     metrics.add_metric(name="FunderUpserted", unit=MetricUnit.Count, value=1)
-    return json_response(200, saved.model_dump(mode="json"))
+    return json_response(200, saved.api_view())
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -14,8 +14,9 @@ from incytes_billing.errors import (
     FunderNotFound,
     StripeCustomerNotFound,
 )
-from incytes_billing.models.funder import Funder, FunderUpsert, SubscriptionSummary
+from incytes_billing.models.funder import Funder, FunderUpsert
 from incytes_billing.models.stripe import StripeCustomer
+from incytes_billing.models.subscription import FunderSubscription
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -148,7 +149,7 @@ def test_subscribed_funder_cannot_change_customer_or_currency(
 ) -> None:
     funder = service.upsert("f1", upsert(stripe_customer_id="cus_new"))
     funders.items["f1"] = funder.model_copy(
-        update={"subscription": SubscriptionSummary(subscription_id="sub_1", status="active")}
+        update={"subscription": FunderSubscription(subscription_id="sub_1", status="active")}
     )
     with pytest.raises(FunderLocked, match="sub_1"):
         service.upsert("f1", upsert(**change))
@@ -159,7 +160,7 @@ def test_subscribed_funder_cannot_change_customer_or_currency(
 def test_canceled_subscription_no_longer_locks(service: FunderService, funders: MemoryFunders) -> None:
     funder = service.upsert("f1", upsert(stripe_customer_id="cus_new"))
     funders.items["f1"] = funder.model_copy(
-        update={"subscription": SubscriptionSummary(subscription_id="sub_1", status="canceled")}
+        update={"subscription": FunderSubscription(subscription_id="sub_1", status="canceled")}
     )
     assert service.upsert("f1", upsert(stripe_customer_id="cus_eur", currency="eur")).currency == "eur"
 

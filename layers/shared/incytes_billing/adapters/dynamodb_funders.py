@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -19,7 +20,11 @@ class DynamoDBFunderRepository:
 
     def get(self, funder_id: str) -> Funder | None:
         item = self._table.get_item(Key={"funder_id": funder_id}, ConsistentRead=True).get("Item")
-        return None if item is None else Funder.model_validate(_from_item(item))
+        if item is None:
+            return None
+        data = _from_item(item)
+        data.setdefault("stripe_customer_id", None)
+        return Funder.model_validate(data)
 
     def save(self, funder: Funder, *, expected_version: int | None) -> None:
         item = _to_item(funder)
@@ -39,16 +44,16 @@ class DynamoDBFunderRepository:
 
 
 def _to_item(funder: Funder) -> dict[str, Any]:
-    item = funder.model_dump(mode="json")
-    item["version"] = funder.version
-    # A GSI key attribute may not be null: leave it out when the funder has no customer.
-    return {key: value for key, value in item.items() if value is not None}
+    # None is left out: a GSI key attribute may not be null, and an absent attribute reads back as None.
+    return funder.model_dump(mode="json", exclude_none=True)
 
 
-def _from_item(item: dict[str, Any]) -> dict[str, Any]:
-    data = dict(item)
-    data.setdefault("stripe_customer_id", None)
-    for key in ("seats", "version"):
-        if key in data:
-            data[key] = int(data[key])
-    return data
+def _from_item(item: dict[str, Any]) -> Any:
+    """DynamoDB numbers come back as Decimal; every number this table stores is an integer."""
+    if isinstance(item, dict):
+        return {key: _from_item(inner) for key, inner in item.items()}
+    if isinstance(item, list):
+        return [_from_item(inner) for inner in item]
+    if isinstance(item, Decimal):
+        return int(item)
+    return item

@@ -12,13 +12,8 @@ from incytes_billing.errors import (
     FunderNotFound,
     StripeCustomerNotFound,
 )
-from incytes_billing.models.funder import (
-    DEFAULT_CURRENCY,
-    SUPPORTED_CURRENCIES,
-    Currency,
-    Funder,
-    FunderUpsert,
-)
+from incytes_billing.models.common import DEFAULT_CURRENCY, SUPPORTED_CURRENCIES, Currency
+from incytes_billing.models.funder import Funder, FunderUpsert
 from incytes_billing.ports import CustomerDirectory, FunderRepository
 
 DEFAULT_SEATS = 1

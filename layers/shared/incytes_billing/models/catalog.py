@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from incytes_billing.models.funder import Currency
+from incytes_billing.models.common import Currency
 
 CATALOG_FILE = Path(__file__).resolve().parent.parent / "catalog.toml"
 

@@ -3,24 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, StringConstraints
 
-Currency = Literal["usd", "eur"]
-DEFAULT_CURRENCY: Currency = "usd"
-SUPPORTED_CURRENCIES: dict[str, Currency] = {"usd": "usd", "eur": "eur"}
+from incytes_billing.models.common import Currency, Seats
+from incytes_billing.models.subscription import FunderSubscription
 
 FUNDER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
 STRIPE_CUSTOMER_ID_PATTERN = r"^cus_[A-Za-z0-9]{1,250}$"
-MAX_SEATS = 100_000
 
 FunderName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 StripeCustomerId = Annotated[str, StringConstraints(pattern=STRIPE_CUSTOMER_ID_PATTERN)]
-Seats = Annotated[int, Field(ge=1, le=MAX_SEATS)]
-
-# Subscription states in which the funder is still bound to its customer and currency.
-LIVE_SUBSCRIPTION_STATUSES = frozenset({"active", "trialing", "past_due", "unpaid", "incomplete", "paused"})
 
 
 class FunderUpsert(BaseModel):
@@ -34,19 +28,6 @@ class FunderUpsert(BaseModel):
     seats: Seats | None = None
 
 
-class SubscriptionSummary(BaseModel):
-    """What the funder record knows of its Stripe subscription (filled in by the subscription issue)."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    subscription_id: str
-    status: str
-
-    @property
-    def is_live(self) -> bool:
-        return self.status in LIVE_SUBSCRIPTION_STATUSES
-
-
 class Funder(BaseModel):
     """A funder as stored and as answered by the API."""
 
@@ -57,11 +38,20 @@ class Funder(BaseModel):
     stripe_customer_id: str | None
     currency: Currency
     seats: int
-    subscription: SubscriptionSummary | None = None
+    subscription: FunderSubscription | None = None
     created_at: datetime
     updated_at: datetime
-    version: int = Field(default=1, exclude=True)
+    # Bookkeeping, not part of the API: optimistic locking and the subscription-creation claim.
+    version: int = 1
+    subscription_attempts: int = 0
+    subscription_claim_expires_at: int | None = None
 
     @property
     def is_subscribed(self) -> bool:
         return self.subscription is not None and self.subscription.is_live
+
+    def api_view(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude=INTERNAL_FIELDS)
+
+
+INTERNAL_FIELDS = {"version", "subscription_attempts", "subscription_claim_expires_at"}

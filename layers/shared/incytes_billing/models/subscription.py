@@ -1,0 +1,93 @@
+"""Subscriptions as this service records them on the funder, and the requests that change them."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from incytes_billing.models.common import Currency, Seats
+
+ItemKind = Literal["seat", "case", "sms"]
+ReviewStatus = Literal["pending", "approved", "not_required"]
+SubscriptionOrigin = Literal["automatic", "linked"]
+CancelWhen = Literal["period_end", "now"]
+
+STRIPE_SUBSCRIPTION_ID_PATTERN = r"^sub_[A-Za-z0-9]{1,250}$"
+# Subscription states in which the funder is still bound to its customer and currency.
+LIVE_SUBSCRIPTION_STATUSES = frozenset({"active", "trialing", "past_due", "unpaid", "incomplete", "paused"})
+
+
+class SubscriptionItem(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    kind: ItemKind | None  # None: an item of a product this service does not bill (a manual extra)
+    item_id: str
+    price_id: str
+    product_id: str
+    quantity: int | None
+
+
+class FirstInvoice(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    status: str
+    amount_due: int
+    currency: str
+    review_status: ReviewStatus
+
+
+class FunderSubscription(BaseModel):
+    """The funder's Stripe subscription, as last written by this service or its webhooks."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    subscription_id: str
+    status: str
+    origin: SubscriptionOrigin = "automatic"
+    currency: str | None = None
+    collection_method: str | None = None
+    items: list[SubscriptionItem] = Field(default_factory=list)
+    current_period_start: int | None = None
+    current_period_end: int | None = None
+    cancel_at_period_end: bool = False
+    canceled_at: int | None = None
+    first_invoice: FirstInvoice | None = None
+    stripe_created: int | None = None
+
+    @property
+    def is_live(self) -> bool:
+        return self.status in LIVE_SUBSCRIPTION_STATUSES
+
+    def item(self, kind: ItemKind) -> SubscriptionItem | None:
+        return next((item for item in self.items if item.kind == kind), None)
+
+    @property
+    def awaiting_first_invoice_review(self) -> bool:
+        return self.first_invoice is not None and self.first_invoice.review_status == "pending"
+
+
+class CreateSubscriptionRequest(BaseModel):
+    """Body of `POST /funders/{funder_id}/subscription` (all optional)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    seats: Seats | None = None
+    currency: Currency | None = None
+
+
+class LinkSubscriptionRequest(BaseModel):
+    """Body of `PUT /funders/{funder_id}/subscription`."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    subscription_id: Annotated[str, StringConstraints(pattern=STRIPE_SUBSCRIPTION_ID_PATTERN)]
+
+
+class ChangeSeatsRequest(BaseModel):
+    """Body of `PATCH /funders/{funder_id}/subscription`."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    seats: Seats
