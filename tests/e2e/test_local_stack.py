@@ -21,8 +21,10 @@ import pytest
 import stripe
 
 from local_stack.process import LocalStackProcess
+from tests.support import PROJECT_ROOT
 
 pytestmark = pytest.mark.e2e
+PYTHONPATH = os.pathsep.join(str(PROJECT_ROOT / part) for part in ("layers/shared", "devtools", "."))
 
 
 def _call(method: str, url: str, payload: Any = None, *, raw: bytes | None = None) -> tuple[int, Any]:
@@ -84,7 +86,12 @@ def test_readme_demo_with_curls_form_content_type(stack: LocalStackProcess) -> N
 
 
 def test_make_catalog_against_the_running_stack_changes_nothing(stack: LocalStackProcess) -> None:
-    environment = {**os.environ, "STRIPE_API_KEY": "sk_test_emulator", "STRIPE_API_BASE": stack.stripe_url}
+    environment = {
+        **os.environ,
+        "PYTHONPATH": PYTHONPATH,
+        "STRIPE_API_KEY": "sk_test_emulator",
+        "STRIPE_API_BASE": stack.stripe_url,
+    }
     for _ in range(2):
         result = subprocess.run(
             [sys.executable, "-m", "incytes_billing.catalog"],
@@ -102,13 +109,19 @@ def test_invoke_runs_a_sample_event_against_the_running_stack(stack: LocalStackP
     """`make invoke` = `python -m local_stack.invoke`: the Docker-free `sam local invoke`."""
     environment = {
         **os.environ,
+        "PYTHONPATH": PYTHONPATH,
         "LOCAL_AWS_PORT": stack.aws_url.rsplit(":", 1)[1],
         "STRIPE_EMULATOR_PORT": stack.stripe_url.rsplit(":", 1)[1],
     }
     command = [sys.executable, "-m", "local_stack.invoke", "FundersFunction"]
     for event, status in (("put_funder_linked.json", 200), ("get_funder.json", 200)):
         result = subprocess.run(
-            [*command, f"events/funders/{event}"], env=environment, capture_output=True, text=True, check=False
+            [*command, f"events/funders/{event}"],
+            env=environment,
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         assert result.returncode == 0, result.stderr
         response = json.loads(result.stdout)

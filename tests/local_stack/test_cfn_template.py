@@ -164,10 +164,20 @@ def test_unknown_function() -> None:
 
 def test_project_routes(project_template: Template) -> None:
     routes = api_routes(project_template)
-    assert {(r.method, r.path_template, r.function_logical_id, r.auth) for r in routes} == {
+    assert {(r.method, r.path_template, r.function_logical_id, r.auth) for r in routes} >= {
         ("PUT", "/funders/{funder_id}", "FundersFunction", "AWS_IAM"),
         ("GET", "/funders/{funder_id}", "FundersFunction", "AWS_IAM"),
+        ("POST", "/funders/{funder_id}/subscription", "SubscriptionsFunction", "AWS_IAM"),
     }
+    # One route per Api event in the template: none lost, none invented.
+    events = [
+        event
+        for resource in project_template["Resources"].values()
+        if resource["Type"] == "AWS::Serverless::Function"
+        for event in resource["Properties"].get("Events", {}).values()
+        if event["Type"] == "Api"
+    ]
+    assert len(routes) == len(events)
     assert {r.api_logical_id for r in routes} == {"BillingApi"}
 
 

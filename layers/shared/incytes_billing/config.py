@@ -17,10 +17,28 @@ class StripeSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class SubscriptionPolicy:
+    """How the one-click subscription is made and changed (template parameters)."""
+
+    collection_method: str  # send_invoice | charge_automatically
+    days_until_due: int  # send_invoice only
+    proration_behavior: str  # create_prorations | none | always_invoice
+    automatic_tax: bool
+    # How long a creation attempt holds the funder; longer than the function's timeout, so a crash frees it.
+    claim_seconds: int = 60
+
+
+COLLECTION_METHODS = ("send_invoice", "charge_automatically")
+PRORATION_BEHAVIORS = ("create_prorations", "none", "always_invoice")
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     funders_table_name: str
     stripe_api_key_parameter: str
     stripe: StripeSettings
+    subscriptions: SubscriptionPolicy
+    idempotency_table_name: str | None
 
     @classmethod
     def from_environment(cls) -> Settings:
@@ -35,4 +53,20 @@ class Settings:
                 rate_limit_attempts=int(env.get("STRIPE_RATE_LIMIT_ATTEMPTS", "3")),
                 rate_limit_backoff_seconds=float(env.get("STRIPE_RATE_LIMIT_BACKOFF_SECONDS", "0.5")),
             ),
+            subscriptions=SubscriptionPolicy(
+                collection_method=_choice(env, "SUBSCRIPTION_COLLECTION_METHOD", "send_invoice", COLLECTION_METHODS),
+                days_until_due=int(env.get("SUBSCRIPTION_DAYS_UNTIL_DUE", "30")),
+                proration_behavior=_choice(
+                    env, "SUBSCRIPTION_PRORATION_BEHAVIOR", "create_prorations", PRORATION_BEHAVIORS
+                ),
+                automatic_tax=env.get("SUBSCRIPTION_AUTOMATIC_TAX", "false").lower() == "true",
+            ),
+            idempotency_table_name=env.get("IDEMPOTENCY_TABLE_NAME") or None,
         )
+
+
+def _choice(env: os._Environ[str], name: str, default: str, allowed: tuple[str, ...]) -> str:
+    value = env.get(name) or default
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
+    return value

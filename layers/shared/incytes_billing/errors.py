@@ -11,10 +11,18 @@ class BillingError(Exception):
     status: ClassVar[int] = 400
     code: ClassVar[str] = "bad_request"
 
-    def __init__(self, message: str, *, details: list[dict[str, Any]] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        details: list[dict[str, Any]] | None = None,
+        retry_after_seconds: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.details = details
+        # Set when retrying later can succeed: answered as a Retry-After header.
+        self.retry_after_seconds = retry_after_seconds
 
 
 class ValidationFailed(BillingError):
@@ -67,8 +75,7 @@ class StripeUnavailable(BillingError):
     code = "stripe_unavailable"
 
     def __init__(self, message: str, *, retry_after_seconds: int = 5) -> None:
-        super().__init__(message)
-        self.retry_after_seconds = retry_after_seconds
+        super().__init__(message, retry_after_seconds=retry_after_seconds)
 
 
 class StripeRejected(BillingError):
@@ -76,3 +83,119 @@ class StripeRejected(BillingError):
 
     status = 422
     code = "stripe_rejected"
+
+
+# --- subscriptions -----------------------------------------------------------------------------------------
+
+
+class StripeCustomerMissing(BillingError):
+    status = 409
+    code = "stripe_customer_missing"
+
+    def __init__(self, funder_id: str) -> None:
+        super().__init__(
+            f"Funder '{funder_id}' has no Stripe Customer ID. Update the funder's Stripe Customer ID "
+            f"(PUT /funders/{funder_id} with stripe_customer_id) before generating a subscription."
+        )
+
+
+class SubscriptionExists(BillingError):
+    status = 409
+    code = "subscription_exists"
+
+    def __init__(self, funder_id: str, subscription_id: str) -> None:
+        super().__init__(f"Funder '{funder_id}' already has subscription {subscription_id}.")
+
+
+class SubscriptionInProgress(BillingError):
+    status = 409
+    code = "subscription_in_progress"
+
+    def __init__(self, funder_id: str, retry_after_seconds: int) -> None:
+        super().__init__(
+            f"A subscription for funder '{funder_id}' is being created by another request; retry shortly.",
+            retry_after_seconds=retry_after_seconds,
+        )
+
+
+class CatalogIncomplete(BillingError):
+    status = 409
+    code = "catalog_incomplete"
+
+    def __init__(self, lookup_key: str) -> None:
+        super().__init__(
+            f"The Stripe catalog has no active price with lookup key '{lookup_key}'; run the catalog bootstrap."
+        )
+
+
+class SubscriptionMissing(BillingError):
+    status = 409
+    code = "subscription_missing"
+
+    def __init__(self, funder_id: str) -> None:
+        super().__init__(f"Funder '{funder_id}' has no active subscription.")
+
+
+class FirstInvoicePendingReview(BillingError):
+    status = 409
+    code = "first_invoice_pending_review"
+
+    def __init__(self, invoice_id: str) -> None:
+        super().__init__(
+            f"The first invoice {invoice_id} is still a draft awaiting Finance's review; seats can change "
+            "once it is approved, so that its amount does not silently go stale."
+        )
+
+
+class SeatItemMissing(BillingError):
+    status = 409
+    code = "seat_item_missing"
+
+    def __init__(self, subscription_id: str) -> None:
+        super().__init__(f"Subscription {subscription_id} has no subscriber-seat item to change.")
+
+
+class SubscriptionNotFound(BillingError):
+    status = 422
+    code = "subscription_not_found"
+
+    def __init__(self, subscription_id: str) -> None:
+        super().__init__(f"Stripe has no subscription '{subscription_id}'.")
+
+
+class SubscriptionCustomerMismatch(BillingError):
+    status = 422
+    code = "subscription_customer_mismatch"
+
+    def __init__(self, subscription_id: str, subscription_customer: str, funder_customer: str) -> None:
+        super().__init__(
+            f"Subscription {subscription_id} belongs to Stripe customer {subscription_customer}, "
+            f"not to the funder's customer {funder_customer}."
+        )
+
+
+class SubscriptionCanceled(BillingError):
+    status = 422
+    code = "subscription_canceled"
+
+    def __init__(self, subscription_id: str, status: str) -> None:
+        super().__init__(f"Subscription {subscription_id} is {status} and cannot be linked.")
+
+
+class SmsItemRequired(BillingError):
+    status = 422
+    code = "sms_item_required"
+
+    def __init__(self, subscription_id: str, sms_product_id: str) -> None:
+        super().__init__(
+            f"Subscription {subscription_id} has no SMS item (product {sms_product_id}); every subscription "
+            "must bill SMS."
+        )
+
+
+class SubscriptionLinkedElsewhere(BillingError):
+    status = 409
+    code = "subscription_linked_elsewhere"
+
+    def __init__(self, subscription_id: str, other_funder_id: str) -> None:
+        super().__init__(f"Subscription {subscription_id} is already linked to funder '{other_funder_id}'.")

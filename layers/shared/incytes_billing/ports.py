@@ -7,7 +7,13 @@ from typing import Protocol
 
 from incytes_billing.models.catalog import MeterRecord, MeterSpec, PriceRecord, PriceSpec, ProductSpec
 from incytes_billing.models.funder import Funder
-from incytes_billing.models.stripe import StripeCustomer
+from incytes_billing.models.stripe import (
+    CatalogPrice,
+    NewSubscription,
+    StripeCustomer,
+    StripeInvoice,
+    StripeSubscription,
+)
 
 
 class FunderRepository(Protocol):
@@ -51,3 +57,39 @@ class CatalogGateway(Protocol):
         ...
 
     def archive_price(self, price_id: str) -> None: ...
+
+
+class SubscriptionGateway(Protocol):
+    def find_prices(self, lookup_keys: Sequence[str]) -> dict[str, CatalogPrice]:
+        """Active prices by lookup key; missing keys are absent from the answer."""
+        ...
+
+    def find_funder_subscriptions(self, customer_id: str, funder_id: str) -> list[StripeSubscription]:
+        """The customer's subscriptions tagged (metadata) with the funder, whatever their status, newest first."""
+        ...
+
+    def create_subscription(self, request: NewSubscription) -> StripeSubscription:
+        """Create it through a subscription schedule, so that its first invoice begins as a draft."""
+        ...
+
+    def release_schedule(self, schedule_id: str) -> None: ...
+
+    def get_subscription(self, subscription_id: str) -> StripeSubscription | None: ...
+
+    def tag_subscription(self, subscription_id: str, funder_id: str) -> None: ...
+
+    def get_invoice(self, invoice_id: str) -> StripeInvoice | None: ...
+
+    def hold_invoice(self, invoice_id: str) -> StripeInvoice:
+        """Keep a draft a draft (auto_advance=false) until Finance approves it."""
+        ...
+
+    def set_item_quantity(
+        self, item_id: str, quantity: int, *, proration_behavior: str, idempotency_key: str
+    ) -> None: ...
+
+    def cancel_at_period_end(self, subscription_id: str, *, idempotency_key: str) -> StripeSubscription: ...
+
+    def cancel_now(self, subscription_id: str, *, idempotency_key: str) -> StripeSubscription:
+        """Cancel at once, invoicing outstanding metered usage and prorating (invoice_now, prorate)."""
+        ...

@@ -5,12 +5,15 @@ from __future__ import annotations
 from functools import cache
 
 import boto3
+from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 from aws_lambda_powertools.utilities.parameters import SSMProvider
 
 from incytes_billing.adapters.dynamodb_funders import DynamoDBFunderRepository
 from incytes_billing.adapters.stripe_gateway import StripeGateway, build_stripe_client
 from incytes_billing.config import Settings
 from incytes_billing.domain.funders import FunderService
+from incytes_billing.domain.subscriptions import SubscriptionService
+from incytes_billing.models.catalog import CatalogConfig, load_catalog
 
 # The Stripe key is re-read at most this often, so a rotated key is picked up without a redeploy.
 SECRET_MAX_AGE_SECONDS = 300
@@ -46,7 +49,27 @@ def funder_service() -> FunderService:
     return FunderService(DynamoDBFunderRepository(_funders_table()), stripe_gateway())
 
 
+@cache
+def catalog() -> CatalogConfig:
+    return load_catalog()
+
+
+def subscription_service() -> SubscriptionService:
+    return SubscriptionService(
+        DynamoDBFunderRepository(_funders_table()), stripe_gateway(), catalog(), settings().subscriptions
+    )
+
+
+@cache
+def idempotency_store() -> DynamoDBPersistenceLayer:
+    # Built on first use, not at import: it creates its boto3 client when constructed.
+    table_name = settings().idempotency_table_name
+    if table_name is None:
+        raise RuntimeError("IDEMPOTENCY_TABLE_NAME is not set for this function")
+    return DynamoDBPersistenceLayer(table_name=table_name)
+
+
 def reset() -> None:
     """Forget every cached client and setting (tests switch environments between cases)."""
-    for cached in (settings, _ssm, _gateway_for_key, _funders_table):
+    for cached in (settings, _ssm, _gateway_for_key, _funders_table, catalog, idempotency_store):
         cached.cache_clear()

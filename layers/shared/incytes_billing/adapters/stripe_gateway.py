@@ -19,10 +19,19 @@ from aws_lambda_powertools import Logger
 from incytes_billing.config import StripeSettings
 from incytes_billing.errors import StripeRejected, StripeUnavailable
 from incytes_billing.models.catalog import MeterRecord, MeterSpec, PriceRecord, PriceSpec, ProductSpec
-from incytes_billing.models.stripe import StripeCustomer
+from incytes_billing.models.stripe import (
+    CatalogPrice,
+    NewSubscription,
+    StripeCustomer,
+    StripeInvoice,
+    StripeSubscription,
+    StripeSubscriptionItem,
+)
 
 API_VERSION = "2026-10-28.endive"
 CATALOG_KEY_METADATA = "incytes_catalog_key"
+# Every schedule and subscription this service makes or links carries the funder's id (crash recovery, webhooks).
+FUNDER_METADATA = "incytes_funder_id"
 RESOURCE_MISSING = "resource_missing"
 
 logger = Logger(child=True)
@@ -198,10 +207,186 @@ class StripeGateway:
     def archive_price(self, price_id: str) -> None:
         self._call(lambda: self._client.v1.prices.update(price_id, {"active": False}))
 
+    # --- subscriptions -----------------------------------------------------------------------------------
+
+    def find_prices(self, lookup_keys: Sequence[str]) -> dict[str, CatalogPrice]:
+        prices = self._call(
+            lambda: self._client.v1.prices.list({"lookup_keys": list(lookup_keys), "active": True, "limit": 100})
+        )
+        return {
+            price.lookup_key: CatalogPrice(price.lookup_key, price.id, _id_of(price.product), price.currency)
+            for price in prices.data
+            if price.lookup_key
+        }
+
+    def find_funder_subscriptions(self, customer_id: str, funder_id: str) -> list[StripeSubscription]:
+        # A list, not search: search is eventually consistent, and a crash may be seconds old.
+        subscriptions = self._call(
+            lambda: list(
+                self._client.v1.subscriptions.list(
+                    {"customer": customer_id, "status": "all", "limit": 100}
+                ).auto_paging_iter()
+            )
+        )
+        return [
+            _subscription(subscription)
+            for subscription in subscriptions
+            if _metadata_value(subscription, FUNDER_METADATA) == funder_id
+        ]
+
+    def create_subscription(self, request: NewSubscription) -> StripeSubscription:
+        tag = {FUNDER_METADATA: request.funder_id}
+        phase: dict[str, Any] = {
+            "items": [
+                {"price": request.seat_price_id, "quantity": request.seats},
+                *({"price": price_id} for price_id in request.metered_price_ids),  # metered: no quantity
+            ],
+            # endive: a phase's length is `duration` (or `end_date`); `iterations` is gone.
+            "duration": {"interval": "month", "interval_count": 1},
+            "currency": request.currency,
+            "collection_method": request.collection_method,
+            "proration_behavior": request.proration_behavior,
+            "automatic_tax": {"enabled": request.automatic_tax},
+            "metadata": tag,  # phase metadata is what lands on the subscription
+        }
+        if request.days_until_due is not None:
+            phase["invoice_settings"] = {"days_until_due": request.days_until_due}
+        params: dict[str, Any] = {
+            "customer": request.customer_id,
+            "start_date": "now",
+            "end_behavior": "release",
+            "metadata": tag,
+            "phases": [phase],
+        }
+        schedule = self._call(
+            lambda: self._client.v1.subscription_schedules.create(
+                params,  # type: ignore[arg-type]
+                {"idempotency_key": request.idempotency_key},
+            )
+        )
+        subscription = self.get_subscription(_id_of(schedule.subscription))
+        if subscription is None:  # pragma: no cover - Stripe creates it within the request
+            raise StripeUnavailable("Stripe did not return the new subscription; retry shortly.")
+        return subscription
+
+    def release_schedule(self, schedule_id: str) -> None:
+        try:
+            self._call(
+                lambda: self._client.v1.subscription_schedules.release(
+                    schedule_id, options={"idempotency_key": idempotency_key("release", schedule_id)}
+                )
+            )
+        except StripeRejected:
+            schedule = self._call(lambda: self._client.v1.subscription_schedules.retrieve(schedule_id))
+            if schedule.status not in ("released", "completed", "canceled"):
+                raise
+
+    def get_subscription(self, subscription_id: str) -> StripeSubscription | None:
+        subscription = self._call_or_none(lambda: self._client.v1.subscriptions.retrieve(subscription_id))
+        return None if subscription is None else _subscription(subscription)
+
+    def tag_subscription(self, subscription_id: str, funder_id: str) -> None:
+        self._call(
+            lambda: self._client.v1.subscriptions.update(
+                subscription_id,
+                {"metadata": {FUNDER_METADATA: funder_id}},
+                {"idempotency_key": idempotency_key("tag", subscription_id, funder_id)},
+            )
+        )
+
+    def get_invoice(self, invoice_id: str) -> StripeInvoice | None:
+        invoice = self._call_or_none(lambda: self._client.v1.invoices.retrieve(invoice_id))
+        return None if invoice is None else _invoice(invoice)
+
+    def hold_invoice(self, invoice_id: str) -> StripeInvoice:
+        invoice = self._call(
+            lambda: self._client.v1.invoices.update(
+                invoice_id,
+                {"auto_advance": False},
+                {"idempotency_key": idempotency_key("hold", invoice_id)},
+            )
+        )
+        return _invoice(invoice)
+
+    def set_item_quantity(self, item_id: str, quantity: int, *, proration_behavior: str, idempotency_key: str) -> None:
+        self._call(
+            lambda: self._client.v1.subscription_items.update(
+                item_id,
+                {"quantity": quantity, "proration_behavior": proration_behavior},
+                {"idempotency_key": idempotency_key},
+            )
+        )
+
+    def cancel_at_period_end(self, subscription_id: str, *, idempotency_key: str) -> StripeSubscription:
+        subscription = self._call(
+            lambda: self._client.v1.subscriptions.update(
+                subscription_id, {"cancel_at_period_end": True}, {"idempotency_key": idempotency_key}
+            )
+        )
+        return _subscription(subscription)
+
+    def cancel_now(self, subscription_id: str, *, idempotency_key: str) -> StripeSubscription:
+        subscription = self._call(
+            lambda: self._client.v1.subscriptions.cancel(
+                subscription_id,
+                {"invoice_now": True, "prorate": True},
+                {"idempotency_key": idempotency_key},
+            )
+        )
+        return _subscription(subscription)
+
+
+def _id_of(value: Any) -> str:
+    """An expandable field: the id whether Stripe sent the id or the object."""
+    return value if isinstance(value, str) else str(value.id)
+
+
+def _subscription(subscription: stripe.Subscription) -> StripeSubscription:
+    items = tuple(
+        StripeSubscriptionItem(
+            item_id=item.id,
+            price_id=item.price.id,
+            product_id=_id_of(item.price.product),
+            quantity=getattr(item, "quantity", None),
+            current_period_start=getattr(item, "current_period_start", None),
+            current_period_end=getattr(item, "current_period_end", None),
+        )
+        for item in subscription.items.data
+    )
+    return StripeSubscription(
+        subscription_id=subscription.id,
+        customer_id=_id_of(subscription.customer),
+        status=subscription.status,
+        currency=subscription.currency,
+        collection_method=subscription.collection_method,
+        items=items,
+        latest_invoice_id=_id_of(subscription.latest_invoice) if subscription.latest_invoice else None,
+        schedule_id=_id_of(subscription.schedule) if subscription.schedule else None,
+        funder_id=_metadata_value(subscription, FUNDER_METADATA),
+        cancel_at_period_end=bool(subscription.cancel_at_period_end),
+        canceled_at=subscription.canceled_at,
+        created=subscription.created,
+    )
+
+
+def _invoice(invoice: stripe.Invoice) -> StripeInvoice:
+    parent = getattr(invoice, "parent", None)
+    details = getattr(parent, "subscription_details", None) if parent else None
+    subscription = getattr(details, "subscription", None) if details else None
+    return StripeInvoice(
+        invoice_id=str(invoice.id),
+        status=str(invoice.status),
+        amount_due=invoice.amount_due,
+        currency=invoice.currency,
+        auto_advance=bool(getattr(invoice, "auto_advance", False)),
+        billing_reason=getattr(invoice, "billing_reason", None),
+        subscription_id=_id_of(subscription) if subscription else None,
+    )
+
 
 def _price_record(price: stripe.Price) -> PriceRecord:
     recurring = price.recurring
-    product = price.product if isinstance(price.product, str) else price.product.id
+    product = _id_of(price.product)
     return PriceRecord(
         price_id=price.id,
         lookup_key=price.lookup_key,

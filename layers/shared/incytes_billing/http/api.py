@@ -16,7 +16,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from incytes_billing.errors import BillingError, StripeUnavailable
+from incytes_billing.errors import BillingError
 
 logger = Logger(child=True)
 # Read-only routes publish no business metric; that is expected, not worth a warning per request.
@@ -72,7 +72,7 @@ def create_api_resolver() -> APIGatewayRestResolver:
     @app.exception_handler(BillingError)
     def _billing_error(error: BillingError) -> Response[str]:
         headers = None
-        if isinstance(error, StripeUnavailable):
+        if error.retry_after_seconds is not None:
             headers = {"Retry-After": str(error.retry_after_seconds)}
         logger.info("request refused", extra={"error_code": error.code, "status": error.status})
         return error_response(error.status, error.code, error.message, details=error.details, headers=headers)

@@ -11,3 +11,67 @@ class StripeCustomer:
     deleted: bool
     # None until Stripe has billed the customer once; afterwards fixed for its active subscriptions.
     currency: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogPrice:
+    """A price found by its lookup key."""
+
+    lookup_key: str
+    price_id: str
+    product_id: str
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class StripeSubscriptionItem:
+    item_id: str
+    price_id: str
+    product_id: str
+    quantity: int | None
+    current_period_start: int | None
+    current_period_end: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class StripeSubscription:
+    subscription_id: str
+    customer_id: str
+    status: str
+    currency: str
+    collection_method: str
+    items: tuple[StripeSubscriptionItem, ...]
+    latest_invoice_id: str | None
+    schedule_id: str | None
+    funder_id: str | None  # from metadata: which funder this service made or linked it for
+    cancel_at_period_end: bool
+    canceled_at: int | None
+    created: int
+
+
+@dataclass(frozen=True, slots=True)
+class StripeInvoice:
+    invoice_id: str
+    status: str
+    amount_due: int
+    currency: str
+    auto_advance: bool
+    billing_reason: str | None
+    subscription_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class NewSubscription:
+    """What the one-click path asks Stripe for (through a subscription schedule)."""
+
+    funder_id: str
+    customer_id: str
+    currency: str
+    seat_price_id: str
+    seats: int
+    metered_price_ids: tuple[str, ...]
+    collection_method: str
+    days_until_due: int | None
+    proration_behavior: str
+    automatic_tax: bool
+    idempotency_key: str

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -63,9 +63,9 @@ class FunderSubscription(BaseModel):
     def item(self, kind: ItemKind) -> SubscriptionItem | None:
         return next((item for item in self.items if item.kind == kind), None)
 
-    @property
-    def awaiting_first_invoice_review(self) -> bool:
-        return self.first_invoice is not None and self.first_invoice.review_status == "pending"
+    def creation_view(self) -> dict[str, Any]:
+        """The 201 body of `POST /funders/{funder_id}/subscription` (DESIGN §3)."""
+        return self.model_dump(mode="json", include={"subscription_id", "status", "currency", "items", "first_invoice"})
 
 
 class CreateSubscriptionRequest(BaseModel):

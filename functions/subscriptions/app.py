@@ -1,0 +1,122 @@
+"""POST/PUT/PATCH/DELETE /funders/{funder_id}/subscription: the funder's Stripe subscription."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Annotated, Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyValidationError,
+)
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from incytes_billing import wiring
+from incytes_billing.http.api import create_api_resolver, error_response, json_response, resolve_json_api
+from incytes_billing.models.funder import FUNDER_ID_PATTERN
+from incytes_billing.models.subscription import (
+    CancelWhen,
+    ChangeSeatsRequest,
+    CreateSubscriptionRequest,
+    LinkSubscriptionRequest,
+)
+
+logger = Logger()
+metrics = Metrics()
+app = create_api_resolver()
+
+FunderId = Annotated[str, Path(pattern=FUNDER_ID_PATTERN, description="inCytes funder id (1-128 characters)")]
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+MAX_IDEMPOTENCY_KEY_LENGTH = 255
+# A retried click with the same Idempotency-Key within a day gets the first answer back.
+IDEMPOTENCY = IdempotencyConfig(
+    event_key_jmespath="[funder_id, idempotency_key]",
+    payload_validation_jmespath="[seats, currency]",
+    raise_on_no_idempotency_key=True,
+    expires_after_seconds=24 * 60 * 60,
+)
+
+
+def _create(request: dict[str, Any]) -> dict[str, Any]:
+    funder = wiring.subscription_service().create(
+        request["funder_id"], seats=request["seats"], currency=request["currency"]
+    )
+    assert funder.subscription is not None
+    metrics.add_metric(name="SubscriptionCreated", unit=MetricUnit.Count, value=1)
+    return funder.subscription.creation_view()
+
+
+@cache
+def _create_once_per_key() -> Any:
+    # Decorated on first use: the persistence layer creates its boto3 client when constructed.
+    return idempotent_function(
+        data_keyword_argument="request", persistence_store=wiring.idempotency_store(), config=IDEMPOTENCY
+    )(_create)
+
+
+@app.post("/funders/<funder_id>/subscription")
+def create_subscription(
+    funder_id: FunderId, body: Annotated[CreateSubscriptionRequest | None, Body()] = None
+) -> Response[str]:
+    body = body or CreateSubscriptionRequest()
+    request = {"funder_id": funder_id, "seats": body.seats, "currency": body.currency}
+    key = app.current_event.headers.get(IDEMPOTENCY_HEADER)  # case-insensitive
+    if key is None:
+        return json_response(201, _create(request))
+    if not 0 < len(key) <= MAX_IDEMPOTENCY_KEY_LENGTH:
+        return error_response(
+            422,
+            "validation_error",
+            f"The {IDEMPOTENCY_HEADER} header must be 1-{MAX_IDEMPOTENCY_KEY_LENGTH} characters.",
+        )
+    return json_response(201, _create_once_per_key()(request={**request, "idempotency_key": key}))
+
+
+@app.put("/funders/<funder_id>/subscription")
+def link_subscription(funder_id: FunderId, body: Annotated[LinkSubscriptionRequest, Body()]) -> Response[str]:
+    funder = wiring.subscription_service().link(funder_id, body.subscription_id)
+    return json_response(200, funder.api_view())
+
+
+@app.patch("/funders/<funder_id>/subscription")
+def change_seats(funder_id: FunderId, body: Annotated[ChangeSeatsRequest, Body()]) -> Response[str]:
+    funder = wiring.subscription_service().change_seats(funder_id, body.seats)
+    return json_response(200, funder.api_view())
+
+
+@app.delete("/funders/<funder_id>/subscription")
+def cancel_subscription(funder_id: FunderId, when: Annotated[CancelWhen, Query()] = "period_end") -> Response[str]:
+    funder = wiring.subscription_service().cancel(funder_id, when)
+    return json_response(200, funder.api_view())
+
+
+@app.exception_handler(IdempotencyAlreadyInProgressError)
+def _same_key_in_flight(_: IdempotencyAlreadyInProgressError) -> Response[str]:
+    return error_response(
+        409,
+        "request_in_progress",
+        f"A request with this {IDEMPOTENCY_HEADER} is still being processed; retry shortly.",
+        headers={"Retry-After": "2"},
+    )
+
+
+@app.exception_handler(IdempotencyValidationError)
+def _same_key_other_body(_: IdempotencyValidationError) -> Response[str]:
+    return error_response(
+        422,
+        "idempotency_key_reused",
+        f"This {IDEMPOTENCY_HEADER} was used for a request with another body; use a new key.",
+    )
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    IDEMPOTENCY.register_lambda_context(context)
+    return resolve_json_api(app, event, context)

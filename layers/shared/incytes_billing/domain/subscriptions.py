@@ -1,0 +1,346 @@
+"""Funder subscriptions: the one-click path, linking manual ones, seats and cancellation.
+
+Exactly one subscription per click, whatever happens: a conditional claim on the funder serialises concurrent
+requests; each attempt gets its own deterministic Stripe idempotency key (Stripe replays a saved 500 for the
+same key, so a failed attempt must not poison the next); and before creating, Stripe is searched for a
+subscription already tagged with the funder (a crash after Stripe succeeded but before DynamoDB was written).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from incytes_billing.config import SubscriptionPolicy
+from incytes_billing.errors import (
+    BillingError,
+    CatalogIncomplete,
+    ConcurrentUpdate,
+    FirstInvoicePendingReview,
+    FunderNotFound,
+    SeatItemMissing,
+    SmsItemRequired,
+    StripeCustomerMissing,
+    SubscriptionCanceled,
+    SubscriptionCustomerMismatch,
+    SubscriptionExists,
+    SubscriptionInProgress,
+    SubscriptionLinkedElsewhere,
+    SubscriptionMissing,
+    SubscriptionNotFound,
+)
+from incytes_billing.models.catalog import CatalogConfig
+from incytes_billing.models.common import SUPPORTED_CURRENCIES, Currency
+from incytes_billing.models.funder import Funder
+from incytes_billing.models.stripe import NewSubscription, StripeInvoice, StripeSubscription
+from incytes_billing.models.subscription import (
+    LIVE_SUBSCRIPTION_STATUSES,
+    CancelWhen,
+    FirstInvoice,
+    FunderSubscription,
+    ItemKind,
+    SubscriptionItem,
+    SubscriptionOrigin,
+)
+from incytes_billing.ports import FunderRepository, SubscriptionGateway
+
+MAX_WRITE_ATTEMPTS = 5
+FIRST_INVOICE_REASON = "subscription_create"
+
+
+class SubscriptionService:
+    def __init__(
+        self,
+        funders: FunderRepository,
+        stripe: SubscriptionGateway,
+        catalog: CatalogConfig,
+        policy: SubscriptionPolicy,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._funders = funders
+        self._stripe = stripe
+        self._catalog = catalog
+        self._policy = policy
+        self._clock = clock
+        self._kind_of_product: dict[str, ItemKind] = {
+            product.product_id: kind for kind, product in catalog.products.items()
+        }
+
+    # --- POST: the one-click subscription ----------------------------------------------------------------
+
+    def create(self, funder_id: str, *, seats: int | None, currency: Currency | None) -> Funder:
+        funder = self._require_funder(funder_id)
+        customer_id = self._require_customer(funder)
+        if funder.subscription is not None and funder.subscription.is_live:
+            raise SubscriptionExists(funder_id, funder.subscription.subscription_id)
+        currency = currency or funder.currency
+        seats = seats or funder.seats
+        prices = self._catalog_prices(currency)
+
+        claimed = self._claim(funder_id)
+        try:
+            subscription = self._find_or_create(claimed, customer_id, currency, seats, prices)
+            if subscription.schedule_id is not None:
+                # Released, later changes act on a plain subscription, not on the schedule's phases.
+                self._stripe.release_schedule(subscription.schedule_id)
+            first_invoice = self._hold_first_invoice(subscription.latest_invoice_id)
+        except BillingError:
+            self._release_claim(funder_id, claimed.subscription_attempts)
+            raise
+        held = _first_invoice(first_invoice) if first_invoice is not None else None
+        return self._store(funder_id, self._record(subscription, "automatic", held), seats=seats)
+
+    def _catalog_prices(self, currency: Currency) -> dict[ItemKind, str]:
+        keys: dict[ItemKind, str] = {kind: self._catalog.lookup_key(kind, currency) for kind in ("seat", "case", "sms")}
+        found = self._stripe.find_prices(list(keys.values()))
+        for key in keys.values():
+            if key not in found:
+                raise CatalogIncomplete(key)
+        return {kind: found[key].price_id for kind, key in keys.items()}
+
+    def _claim(self, funder_id: str) -> Funder:
+        """Mark the funder as being subscribed (conditional write); a concurrent request gets a 409."""
+        for _ in range(MAX_WRITE_ATTEMPTS):
+            funder = self._require_funder(funder_id)
+            if funder.subscription is not None and funder.subscription.is_live:
+                raise SubscriptionExists(funder_id, funder.subscription.subscription_id)
+            now = self._epoch()
+            expires = funder.subscription_claim_expires_at
+            if expires is not None and expires > now:
+                raise SubscriptionInProgress(funder_id, retry_after_seconds=max(1, min(expires - now, 5)))
+            claimed = funder.model_copy(
+                update={
+                    "subscription_attempts": funder.subscription_attempts + 1,
+                    "subscription_claim_expires_at": now + self._policy.claim_seconds,
+                    "version": funder.version + 1,
+                }
+            )
+            try:
+                self._funders.save(claimed, expected_version=funder.version)
+            except ConcurrentUpdate:
+                continue
+            return claimed
+        raise SubscriptionInProgress(funder_id, retry_after_seconds=1)
+
+    def _release_claim(self, funder_id: str, attempt: int) -> None:
+        """Best effort after a failure, so that a retry need not wait for the claim to expire."""
+        for _ in range(MAX_WRITE_ATTEMPTS):
+            funder = self._funders.get(funder_id)
+            if funder is None or funder.subscription_attempts != attempt:
+                return
+            try:
+                self._funders.save(
+                    funder.model_copy(update={"subscription_claim_expires_at": None, "version": funder.version + 1}),
+                    expected_version=funder.version,
+                )
+            except ConcurrentUpdate:
+                continue
+            return
+
+    def _find_or_create(
+        self, funder: Funder, customer_id: str, currency: str, seats: int, prices: dict[ItemKind, str]
+    ) -> StripeSubscription:
+        tagged = self._stripe.find_funder_subscriptions(customer_id, funder.funder_id)
+        live = [subscription for subscription in tagged if subscription.status in LIVE_SUBSCRIPTION_STATUSES]
+        if live:
+            return live[0]  # made by an attempt that crashed before recording it
+        policy = self._policy
+        return self._stripe.create_subscription(
+            NewSubscription(
+                funder_id=funder.funder_id,
+                customer_id=customer_id,
+                currency=currency,
+                seat_price_id=prices["seat"],
+                seats=seats,
+                metered_price_ids=(prices["case"], prices["sms"]),
+                collection_method=policy.collection_method,
+                days_until_due=policy.days_until_due if policy.collection_method == "send_invoice" else None,
+                proration_behavior=policy.proration_behavior,
+                automatic_tax=policy.automatic_tax,
+                idempotency_key=f"incytes:{funder.funder_id}:subscription:{funder.subscription_attempts}",
+            )
+        )
+
+    def _hold_first_invoice(self, invoice_id: str | None) -> StripeInvoice | None:
+        if invoice_id is None:
+            return None
+        invoice = self._stripe.get_invoice(invoice_id)
+        if invoice is not None and invoice.status == "draft" and invoice.auto_advance:
+            invoice = self._stripe.hold_invoice(invoice_id)
+        return invoice
+
+    # --- PUT: link a subscription Finance made in Stripe ------------------------------------------------
+
+    def link(self, funder_id: str, subscription_id: str) -> Funder:
+        funder = self._require_funder(funder_id)
+        customer_id = self._require_customer(funder)
+        current = funder.subscription
+        if current is not None and current.is_live and current.subscription_id != subscription_id:
+            raise SubscriptionExists(funder_id, current.subscription_id)
+        subscription = self._stripe.get_subscription(subscription_id)
+        if subscription is None:
+            raise SubscriptionNotFound(subscription_id)
+        if subscription.customer_id != customer_id:
+            raise SubscriptionCustomerMismatch(subscription_id, subscription.customer_id, customer_id)
+        if subscription.status not in LIVE_SUBSCRIPTION_STATUSES:
+            raise SubscriptionCanceled(subscription_id, subscription.status)
+        if subscription.funder_id not in (None, funder_id):
+            raise SubscriptionLinkedElsewhere(subscription_id, subscription.funder_id)
+        sms_product = self._catalog.products["sms"].product_id
+        if not any(item.product_id == sms_product for item in subscription.items):
+            raise SmsItemRequired(subscription_id, sms_product)
+        if subscription.funder_id is None:
+            self._stripe.tag_subscription(subscription_id, funder_id)  # webhooks then name the funder
+        first_invoice: FirstInvoice | None = None
+        if current is not None and current.subscription_id == subscription_id:
+            first_invoice = current.first_invoice  # a repeated link keeps what is known
+        elif subscription.latest_invoice_id is not None:
+            latest = self._stripe.get_invoice(subscription.latest_invoice_id)
+            if latest is not None and latest.billing_reason == FIRST_INVOICE_REASON:
+                held = self._hold_first_invoice(latest.invoice_id)
+                first_invoice = _first_invoice(held) if held is not None else None
+        record = self._record(subscription, "linked", first_invoice)
+        seat = record.item("seat")
+        return self._store(
+            funder_id,
+            record,
+            seats=seat.quantity if seat is not None and seat.quantity else None,
+            currency=SUPPORTED_CURRENCIES.get(subscription.currency),
+        )
+
+    # --- PATCH: seats --------------------------------------------------------------------------------------
+
+    def change_seats(self, funder_id: str, seats: int) -> Funder:
+        funder = self._require_funder(funder_id)
+        record = self._require_live(funder)
+        if record.first_invoice is not None and record.first_invoice.review_status == "pending":
+            # The local record may lag a Dashboard finalization: Stripe decides.
+            invoice = self._stripe.get_invoice(record.first_invoice.id)
+            if invoice is None or invoice.status == "draft":
+                raise FirstInvoicePendingReview(record.first_invoice.id)
+            record = record.model_copy(update={"first_invoice": _first_invoice(invoice, keep=record.first_invoice)})
+        seat = record.item("seat")
+        if seat is None:
+            raise SeatItemMissing(record.subscription_id)
+        if seat.quantity != seats:
+            self._stripe.set_item_quantity(
+                seat.item_id,
+                seats,
+                proration_behavior=self._policy.proration_behavior,
+                idempotency_key=f"incytes:{record.subscription_id}:seats:{funder.version}:{seats}",
+            )
+        items = [item.model_copy(update={"quantity": seats}) if item is seat else item for item in record.items]
+        return self._store(funder_id, record.model_copy(update={"items": items}), seats=seats)
+
+    # --- DELETE: cancel -----------------------------------------------------------------------------------
+
+    def cancel(self, funder_id: str, when: CancelWhen) -> Funder:
+        funder = self._require_funder(funder_id)
+        record = self._require_live(funder)
+        key = f"incytes:{record.subscription_id}:cancel-{when}:{funder.version}"
+        if when == "period_end":
+            if record.cancel_at_period_end:
+                return funder
+            subscription = self._stripe.cancel_at_period_end(record.subscription_id, idempotency_key=key)
+        else:
+            subscription = self._stripe.cancel_now(record.subscription_id, idempotency_key=key)
+        return self._store(funder_id, self._record(subscription, record.origin, record.first_invoice))
+
+    # --- shared ---------------------------------------------------------------------------------------------
+
+    def _require_funder(self, funder_id: str) -> Funder:
+        funder = self._funders.get(funder_id)
+        if funder is None:
+            raise FunderNotFound(funder_id)
+        return funder
+
+    @staticmethod
+    def _require_customer(funder: Funder) -> str:
+        if funder.stripe_customer_id is None:
+            raise StripeCustomerMissing(funder.funder_id)
+        return funder.stripe_customer_id
+
+    @staticmethod
+    def _require_live(funder: Funder) -> FunderSubscription:
+        if funder.subscription is None or not funder.subscription.is_live:
+            raise SubscriptionMissing(funder.funder_id)
+        return funder.subscription
+
+    def _record(
+        self,
+        subscription: StripeSubscription,
+        origin: SubscriptionOrigin,
+        first_invoice: FirstInvoice | None,
+    ) -> FunderSubscription:
+        items = [
+            SubscriptionItem(
+                kind=self._kind_of_product.get(item.product_id),
+                item_id=item.item_id,
+                price_id=item.price_id,
+                product_id=item.product_id,
+                quantity=item.quantity,
+            )
+            for item in subscription.items
+        ]
+        # Periods live on items in this API version; the seat item's is the subscription's billing period.
+        seat_items = [item for item in subscription.items if self._kind_of_product.get(item.product_id) == "seat"]
+        period_item = next(iter(seat_items or subscription.items), None)
+        return FunderSubscription(
+            subscription_id=subscription.subscription_id,
+            status=subscription.status,
+            origin=origin,
+            currency=subscription.currency,
+            collection_method=subscription.collection_method,
+            items=items,
+            current_period_start=period_item.current_period_start if period_item else None,
+            current_period_end=period_item.current_period_end if period_item else None,
+            cancel_at_period_end=subscription.cancel_at_period_end,
+            canceled_at=subscription.canceled_at,
+            first_invoice=first_invoice,
+            stripe_created=subscription.created,
+        )
+
+    def _store(
+        self,
+        funder_id: str,
+        record: FunderSubscription,
+        *,
+        seats: int | None = None,
+        currency: Currency | None = None,
+    ) -> Funder:
+        """Write the subscription onto the funder (re-read on a concurrent change) and free the claim."""
+        for _ in range(MAX_WRITE_ATTEMPTS):
+            funder = self._require_funder(funder_id)
+            updated = funder.model_copy(
+                update={
+                    "subscription": record,
+                    "seats": seats or funder.seats,
+                    "currency": currency or (SUPPORTED_CURRENCIES.get(record.currency or "") or funder.currency),
+                    "subscription_claim_expires_at": None,
+                    "updated_at": self._clock(),
+                    "version": funder.version + 1,
+                }
+            )
+            try:
+                self._funders.save(updated, expected_version=funder.version)
+            except ConcurrentUpdate:
+                continue
+            return updated
+        raise ConcurrentUpdate(f"Funder '{funder_id}' is being changed by other requests; retry.")
+
+    def _epoch(self) -> int:
+        return int(self._clock().timestamp())
+
+
+def _first_invoice(invoice: StripeInvoice, *, keep: FirstInvoice | None = None) -> FirstInvoice:
+    review = "pending" if invoice.status == "draft" else "approved"
+    if keep is not None and keep.review_status == "approved":
+        review = "approved"
+    return FirstInvoice(
+        id=invoice.invoice_id,
+        status=invoice.status,
+        amount_due=invoice.amount_due,
+        currency=invoice.currency,
+        review_status=review,
+    )

@@ -1,0 +1,367 @@
+"""SubscriptionService rules (DESIGN §1, §3, §4), with in-memory ports."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from incytes_billing.config import SubscriptionPolicy
+from incytes_billing.domain.subscriptions import SubscriptionService
+from incytes_billing.errors import (
+    CatalogIncomplete,
+    FirstInvoicePendingReview,
+    SeatItemMissing,
+    SmsItemRequired,
+    StripeCustomerMissing,
+    StripeUnavailable,
+    SubscriptionCanceled,
+    SubscriptionCustomerMismatch,
+    SubscriptionExists,
+    SubscriptionInProgress,
+    SubscriptionLinkedElsewhere,
+    SubscriptionMissing,
+    SubscriptionNotFound,
+)
+from incytes_billing.models.catalog import load_catalog
+from incytes_billing.models.funder import Funder
+from incytes_billing.models.stripe import (
+    CatalogPrice,
+    NewSubscription,
+    StripeInvoice,
+    StripeSubscription,
+    StripeSubscriptionItem,
+)
+from tests.unit.test_funder_service import MemoryFunders
+
+CATALOG = load_catalog()
+POLICY = SubscriptionPolicy(
+    collection_method="send_invoice", days_until_due=30, proration_behavior="create_prorations", automatic_tax=False
+)
+START = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+ids = itertools.count(1)
+
+
+class MemoryStripe:
+    """Just enough of Stripe for the domain: prices by key, subscriptions, invoices."""
+
+    def __init__(self) -> None:
+        self.prices = {
+            spec.lookup_key: CatalogPrice(spec.lookup_key, f"price_{spec.lookup_key}", spec.product_id, spec.currency)
+            for spec in CATALOG.price_specs()
+        }
+        self.subscriptions: dict[str, StripeSubscription] = {}
+        self.invoices: dict[str, StripeInvoice] = {}
+        self.created: list[NewSubscription] = []
+        self.released: list[str] = []
+        self.quantity_changes: list[tuple[str, int, str]] = []
+        self.fail_next_create: Exception | None = None
+        self.calls = 0
+
+    def find_prices(self, lookup_keys: Sequence[str]) -> dict[str, CatalogPrice]:
+        self.calls += 1
+        return {key: self.prices[key] for key in lookup_keys if key in self.prices}
+
+    def find_funder_subscriptions(self, customer_id: str, funder_id: str) -> list[StripeSubscription]:
+        self.calls += 1
+        return [s for s in self.subscriptions.values() if s.customer_id == customer_id and s.funder_id == funder_id]
+
+    def add_subscription(
+        self,
+        customer_id: str,
+        price_ids: Sequence[str],
+        *,
+        funder_id: str | None = None,
+        status: str = "active",
+        currency: str = "usd",
+        invoice_status: str = "draft",
+        billing_reason: str = "subscription_create",
+    ) -> StripeSubscription:
+        invoice = StripeInvoice(f"in_{next(ids)}", invoice_status, 10500, currency, True, billing_reason, None)
+        self.invoices[invoice.invoice_id] = invoice
+        products = {price.price_id: price.product_id for price in self.prices.values()}
+        items = tuple(
+            StripeSubscriptionItem(
+                f"si_{next(ids)}", price, products.get(price, "prod_other"), 3 if "seat" in price else None, 1, 2
+            )
+            for price in price_ids
+        )
+        subscription = StripeSubscription(
+            f"sub_{next(ids)}", customer_id, status, currency, "send_invoice", items, invoice.invoice_id,
+            f"sub_sched_{next(ids)}", funder_id, False, None, 1,
+        )  # fmt: skip
+        self.subscriptions[subscription.subscription_id] = subscription
+        return subscription
+
+    def create_subscription(self, request: NewSubscription) -> StripeSubscription:
+        self.calls += 1
+        if self.fail_next_create is not None:
+            error, self.fail_next_create = self.fail_next_create, None
+            raise error
+        self.created.append(request)
+        return self.add_subscription(
+            request.customer_id,
+            [request.seat_price_id, *request.metered_price_ids],
+            funder_id=request.funder_id,
+            currency=request.currency,
+        )
+
+    def release_schedule(self, schedule_id: str) -> None:
+        self.released.append(schedule_id)
+
+    def get_subscription(self, subscription_id: str) -> StripeSubscription | None:
+        return self.subscriptions.get(subscription_id)
+
+    def tag_subscription(self, subscription_id: str, funder_id: str) -> None:
+        self.subscriptions[subscription_id] = replace(self.subscriptions[subscription_id], funder_id=funder_id)
+
+    def get_invoice(self, invoice_id: str) -> StripeInvoice | None:
+        return self.invoices.get(invoice_id)
+
+    def hold_invoice(self, invoice_id: str) -> StripeInvoice:
+        self.invoices[invoice_id] = replace(self.invoices[invoice_id], auto_advance=False)
+        return self.invoices[invoice_id]
+
+    def set_item_quantity(self, item_id: str, quantity: int, *, proration_behavior: str, idempotency_key: str) -> None:
+        self.quantity_changes.append((item_id, quantity, proration_behavior))
+
+    def cancel_at_period_end(self, subscription_id: str, *, idempotency_key: str) -> StripeSubscription:
+        self.subscriptions[subscription_id] = replace(self.subscriptions[subscription_id], cancel_at_period_end=True)
+        return self.subscriptions[subscription_id]
+
+    def cancel_now(self, subscription_id: str, *, idempotency_key: str) -> StripeSubscription:
+        self.subscriptions[subscription_id] = replace(
+            self.subscriptions[subscription_id], status="canceled", canceled_at=5
+        )
+        return self.subscriptions[subscription_id]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = START
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def funders() -> MemoryFunders:
+    memory = MemoryFunders()
+    for funder_id, customer in (("f1", "cus_1"), ("nocustomer", None)):
+        memory.items[funder_id] = Funder(
+            funder_id=funder_id,
+            name=funder_id,
+            stripe_customer_id=customer,
+            currency="usd",
+            seats=3,
+            created_at=START,
+            updated_at=START,
+        )
+    return memory
+
+
+@pytest.fixture
+def stripe() -> MemoryStripe:
+    return MemoryStripe()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def service(funders: MemoryFunders, stripe: MemoryStripe, clock: Clock) -> SubscriptionService:
+    return SubscriptionService(funders, stripe, CATALOG, POLICY, clock=clock)
+
+
+def test_creates_seats_cases_and_sms_and_holds_the_first_invoice(
+    service: SubscriptionService, stripe: MemoryStripe
+) -> None:
+    funder = service.create("f1", seats=None, currency=None)
+
+    (request,) = stripe.created
+    assert (request.seat_price_id, request.seats) == ("price_incytes_seat_usd", 3)
+    assert request.metered_price_ids == ("price_incytes_case_usd", "price_incytes_sms_usd")
+    assert (request.collection_method, request.days_until_due) == ("send_invoice", 30)
+    assert request.idempotency_key == "incytes:f1:subscription:1"
+    record = funder.subscription
+    assert record is not None
+    assert stripe.released == [stripe.subscriptions[record.subscription_id].schedule_id]
+    assert [item.kind for item in record.items] == ["seat", "case", "sms"]
+    assert record.first_invoice is not None
+    assert (record.first_invoice.status, record.first_invoice.review_status) == ("draft", "pending")
+    assert stripe.invoices[record.first_invoice.id].auto_advance is False
+    assert funder.subscription_claim_expires_at is None
+
+
+def test_body_seats_and_currency_win(service: SubscriptionService, stripe: MemoryStripe) -> None:
+    funder = service.create("f1", seats=7, currency="eur")
+    assert (stripe.created[0].seats, stripe.created[0].currency) == (7, "eur")
+    assert stripe.created[0].seat_price_id == "price_incytes_seat_eur"
+    assert (funder.seats, funder.currency) == (7, "eur")
+
+
+def test_without_customer_nothing_reaches_stripe(service: SubscriptionService, stripe: MemoryStripe) -> None:
+    with pytest.raises(StripeCustomerMissing, match="Update the funder's Stripe Customer ID"):
+        service.create("nocustomer", seats=None, currency=None)
+    assert stripe.calls == 0
+
+
+def test_second_click_names_the_existing_subscription(service: SubscriptionService, stripe: MemoryStripe) -> None:
+    first = service.create("f1", seats=None, currency=None)
+    assert first.subscription is not None
+    with pytest.raises(SubscriptionExists, match=first.subscription.subscription_id):
+        service.create("f1", seats=None, currency=None)
+    assert len(stripe.created) == 1
+
+
+def test_missing_catalog_price_names_the_lookup_key(service: SubscriptionService, stripe: MemoryStripe) -> None:
+    del stripe.prices["incytes_sms_eur"]
+    with pytest.raises(CatalogIncomplete, match="incytes_sms_eur"):
+        service.create("f1", seats=None, currency="eur")
+    assert stripe.created == []
+
+
+def test_crash_after_stripe_succeeded_adopts_the_tagged_subscription(
+    service: SubscriptionService, stripe: MemoryStripe, funders: MemoryFunders, clock: Clock
+) -> None:
+    # A previous run created the subscription in Stripe, then died before writing DynamoDB.
+    orphan = stripe.add_subscription("cus_1", ["price_incytes_seat_usd", "price_incytes_sms_usd"], funder_id="f1")
+    funders.items["f1"] = funders.items["f1"].model_copy(
+        update={"subscription_attempts": 1, "subscription_claim_expires_at": int(START.timestamp()) + 60}
+    )
+    with pytest.raises(SubscriptionInProgress):  # the crashed run's claim still holds
+        service.create("f1", seats=None, currency=None)
+    clock.now = START + timedelta(seconds=61)
+
+    funder = service.create("f1", seats=None, currency=None)
+
+    assert funder.subscription is not None
+    assert funder.subscription.subscription_id == orphan.subscription_id
+    assert stripe.created == []
+    assert funder.subscription.first_invoice is not None
+    assert stripe.invoices[funder.subscription.first_invoice.id].auto_advance is False
+
+
+def test_a_failed_attempt_frees_the_claim_and_the_retry_uses_a_new_key(
+    service: SubscriptionService, stripe: MemoryStripe
+) -> None:
+    stripe.fail_next_create = StripeUnavailable("down")
+    with pytest.raises(StripeUnavailable):
+        service.create("f1", seats=None, currency=None)
+    service.create("f1", seats=None, currency=None)
+    # Stripe replays a saved 500 for a reused key: the second attempt must not reuse the first's.
+    assert [request.idempotency_key for request in stripe.created] == ["incytes:f1:subscription:2"]
+
+
+def test_canceled_tagged_subscription_is_not_adopted(service: SubscriptionService, stripe: MemoryStripe) -> None:
+    stripe.add_subscription("cus_1", ["price_incytes_sms_usd"], funder_id="f1", status="canceled")
+    service.create("f1", seats=None, currency=None)
+    assert len(stripe.created) == 1
+
+
+def link_sms_sub(stripe: MemoryStripe, **kwargs: object) -> StripeSubscription:
+    return stripe.add_subscription(
+        kwargs.pop("customer", "cus_1"),  # type: ignore[arg-type]
+        ["price_custom_seat", "price_incytes_sms_usd"],
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def test_link_records_items_by_product_tags_and_holds_first_draft(
+    service: SubscriptionService, stripe: MemoryStripe
+) -> None:
+    stripe.prices["custom_seat"] = CatalogPrice("custom_seat", "price_custom_seat", "incytes_seat", "usd")
+    subscription = link_sms_sub(stripe)
+
+    funder = service.link("f1", subscription.subscription_id)
+
+    record = funder.subscription
+    assert record is not None
+    assert record.origin == "linked"
+    assert [(item.kind, item.price_id) for item in record.items] == [
+        ("seat", "price_custom_seat"),
+        ("sms", "price_incytes_sms_usd"),
+    ]
+    assert stripe.subscriptions[subscription.subscription_id].funder_id == "f1"
+    assert record.first_invoice is not None
+    assert record.first_invoice.review_status == "pending"
+    # Linking again is harmless.
+    assert service.link("f1", subscription.subscription_id).subscription == record
+
+
+def test_link_refusals(service: SubscriptionService, stripe: MemoryStripe) -> None:
+    with pytest.raises(SubscriptionNotFound):
+        service.link("f1", "sub_nope")
+    other = link_sms_sub(stripe, customer="cus_other")
+    with pytest.raises(SubscriptionCustomerMismatch, match="cus_other"):
+        service.link("f1", other.subscription_id)
+    canceled = link_sms_sub(stripe, status="canceled")
+    with pytest.raises(SubscriptionCanceled):
+        service.link("f1", canceled.subscription_id)
+    no_sms = stripe.add_subscription("cus_1", ["price_incytes_seat_usd", "price_incytes_case_usd"])
+    with pytest.raises(SmsItemRequired, match="incytes_sms"):
+        service.link("f1", no_sms.subscription_id)
+    elsewhere = link_sms_sub(stripe, funder_id="f9")
+    with pytest.raises(SubscriptionLinkedElsewhere, match="f9"):
+        service.link("f1", elsewhere.subscription_id)
+    with pytest.raises(StripeCustomerMissing):
+        service.link("nocustomer", other.subscription_id)
+
+
+def test_seats_wait_for_the_first_invoice_review(service: SubscriptionService, stripe: MemoryStripe) -> None:
+    funder = service.create("f1", seats=None, currency=None)
+    assert funder.subscription is not None
+    assert funder.subscription.first_invoice is not None
+    with pytest.raises(FirstInvoicePendingReview):
+        service.change_seats("f1", 5)
+    assert stripe.quantity_changes == []
+
+    # Finance finalized it in the Dashboard; the local record has not heard yet: Stripe decides.
+    invoice_id = funder.subscription.first_invoice.id
+    stripe.invoices[invoice_id] = replace(stripe.invoices[invoice_id], status="open")
+    changed = service.change_seats("f1", 5)
+
+    seat = funder.subscription.item("seat")
+    assert seat is not None
+    assert stripe.quantity_changes == [(seat.item_id, 5, "create_prorations")]
+    assert changed.seats == 5
+    assert changed.subscription is not None
+    changed_seat = changed.subscription.item("seat")
+    assert changed_seat is not None
+    assert changed_seat.quantity == 5
+    assert changed.subscription.first_invoice is not None
+    assert changed.subscription.first_invoice.review_status == "approved"
+    service.change_seats("f1", 5)  # same number: no Stripe call
+    assert len(stripe.quantity_changes) == 1
+
+
+def test_seats_need_a_subscription_with_a_seat_item(service: SubscriptionService, stripe: MemoryStripe) -> None:
+    with pytest.raises(SubscriptionMissing):
+        service.change_seats("f1", 2)
+    sms_only = stripe.add_subscription("cus_1", ["price_incytes_sms_usd"], invoice_status="open")
+    service.link("f1", sms_only.subscription_id)
+    with pytest.raises(SeatItemMissing):
+        service.change_seats("f1", 2)
+
+
+def test_cancel_at_period_end_then_now(service: SubscriptionService, stripe: MemoryStripe) -> None:
+    with pytest.raises(SubscriptionMissing):
+        service.cancel("f1", "period_end")
+    service.create("f1", seats=None, currency=None)
+    ending = service.cancel("f1", "period_end")
+    assert ending.subscription is not None
+    assert (ending.subscription.status, ending.subscription.cancel_at_period_end) == ("active", True)
+    assert service.cancel("f1", "period_end") == ending  # repeated: nothing changes
+    ended = service.cancel("f1", "now")
+    assert ended.subscription is not None
+    assert ended.subscription.status == "canceled"
+    assert ended.subscription.first_invoice == ending.subscription.first_invoice
+    with pytest.raises(SubscriptionMissing):
+        service.cancel("f1", "now")
+    # A canceled subscription no longer blocks a new one.
+    assert service.create("f1", seats=None, currency=None).is_subscribed
