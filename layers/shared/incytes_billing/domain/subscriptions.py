@@ -89,7 +89,8 @@ class SubscriptionService:
             self._release_claim(funder_id, claimed.subscription_attempts)
             raise
         held = _first_invoice(first_invoice) if first_invoice is not None else None
-        return self._store(funder_id, self._record(subscription, "automatic", held), seats=seats)
+        record = self._record(subscription, "automatic", held, schedule_id=subscription.schedule_id)
+        return self._store(funder_id, record, seats=seats)
 
     def _catalog_prices(self, currency: Currency) -> dict[ItemKind, str]:
         keys: dict[ItemKind, str] = {kind: self._catalog.lookup_key(kind, currency) for kind in ("seat", "case", "sms")}
@@ -200,7 +201,7 @@ class SubscriptionService:
             if latest is not None and latest.billing_reason == FIRST_INVOICE_REASON:
                 held = self._hold_first_invoice(latest.invoice_id)
                 first_invoice = _first_invoice(held) if held is not None else None
-        record = self._record(subscription, "linked", first_invoice)
+        record = self._record(subscription, "linked", first_invoice, schedule_id=subscription.schedule_id)
         seat = record.item("seat")
         return self._store(
             funder_id,
@@ -245,7 +246,8 @@ class SubscriptionService:
             subscription = self._stripe.cancel_at_period_end(record.subscription_id, idempotency_key=key)
         else:
             subscription = self._stripe.cancel_now(record.subscription_id, idempotency_key=key)
-        return self._store(funder_id, self._record(subscription, record.origin, record.first_invoice))
+        refreshed = self._record(subscription, record.origin, record.first_invoice, schedule_id=record.schedule_id)
+        return self._store(funder_id, refreshed)
 
     # --- shared ---------------------------------------------------------------------------------------------
 
@@ -272,6 +274,8 @@ class SubscriptionService:
         subscription: StripeSubscription,
         origin: SubscriptionOrigin,
         first_invoice: FirstInvoice | None,
+        *,
+        schedule_id: str | None,
     ) -> FunderSubscription:
         items = [
             SubscriptionItem(
@@ -290,6 +294,7 @@ class SubscriptionService:
             subscription_id=subscription.subscription_id,
             status=subscription.status,
             origin=origin,
+            schedule_id=schedule_id,
             currency=subscription.currency,
             collection_method=subscription.collection_method,
             items=items,

@@ -46,6 +46,7 @@ class FunderSubscription(BaseModel):
     subscription_id: str
     status: str
     origin: SubscriptionOrigin = "automatic"
+    schedule_id: str | None = None  # the (released) schedule that created it, for the one-click path
     currency: str | None = None
     collection_method: str | None = None
     items: list[SubscriptionItem] = Field(default_factory=list)
