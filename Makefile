@@ -51,6 +51,11 @@ invoke: venv ## run one function with an events/ file against the running `make 
 	@if [ -z "$(FUNCTION)" ] || [ -z "$(EVENT)" ]; then echo "usage: make invoke FUNCTION=<LogicalId> EVENT=<events/...json>" >&2; exit 2; fi
 	$(PY) -m local_stack.invoke $(FUNCTION) $(EVENT)
 
+# The stored sample's signature is a placeholder: a signature expires after 300 s, so sign it just before use.
+WEBHOOK_EVENT ?= events/webhook/invoice_created.json
+webhook-event: venv ## write build/events/webhook_signed.json: WEBHOOK_EVENT signed now (for sam local invoke / make invoke)
+	$(PY) -m local_stack.webhook_event $(WEBHOOK_EVENT) build/events/webhook_signed.json
+
 emulator: venv ## run the Stripe emulator alone on :12111
 	$(PY) -m stripe_emulator
 

@@ -15,7 +15,7 @@ from moto import mock_aws
 from local_stack.lambda_runtime import LambdaRunner
 from local_stack.template import StackResources, create_aws_resources, resolve_parameters
 from stripe_emulator import StripeEmulator
-from tests.support import EMULATOR_API_KEY, PROJECT_ROOT, Invoke, template
+from tests.support import EMULATOR_API_KEY, PROJECT_ROOT, WEBHOOK_SECRETS, Invoke, template
 
 AWS_REGION = "us-east-1"
 DEMO_CUSTOMER_ID = "cus_LocalDemoAcme"
@@ -81,8 +81,12 @@ def invoke(aws: StackResources, stripe_api: str) -> Invoke:
     Each test starts from a cold start; environment variables a test sets are seen by the handler.
     """
     overrides = {"StripeApiBase": stripe_api}
-    key_parameter = "/" + resolve_parameters(template(), overrides)["StripeApiKeyParameterName"]
-    boto3.client("ssm").put_parameter(Name=key_parameter, Value=EMULATOR_API_KEY, Type="SecureString", Overwrite=True)
+    parameters = resolve_parameters(template(), overrides)
+    for name, value in (
+        (parameters["StripeApiKeyParameterName"], EMULATOR_API_KEY),
+        (parameters["StripeWebhookSecretsParameterName"], ",".join(WEBHOOK_SECRETS)),
+    ):
+        boto3.client("ssm").put_parameter(Name=f"/{name}", Value=value, Type="SecureString", Overwrite=True)
     runner = LambdaRunner(template(), PROJECT_ROOT, aws, overrides)
 
     def _invoke(logical_id: str, event: dict[str, Any]) -> dict[str, Any]:

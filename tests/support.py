@@ -15,6 +15,8 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE_PATH = PROJECT_ROOT / "template.yaml"
 EVENTS_DIR = PROJECT_ROOT / "events"
 EMULATOR_API_KEY = "sk_test_emulator"
+# The webhook endpoint's signing secrets in tests: the current one, then one being rotated out.
+WEBHOOK_SECRETS = ("whsec_test_current", "whsec_test_previous")
 
 # invoke(function_logical_id, event) -> the handler's result, as `sam local invoke` would print it.
 Invoke = Callable[[str, dict[str, Any]], dict[str, Any]]

@@ -33,6 +33,7 @@ EMULATOR_API_KEY = "sk_test_emulator"
 DEMO_CUSTOMER_ID = "cus_LocalDemoAcme"
 STRIPE_API_BASE_PARAMETER = "StripeApiBase"
 STRIPE_KEY_PARAMETER = "StripeApiKeyParameterName"
+WEBHOOK_SECRETS_PARAMETER = "StripeWebhookSecretsParameterName"
 
 
 class StackError(Exception):
@@ -280,9 +281,10 @@ class LocalStack:
         resources = create_aws_resources(
             template, session_or_clients=session, prefix=s.stack_name, parameter_overrides=overrides
         )
-        if STRIPE_KEY_PARAMETER in parameters:
-            name = "/" + str(parameters[STRIPE_KEY_PARAMETER]).lstrip("/")
-            session.client("ssm").put_parameter(Name=name, Value=api_key, Type="SecureString", Overwrite=True)
+        for parameter, value in ((STRIPE_KEY_PARAMETER, api_key), (WEBHOOK_SECRETS_PARAMETER, s.webhook_secret)):
+            if parameter in parameters:
+                name = "/" + str(parameters[parameter]).lstrip("/")
+                session.client("ssm").put_parameter(Name=name, Value=value, Type="SecureString", Overwrite=True)
 
         if s.run_catalog:
             run_catalog_sync = _import_catalog_sync()

@@ -139,9 +139,8 @@ def test_creating_twice_reuses_what_exists(aws_session: Any, fixture_template: T
 
 
 def test_clients_mapping_is_accepted(aws_session: Any, project_template: Template) -> None:
-    resources = create_aws_resources(
-        project_template, session_or_clients={"dynamodb": aws_session.client("dynamodb")}, prefix="m"
-    )
+    clients = {service: aws_session.client(service) for service in ("dynamodb", "sqs", "sns")}
+    resources = create_aws_resources(project_template, session_or_clients=clients, prefix="m")
     assert resources["FundersTable"] == "m-FundersTable"
 
 

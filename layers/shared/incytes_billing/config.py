@@ -38,7 +38,11 @@ class Settings:
     stripe_api_key_parameter: str
     stripe: StripeSettings
     subscriptions: SubscriptionPolicy
+    # Set only for the functions that use them (see template.yaml).
     idempotency_table_name: str | None
+    stripe_events_table_name: str | None
+    stripe_events_queue_url: str | None
+    stripe_webhook_secrets_parameter: str | None
 
     @classmethod
     def from_environment(cls) -> Settings:
@@ -62,7 +66,17 @@ class Settings:
                 automatic_tax=env.get("SUBSCRIPTION_AUTOMATIC_TAX", "false").lower() == "true",
             ),
             idempotency_table_name=env.get("IDEMPOTENCY_TABLE_NAME") or None,
+            stripe_events_table_name=env.get("STRIPE_EVENTS_TABLE_NAME") or None,
+            stripe_events_queue_url=env.get("STRIPE_EVENTS_QUEUE_URL") or None,
+            stripe_webhook_secrets_parameter=env.get("STRIPE_WEBHOOK_SECRETS_PARAMETER") or None,
         )
+
+    def require(self, name: str) -> str:
+        """A setting only some functions have; its absence is a deployment error, named clearly."""
+        value = getattr(self, name)
+        if not value:
+            raise RuntimeError(f"{name.upper()} is not configured for this function (template.yaml)")
+        return str(value)
 
 
 def _choice(env: os._Environ[str], name: str, default: str, allowed: tuple[str, ...]) -> str:

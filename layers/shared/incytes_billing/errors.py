@@ -199,3 +199,16 @@ class SubscriptionLinkedElsewhere(BillingError):
 
     def __init__(self, subscription_id: str, other_funder_id: str) -> None:
         super().__init__(f"Subscription {subscription_id} is already linked to funder '{other_funder_id}'.")
+
+
+# --- webhooks ----------------------------------------------------------------------------------------------
+
+
+class InvalidSignature(BillingError):
+    status = 400
+    code = "invalid_signature"
+
+
+class InvalidPayload(BillingError):
+    status = 400
+    code = "invalid_payload"

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from incytes_billing.models.catalog import MeterRecord, MeterSpec, PriceRecord, PriceSpec, ProductSpec
+from incytes_billing.models.events import EventStatus, VerifiedEvent
 from incytes_billing.models.funder import Funder
 from incytes_billing.models.stripe import (
     CatalogPrice,
@@ -92,4 +93,18 @@ class SubscriptionGateway(Protocol):
 
     def cancel_now(self, subscription_id: str, *, idempotency_key: str) -> StripeSubscription:
         """Cancel at once, invoicing outstanding metered usage and prorating (invoice_now, prorate)."""
+        ...
+
+
+class StripeEventStore(Protocol):
+    def insert(self, event: VerifiedEvent, *, received_at: int) -> bool:
+        """Store a newly received event (conditional on its id); False when it was already stored."""
+        ...
+
+    def status(self, event_id: str) -> EventStatus | None: ...
+
+
+class EventQueue(Protocol):
+    def enqueue(self, event_id: str) -> None:
+        """Hand the stored event to asynchronous processing."""
         ...

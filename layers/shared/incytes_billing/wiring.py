@@ -8,11 +8,14 @@ import boto3
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 from aws_lambda_powertools.utilities.parameters import SSMProvider
 
+from incytes_billing.adapters.dynamodb_events import DynamoDBStripeEventStore
 from incytes_billing.adapters.dynamodb_funders import DynamoDBFunderRepository
+from incytes_billing.adapters.sqs_queue import SqsEventQueue
 from incytes_billing.adapters.stripe_gateway import StripeGateway, build_stripe_client
 from incytes_billing.config import Settings
 from incytes_billing.domain.funders import FunderService
 from incytes_billing.domain.subscriptions import SubscriptionService
+from incytes_billing.domain.webhooks import WebhookIngress
 from incytes_billing.models.catalog import CatalogConfig, load_catalog
 
 # The Stripe key is re-read at most this often, so a rotated key is picked up without a redeploy.
@@ -63,13 +66,25 @@ def subscription_service() -> SubscriptionService:
 @cache
 def idempotency_store() -> DynamoDBPersistenceLayer:
     # Built on first use, not at import: it creates its boto3 client when constructed.
-    table_name = settings().idempotency_table_name
-    if table_name is None:
-        raise RuntimeError("IDEMPOTENCY_TABLE_NAME is not set for this function")
-    return DynamoDBPersistenceLayer(table_name=table_name)
+    return DynamoDBPersistenceLayer(table_name=settings().require("idempotency_table_name"))
+
+
+def webhook_secrets() -> list[str]:
+    """Current signing secret first, then those still valid during a rotation (comma-separated in SSM)."""
+    value = _ssm().get(
+        settings().require("stripe_webhook_secrets_parameter"), decrypt=True, max_age=SECRET_MAX_AGE_SECONDS
+    )
+    return [secret.strip() for secret in str(value).split(",") if secret.strip()]
+
+
+@cache
+def webhook_ingress() -> WebhookIngress:
+    config = settings()
+    events = DynamoDBStripeEventStore(boto3.resource("dynamodb").Table(config.require("stripe_events_table_name")))
+    return WebhookIngress(events, SqsEventQueue(boto3.client("sqs"), config.require("stripe_events_queue_url")))
 
 
 def reset() -> None:
     """Forget every cached client and setting (tests switch environments between cases)."""
-    for cached in (settings, _ssm, _gateway_for_key, _funders_table, catalog, idempotency_store):
+    for cached in (settings, _ssm, _gateway_for_key, _funders_table, catalog, idempotency_store, webhook_ingress):
         cached.cache_clear()

@@ -66,8 +66,8 @@ def validation_details(error: RequestValidationError) -> list[dict[str, Any]]:
     return details
 
 
-def create_api_resolver() -> APIGatewayRestResolver:
-    app = APIGatewayRestResolver(enable_validation=True)
+def create_api_resolver(*, enable_validation: bool = True) -> APIGatewayRestResolver:
+    app = APIGatewayRestResolver(enable_validation=enable_validation)
 
     @app.exception_handler(BillingError)
     def _billing_error(error: BillingError) -> Response[str]:
@@ -77,7 +77,7 @@ def create_api_resolver() -> APIGatewayRestResolver:
         logger.info("request refused", extra={"error_code": error.code, "status": error.status})
         return error_response(error.status, error.code, error.message, details=error.details, headers=headers)
 
-    @app.exception_handler(RequestValidationError)
+    @app.exception_handler(RequestValidationError)  # only raised when validation is enabled
     def _invalid_request(error: RequestValidationError) -> Response[str]:
         details = validation_details(error)
         summary = "; ".join(f"{detail['field'] or detail['location']}: {detail['message']}" for detail in details[:3])

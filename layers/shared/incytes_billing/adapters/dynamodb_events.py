@@ -1,0 +1,52 @@
+"""StripeEventStore on the DynamoDB StripeEventsTable (key: event_id)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, cast
+
+from botocore.exceptions import ClientError
+
+from incytes_billing.models.events import EventStatus, VerifiedEvent
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.service_resource import Table
+
+# Events are kept well past Stripe's 3 days of retries and 30 days of events.list, then expire (TTL).
+RETENTION_SECONDS = 90 * 24 * 3600
+
+
+class DynamoDBStripeEventStore:
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
+    def insert(self, event: VerifiedEvent, *, received_at: int) -> bool:
+        try:
+            self._table.put_item(
+                Item={
+                    "event_id": event.event_id,
+                    "type": event.type,
+                    "created": event.created,
+                    "kind": event.kind,
+                    "livemode": event.livemode,
+                    "api_version": event.api_version or "",
+                    "payload": event.payload,
+                    "status": "received",
+                    "received_at": received_at,
+                    "expires_at": received_at + RETENTION_SECONDS,
+                },
+                ConditionExpression="attribute_not_exists(event_id)",
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def status(self, event_id: str) -> EventStatus | None:
+        item = self._table.get_item(
+            Key={"event_id": event_id},
+            ConsistentRead=True,
+            ProjectionExpression="#s",
+            ExpressionAttributeNames={"#s": "status"},
+        ).get("Item")
+        return None if item is None else cast("EventStatus", item["status"])

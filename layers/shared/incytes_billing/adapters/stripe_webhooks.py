@@ -1,0 +1,94 @@
+"""Verifying Stripe webhook deliveries with the SDK, against the raw body and any of several secrets.
+
+The SDK rejects only old timestamps; a timestamp far in the future is rejected here too, so a captured
+delivery cannot be replayed later.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from functools import cache
+
+import stripe
+
+from incytes_billing.errors import InvalidPayload, InvalidSignature
+from incytes_billing.models.events import VerifiedEvent
+
+TOLERANCE_SECONDS = 300
+THIN_EVENT_OBJECT = "v2.core.event"
+
+
+@cache
+def _thin_event_parser() -> stripe.StripeClient:
+    # parse_event_notification lives on the client; verifying needs no API key and makes no call.
+    return stripe.StripeClient("sk_webhook_verification_only")
+
+
+def _signed_at(signature_header: str) -> int:
+    for part in signature_header.split(","):
+        key, _, value = part.strip().partition("=")
+        if key == "t" and value.isdigit():
+            return int(value)
+    raise InvalidSignature("The Stripe-Signature header has no timestamp.")
+
+
+def _matching_secret(payload: str, signature_header: str, secrets: Sequence[str]) -> str:
+    for secret in secrets:
+        try:
+            stripe.WebhookSignature.verify_header(payload, signature_header, secret, TOLERANCE_SECONDS)
+        except stripe.SignatureVerificationError:
+            continue
+        return secret
+    raise InvalidSignature("The Stripe-Signature does not match this endpoint's signing secrets, or has expired.")
+
+
+def verify_event(payload: str, signature_header: str | None, secrets: Sequence[str], *, now: float) -> VerifiedEvent:
+    if not signature_header:
+        raise InvalidSignature("The Stripe-Signature header is missing.")
+    if _signed_at(signature_header) > now + TOLERANCE_SECONDS:
+        raise InvalidSignature("The Stripe-Signature timestamp is in the future.")
+    secret = _matching_secret(payload, signature_header, secrets)
+    try:
+        body = json.loads(payload)
+    except ValueError as error:
+        raise InvalidPayload("The webhook body is not JSON.") from error
+    if not isinstance(body, dict) or not isinstance(body.get("id"), str) or not isinstance(body.get("type"), str):
+        raise InvalidPayload("The webhook body is not a Stripe event.")
+    if body.get("object") == THIN_EVENT_OBJECT:
+        notification = _thin_event_parser().parse_event_notification(payload, signature_header, secret)
+        created = body.get("created")
+        return VerifiedEvent(
+            event_id=notification.id,
+            type=notification.type,
+            created=_epoch(created),
+            kind="thin",
+            livemode=bool(body.get("livemode", False)),
+            api_version=None,
+            payload=payload,
+        )
+    if body.get("object") != "event":
+        raise InvalidPayload("The webhook body is not a Stripe event.")
+    event = stripe.Webhook.construct_event(payload, signature_header, secret, TOLERANCE_SECONDS)
+    return VerifiedEvent(
+        event_id=event.id,
+        type=event.type,
+        created=int(event.created),
+        kind="snapshot",
+        livemode=bool(event.livemode),
+        api_version=getattr(event, "api_version", None),
+        payload=payload,
+    )
+
+
+def _epoch(created: object) -> int:
+    """Thin events carry RFC 3339 `created`; snapshot events a unix time."""
+    if isinstance(created, int):
+        return created
+    if isinstance(created, str):
+        try:
+            return int(datetime.fromisoformat(created.replace("Z", "+00:00")).timestamp())
+        except ValueError:
+            pass
+    raise InvalidPayload("The thin event has no valid `created` time.")
