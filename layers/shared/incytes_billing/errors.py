@@ -212,3 +212,7 @@ class InvalidSignature(BillingError):
 class InvalidPayload(BillingError):
     status = 400
     code = "invalid_payload"
+
+
+class RetryLater(Exception):
+    """The event cannot be applied yet (e.g. its customer is not linked yet): leave it for a later retry."""

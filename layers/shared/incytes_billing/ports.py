@@ -6,8 +6,10 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from incytes_billing.models.catalog import MeterRecord, MeterSpec, PriceRecord, PriceSpec, ProductSpec
-from incytes_billing.models.events import EventStatus, VerifiedEvent
+from incytes_billing.models.events import EventStatus, FinanceNotice, StoredEvent, VerifiedEvent
 from incytes_billing.models.funder import Funder
+from incytes_billing.models.invoice import InvoiceRecord
+from incytes_billing.models.notifications import ClaimOutcome
 from incytes_billing.models.stripe import (
     CatalogPrice,
     NewSubscription,
@@ -19,6 +21,10 @@ from incytes_billing.models.stripe import (
 
 class FunderRepository(Protocol):
     def get(self, funder_id: str) -> Funder | None: ...
+
+    def find_by_customer(self, customer_id: str) -> Funder | None:
+        """The funder linked to a Stripe customer (webhooks name customers, not funders)."""
+        ...
 
     def save(self, funder: Funder, *, expected_version: int | None) -> None:
         """Write `funder`; `expected_version` None means "must not exist yet".
@@ -103,8 +109,51 @@ class StripeEventStore(Protocol):
 
     def status(self, event_id: str) -> EventStatus | None: ...
 
+    def get(self, event_id: str) -> StoredEvent | None: ...
+
+    def mark(self, event_id: str, status: EventStatus) -> None:
+        """Record the outcome once the event's effect is durable (only from `received`)."""
+        ...
+
 
 class EventQueue(Protocol):
     def enqueue(self, event_id: str) -> None:
         """Hand the stored event to asynchronous processing."""
         ...
+
+
+class InvoiceRepository(Protocol):
+    def get(self, invoice_id: str) -> InvoiceRecord | None: ...
+
+    def save(self, invoice: InvoiceRecord, *, expected_version: int | None) -> None:
+        """Raises ConcurrentUpdate when the stored version is not the expected one (None: must be new)."""
+        ...
+
+    def pending_review(self) -> list[InvoiceRecord]:
+        """First-invoice drafts waiting for Finance, oldest first."""
+        ...
+
+
+class NotificationClaims(Protocol):
+    def claim(self, key: str, *, now: int, stale_after: int) -> ClaimOutcome:
+        """Claim the right to publish `key`: `claimed` (go), `published` (already sent), or `in_flight`
+        (claimed by another worker less than `stale_after` seconds ago). A stale claim is taken over."""
+        ...
+
+    def mark_published(self, key: str, *, now: int) -> None: ...
+
+
+class FinanceNotifier(Protocol):
+    def publish(self, notice: FinanceNotice) -> None: ...
+
+
+class InvoiceGateway(Protocol):
+    def get_invoice(self, invoice_id: str) -> StripeInvoice | None: ...
+
+    def hold_invoice(self, invoice_id: str) -> StripeInvoice: ...
+
+    def finalize_invoice(self, invoice_id: str) -> StripeInvoice:
+        """Finalize with auto_advance=true, so that Stripe charges or emails it and retries and reminds."""
+        ...
+
+    def send_invoice(self, invoice_id: str) -> StripeInvoice: ...

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, cast
 
 from botocore.exceptions import ClientError
 
-from incytes_billing.models.events import EventStatus, VerifiedEvent
+from incytes_billing.models.events import EventKind, EventStatus, StoredEvent, VerifiedEvent
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -41,6 +42,33 @@ class DynamoDBStripeEventStore:
                 return False
             raise
         return True
+
+    def get(self, event_id: str) -> StoredEvent | None:
+        item = self._table.get_item(Key={"event_id": event_id}, ConsistentRead=True).get("Item")
+        if item is None:
+            return None
+        return StoredEvent(
+            event_id=event_id,
+            type=str(item["type"]),
+            created=int(item["created"]),  # type: ignore[arg-type]
+            kind=cast("EventKind", item["kind"]),
+            status=cast("EventStatus", item["status"]),
+            payload=str(item["payload"]),
+        )
+
+    def mark(self, event_id: str, status: EventStatus) -> None:
+        try:
+            self._table.update_item(
+                Key={"event_id": event_id},
+                UpdateExpression="SET #s = :status, processed_at = :now",
+                ConditionExpression="#s = :received",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":status": status, ":received": "received", ":now": int(time.time())},
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            # Already marked by a concurrent worker: the outcome is recorded either way.
 
     def status(self, event_id: str) -> EventStatus | None:
         item = self._table.get_item(

@@ -14,6 +14,9 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
 
 
+CUSTOMER_INDEX = "by_stripe_customer"
+
+
 class DynamoDBFunderRepository:
     def __init__(self, table: Table) -> None:
         self._table = table
@@ -25,6 +28,18 @@ class DynamoDBFunderRepository:
         data = _from_item(item)
         data.setdefault("stripe_customer_id", None)
         return Funder.model_validate(data)
+
+    def find_by_customer(self, customer_id: str) -> Funder | None:
+        # The index is eventually consistent: a link written a moment ago may not show yet (the caller retries).
+        items = self._table.query(
+            IndexName=CUSTOMER_INDEX,
+            KeyConditionExpression="stripe_customer_id = :customer",
+            ExpressionAttributeValues={":customer": customer_id},
+        )["Items"]
+        # One customer, one funder in practice; if two were linked, the live subscription's funder wins.
+        funders = [self.get(str(item["funder_id"])) for item in items]
+        linked = sorted((f for f in funders if f is not None), key=lambda f: not f.is_subscribed)
+        return linked[0] if linked else None
 
     def save(self, funder: Funder, *, expected_version: int | None) -> None:
         item = _to_item(funder)
@@ -44,8 +59,8 @@ class DynamoDBFunderRepository:
 
 
 def _to_item(funder: Funder) -> dict[str, Any]:
-    # None is left out: a GSI key attribute may not be null, and an absent attribute reads back as None.
-    return funder.model_dump(mode="json", exclude_none=True)
+    # A top-level None is left out (a GSI key attribute may not be null; absent reads back as None).
+    return {key: value for key, value in funder.model_dump(mode="json").items() if value is not None}
 
 
 def _from_item(item: dict[str, Any]) -> Any:

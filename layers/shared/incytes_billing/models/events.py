@@ -20,3 +20,24 @@ class VerifiedEvent:
     livemode: bool
     api_version: str | None
     payload: str  # the raw body, kept verbatim for processing and replay
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    event_id: str
+    type: str
+    created: int
+    kind: EventKind
+    status: EventStatus
+    payload: str
+
+
+@dataclass(frozen=True, slots=True)
+class FinanceNotice:
+    """One message to Finance's SNS topic."""
+
+    key: str  # what makes it unique: sent once per key (claimed before publishing)
+    event_type: str  # message attribute, for subscription filters
+    subject: str  # under 100 characters (SNS limit for email subjects)
+    text: str  # readable, for email
+    data: dict[str, object]  # for machines

@@ -36,6 +36,7 @@ class Funder(BaseModel):
     funder_id: str
     name: str
     stripe_customer_id: str | None
+    stripe_customer_deleted: bool = False  # Stripe said so (customer.deleted): nothing more can be billed
     currency: Currency
     seats: int
     subscription: FunderSubscription | None = None

@@ -56,6 +56,8 @@ class FunderSubscription(BaseModel):
     canceled_at: int | None = None
     first_invoice: FirstInvoice | None = None
     stripe_created: int | None = None
+    # `created` of the last Stripe event applied to this record: older events never overwrite it.
+    state_event_created: int = 0
 
     @property
     def is_live(self) -> bool:

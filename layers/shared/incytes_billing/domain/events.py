@@ -1,0 +1,341 @@
+"""Applying stored Stripe events (from the webhook) to invoices, funders and Finance's notifications.
+
+An event is marked processed only after its effect is durable. Statuses never move backwards: a later
+rank always wins, an equal rank wins only with a newer event, and a same-second disagreement is settled by
+asking Stripe. An event whose customer is not linked yet is left for a later retry (RetryLater).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from incytes_billing.errors import ConcurrentUpdate, RetryLater
+from incytes_billing.models.events import EventStatus, FinanceNotice, StoredEvent
+from incytes_billing.models.funder import Funder
+from incytes_billing.models.invoice import STATUS_RANK, InvoiceLine, InvoiceRecord, ReviewStatus
+from incytes_billing.models.stripe_events import CustomerSnapshot, InvoiceSnapshot, SubscriptionSnapshot
+from incytes_billing.models.subscription import FirstInvoice
+from incytes_billing.ports import (
+    FinanceNotifier,
+    FunderRepository,
+    InvoiceGateway,
+    InvoiceRepository,
+    NotificationClaims,
+    StripeEventStore,
+)
+
+FIRST_INVOICE_REASON = "subscription_create"
+MAX_WRITE_ATTEMPTS = 5
+INVOICE_EVENTS = (
+    "invoice.created",
+    "invoice.updated",
+    "invoice.finalized",
+    "invoice.paid",
+    "invoice.payment_failed",
+    "invoice.voided",
+    "invoice.marked_uncollectible",
+)
+SUBSCRIPTION_EVENTS = ("customer.subscription.updated", "customer.subscription.deleted")
+
+
+@dataclass(frozen=True, slots=True)
+class FinanceSettings:
+    api_base_url: str  # where Finance can call POST /invoices/{id}/approve
+    claim_stale_seconds: int = 300  # a claim older than this was left by a crashed worker: take it over
+
+
+class EventProcessor:
+    def __init__(
+        self,
+        *,
+        events: StripeEventStore,
+        funders: FunderRepository,
+        invoices: InvoiceRepository,
+        claims: NotificationClaims,
+        notifier: FinanceNotifier,
+        stripe: InvoiceGateway,
+        settings: FinanceSettings,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._events = events
+        self._funders = funders
+        self._invoices = invoices
+        self._claims = claims
+        self._notifier = notifier
+        self._stripe = stripe
+        self._settings = settings
+        self._clock = clock
+        self._handlers: dict[str, Callable[[StoredEvent, dict[str, Any]], None]] = {
+            **dict.fromkeys(INVOICE_EVENTS, self._on_invoice),
+            **dict.fromkeys(SUBSCRIPTION_EVENTS, self._on_subscription),
+            "customer.deleted": self._on_customer_deleted,
+        }
+
+    def process(self, event_id: str) -> EventStatus | None:
+        """Apply one stored event; answer its status afterwards (None: no such event was stored)."""
+        event = self._events.get(event_id)
+        if event is None or event.status != "received":
+            return None if event is None else event.status
+        handler = self._handlers.get(event.type) if event.kind == "snapshot" else None
+        if handler is None:
+            self._events.mark(event_id, "ignored")  # recorded, not applied
+            return "ignored"
+        handler(event, json.loads(event.payload)["data"]["object"])
+        self._events.mark(event_id, "processed")
+        return "processed"
+
+    # --- invoices ------------------------------------------------------------------------------------------
+
+    def _on_invoice(self, event: StoredEvent, payload: dict[str, Any]) -> None:
+        invoice = InvoiceSnapshot.model_validate(payload)
+        funder = self._funder_of(invoice.customer, event)
+        record = self._record_invoice(funder, invoice, event.created)
+        if record.first_invoice:
+            self._sync_first_invoice(funder.funder_id, record)
+        if event.type == "invoice.created" and record.first_invoice and record.status == "draft":
+            if invoice.auto_advance:
+                self._stripe.hold_invoice(invoice.id)  # a linked subscription's draft: hold it for review
+            self._notify(self._review_notice(funder, record, livemode=invoice.livemode))
+        if event.type == "invoice.payment_failed":
+            self._notify(self._payment_failed_notice(funder, record, event, livemode=invoice.livemode))
+
+    def _record_invoice(self, funder: Funder, invoice: InvoiceSnapshot, event_created: int) -> InvoiceRecord:
+        for _ in range(MAX_WRITE_ATTEMPTS):
+            current = self._invoices.get(invoice.id)
+            status = self._status_to_keep(current, invoice, event_created)
+            if current is not None and status == current.status and event_created <= current.state_event_created:
+                return current  # an older (or the same) event: nothing to change
+            first = (current is not None and current.first_invoice) or self._is_first(funder, invoice)
+            record = InvoiceRecord(
+                invoice_id=invoice.id,
+                funder_id=funder.funder_id,
+                customer_id=invoice.customer,
+                subscription_id=invoice.subscription_id,
+                status=status,
+                amount_due=invoice.amount_due,
+                currency=invoice.currency,
+                billing_reason=invoice.billing_reason,
+                number=invoice.number,
+                hosted_invoice_url=invoice.hosted_invoice_url,
+                period_start=invoice.period_start,
+                period_end=invoice.period_end,
+                lines=[InvoiceLine(**line.model_dump()) for line in invoice.lines],
+                first_invoice=first,
+                review_status=_review_status(first, status, current),
+                stripe_created=invoice.created,
+                state_event_created=max(event_created, current.state_event_created if current else 0),
+                version=(current.version + 1) if current else 1,
+            )
+            try:
+                self._invoices.save(record, expected_version=current.version if current else None)
+            except ConcurrentUpdate:
+                continue
+            return record
+        raise RetryLater(f"invoice {invoice.id} is being updated concurrently")
+
+    def _status_to_keep(self, current: InvoiceRecord | None, invoice: InvoiceSnapshot, event_created: int) -> str:
+        if current is None:
+            return invoice.status
+        new_rank, old_rank = STATUS_RANK.get(invoice.status, -1), STATUS_RANK.get(current.status, -1)
+        if new_rank != old_rank:
+            return invoice.status if new_rank > old_rank else current.status
+        if invoice.status != current.status and event_created == current.state_event_created:
+            fresh = self._stripe.get_invoice(invoice.id)  # a same-second disagreement: Stripe decides
+            return fresh.status if fresh is not None else current.status
+        return invoice.status if event_created >= current.state_event_created else current.status
+
+    @staticmethod
+    def _is_first(funder: Funder, invoice: InvoiceSnapshot) -> bool:
+        subscription = funder.subscription
+        if subscription is not None and subscription.first_invoice is not None:
+            return subscription.first_invoice.id == invoice.id
+        # Our own record may not be written yet (the webhook can beat the API's write): Stripe's reason decides.
+        return invoice.billing_reason == FIRST_INVOICE_REASON and (
+            subscription is None or subscription.subscription_id == invoice.subscription_id
+        )
+
+    def _sync_first_invoice(self, funder_id: str, record: InvoiceRecord) -> None:
+        for _ in range(MAX_WRITE_ATTEMPTS):
+            funder = self._funders.get(funder_id)
+            subscription = funder.subscription if funder is not None else None
+            if funder is None or subscription is None or subscription.subscription_id != record.subscription_id:
+                return  # the subscription's own write will record its first invoice
+            first = FirstInvoice(
+                id=record.invoice_id,
+                status=record.status,
+                amount_due=record.amount_due,
+                currency=record.currency,
+                review_status=record.review_status,
+            )
+            if subscription.first_invoice == first:
+                return
+            updated = funder.model_copy(
+                update={
+                    "subscription": subscription.model_copy(update={"first_invoice": first}),
+                    "version": funder.version + 1,
+                }
+            )
+            try:
+                self._funders.save(updated, expected_version=funder.version)
+            except ConcurrentUpdate:
+                continue
+            return
+        raise RetryLater(f"funder {funder_id} is being updated concurrently")
+
+    # --- subscriptions and customers -----------------------------------------------------------------------
+
+    def _on_subscription(self, event: StoredEvent, payload: dict[str, Any]) -> None:
+        snapshot = SubscriptionSnapshot.model_validate(payload)
+        funder = self._funder_of(snapshot.customer, event)
+        for _ in range(MAX_WRITE_ATTEMPTS):
+            current = self._funders.get(funder.funder_id)
+            record = current.subscription if current is not None else None
+            if current is None or record is None or record.subscription_id != snapshot.id:
+                return  # not the subscription this funder is billed by
+            if event.created < record.state_event_created:
+                return  # older than what is recorded
+            items = [
+                item.model_copy(update={"quantity": snapshot.seat_quantities.get(item.item_id, item.quantity)})
+                for item in record.items
+                if item.item_id in snapshot.seat_quantities
+            ]
+            seat = next((item for item in items if item.kind == "seat"), None)
+            start, end = snapshot.periods.get(seat.item_id, (None, None)) if seat else (None, None)
+            updated_record = record.model_copy(
+                update={
+                    "status": snapshot.status,
+                    "cancel_at_period_end": snapshot.cancel_at_period_end,
+                    "canceled_at": snapshot.canceled_at,
+                    "items": items,
+                    "current_period_start": start or record.current_period_start,
+                    "current_period_end": end or record.current_period_end,
+                    "state_event_created": event.created,
+                }
+            )
+            updated = current.model_copy(update={"subscription": updated_record, "version": current.version + 1})
+            try:
+                self._funders.save(updated, expected_version=current.version)
+            except ConcurrentUpdate:
+                continue
+            return
+        raise RetryLater(f"funder {funder.funder_id} is being updated concurrently")
+
+    def _on_customer_deleted(self, event: StoredEvent, payload: dict[str, Any]) -> None:
+        customer = CustomerSnapshot.model_validate(payload)
+        for _ in range(MAX_WRITE_ATTEMPTS):
+            funder = self._funders.find_by_customer(customer.id)
+            if funder is None or funder.stripe_customer_deleted:
+                return  # nothing of ours to update: a deleted customer is never linked later
+            try:
+                self._funders.save(
+                    funder.model_copy(update={"stripe_customer_deleted": True, "version": funder.version + 1}),
+                    expected_version=funder.version,
+                )
+            except ConcurrentUpdate:
+                continue
+            return
+
+    def _funder_of(self, customer_id: str, event: StoredEvent) -> Funder:
+        funder = self._funders.find_by_customer(customer_id)
+        if funder is None:
+            # The webhook can beat our own write: keep the event and try again later.
+            raise RetryLater(f"{event.type} {event.event_id}: no funder is linked to customer {customer_id} yet")
+        return funder
+
+    # --- Finance --------------------------------------------------------------------------------------------
+
+    def _notify(self, notice: FinanceNotice) -> None:
+        now = int(self._clock().timestamp())
+        outcome = self._claims.claim(notice.key, now=now, stale_after=self._settings.claim_stale_seconds)
+        if outcome == "published":
+            return
+        if outcome == "in_flight":
+            raise RetryLater(f"notification {notice.key} is being published by another worker")
+        self._notifier.publish(notice)
+        self._claims.mark_published(notice.key, now=now)
+
+    def _review_notice(self, funder: Funder, invoice: InvoiceRecord, *, livemode: bool) -> FinanceNotice:
+        amount = _money(invoice.amount_due, invoice.currency)
+        link = _dashboard_link(invoice.invoice_id, livemode=livemode)
+        approve = f"{self._settings.api_base_url.rstrip('/')}/invoices/{invoice.invoice_id}/approve"
+        lines = "\n".join(
+            f"  - {line.description or 'line'}: {_money(line.amount, invoice.currency)}" for line in invoice.lines
+        )
+        text = "\n".join(
+            [
+                f"The first invoice of {funder.name} (funder {funder.funder_id}) is a draft waiting for your review.",
+                "",
+                f"Invoice: {invoice.number or invoice.invoice_id} ({invoice.invoice_id})",
+                f"Amount due: {amount}",
+                f"Period: {_date(invoice.period_start)} to {_date(invoice.period_end)}",
+                "Lines:",
+                lines or "  (none)",
+                "",
+                f"Stripe Dashboard: {link}",
+                "To approve: press Finalize on the invoice in the Stripe Dashboard, or call",
+                f"POST {approve}",
+                "Once finalized, Stripe collects it (charges it, or emails it with reminders).",
+            ]
+        )
+        return FinanceNotice(
+            key=f"invoice-review#{invoice.invoice_id}",
+            event_type="invoice.review_requested",
+            subject=_subject(f"Invoice to review: {funder.name}", f" ({amount})"),
+            text=text,
+            data={
+                "type": "invoice.review_requested",
+                "funder_id": funder.funder_id,
+                "funder_name": funder.name,
+                "invoice": invoice.api_view(),
+                "dashboard_url": link,
+                "approve_url": approve,
+            },
+        )
+
+    def _payment_failed_notice(
+        self, funder: Funder, invoice: InvoiceRecord, event: StoredEvent, *, livemode: bool
+    ) -> FinanceNotice:
+        amount = _money(invoice.amount_due, invoice.currency)
+        link = _dashboard_link(invoice.invoice_id, livemode=livemode)
+        return FinanceNotice(
+            key=f"invoice-payment-failed#{invoice.invoice_id}#{event.event_id}",
+            event_type="invoice.payment_failed",
+            subject=_subject(f"Payment failed: {funder.name}", f" ({amount})"),
+            text=(
+                f"Stripe could not collect invoice {invoice.number or invoice.invoice_id} of {funder.name} "
+                f"(funder {funder.funder_id}), {amount}.\nStripe Dashboard: {link}"
+            ),
+            data={"type": "invoice.payment_failed", "funder_id": funder.funder_id, "invoice": invoice.api_view()},
+        )
+
+
+def _review_status(first: bool, status: str, current: InvoiceRecord | None) -> ReviewStatus:
+    if not first:
+        return "not_required"
+    if status == "draft":
+        return "pending"
+    if status in ("open", "paid"):
+        return "approved"  # finalized, also in the Dashboard: that is Finance's approval
+    return current.review_status if current is not None and current.review_status != "pending" else "not_required"
+
+
+def _money(minor_units: int, currency: str) -> str:
+    return f"{minor_units / 100:,.2f} {currency.upper()}"
+
+
+def _date(epoch: int | None) -> str:
+    return datetime.fromtimestamp(epoch, UTC).date().isoformat() if epoch else "?"
+
+
+def _dashboard_link(invoice_id: str, *, livemode: bool) -> str:
+    return f"https://dashboard.stripe.com/{'' if livemode else 'test/'}invoices/{invoice_id}"
+
+
+def _subject(head: str, tail: str, limit: int = 99) -> str:
+    """SNS email subjects must stay under 100 characters: shorten the head (the funder's name), keep the tail."""
+    room = limit - len(tail)
+    return (head if len(head) <= room else head[: room - 1] + "…") + tail

@@ -1,0 +1,50 @@
+"""Invoices this service has seen (InvoicesTable), and Finance's review of first invoices."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ReviewStatus = Literal["pending", "approved", "not_required"]
+
+# Stripe's invoice lifecycle, in order: a status never moves back to a lower rank.
+STATUS_RANK = {"draft": 0, "open": 1, "paid": 2, "uncollectible": 2, "void": 3}
+
+
+class InvoiceLine(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    description: str | None = None
+    amount: int
+    quantity: int | None = None
+
+
+class InvoiceRecord(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    invoice_id: str
+    funder_id: str
+    customer_id: str
+    subscription_id: str | None
+    status: str
+    amount_due: int
+    currency: str
+    billing_reason: str | None = None
+    number: str | None = None
+    hosted_invoice_url: str | None = None
+    period_start: int | None = None
+    period_end: int | None = None
+    lines: list[InvoiceLine] = Field(default_factory=list)
+    first_invoice: bool = False
+    review_status: ReviewStatus = "not_required"
+    stripe_created: int
+    # `created` of the Stripe event whose state this record holds: older events never overwrite it.
+    state_event_created: int = 0
+    version: int = 1
+
+    def api_view(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude={"version", "state_event_created"})
+
+    def moves_forward_to(self, status: str) -> bool:
+        return STATUS_RANK.get(status, -1) >= STATUS_RANK.get(self.status, -1)

@@ -1,0 +1,87 @@
+"""The parts of Stripe event payloads (snapshot `data.object`) that processing reads, validated with pydantic."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+def _id(value: Any) -> Any:
+    """Expandable fields arrive as an id or as the object."""
+    return value.get("id") if isinstance(value, dict) else value
+
+
+class InvoiceLineSnapshot(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    description: str | None = None
+    amount: int = 0
+    quantity: int | None = None
+
+
+class InvoiceSnapshot(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    customer: str
+    status: str
+    amount_due: int = 0
+    currency: str
+    billing_reason: str | None = None
+    number: str | None = None
+    hosted_invoice_url: str | None = None
+    auto_advance: bool = False
+    period_start: int | None = None
+    period_end: int | None = None
+    created: int
+    livemode: bool = False
+    subscription_id: str | None = None
+    lines: list[InvoiceLineSnapshot] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flatten(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        flat = dict(data)
+        flat["customer"] = _id(data.get("customer"))
+        # `invoice.subscription` is gone: the subscription is under parent.subscription_details.
+        details = (data.get("parent") or {}).get("subscription_details") or {}
+        flat["subscription_id"] = _id(details.get("subscription"))
+        lines = data.get("lines")
+        flat["lines"] = lines.get("data", []) if isinstance(lines, dict) else []
+        return flat
+
+
+class SubscriptionSnapshot(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    customer: str
+    status: str
+    cancel_at_period_end: bool = False
+    canceled_at: int | None = None
+    metadata: dict[str, str] = Field(default_factory=dict)
+    seat_quantities: dict[str, int | None] = Field(default_factory=dict)  # item id -> quantity
+    periods: dict[str, tuple[int | None, int | None]] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flatten(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        flat = dict(data)
+        flat["customer"] = _id(data.get("customer"))
+        items = (data.get("items") or {}).get("data", [])
+        flat["seat_quantities"] = {item["id"]: item.get("quantity") for item in items}
+        flat["periods"] = {
+            item["id"]: (item.get("current_period_start"), item.get("current_period_end")) for item in items
+        }
+        return flat
+
+
+class CustomerSnapshot(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
