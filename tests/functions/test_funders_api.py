@@ -43,6 +43,7 @@ def test_put_then_get_with_sample_events(invoke: Invoke) -> None:
         "funder_id": "f1",
         "name": "Acme Health",
         "stripe_customer_id": None,
+        "stripe_customer_deleted": False,
         "currency": "usd",
         "seats": 3,
         "subscription": None,
