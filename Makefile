@@ -13,7 +13,7 @@ SAM := $(SAM_VENV)/bin/sam
 export PYTHONPATH := $(CURDIR)/layers/shared:$(CURDIR)/devtools:$(CURDIR)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help venv test lint typecheck cfn-lint pytest local invoke emulator catalog sam-venv sam-check sam-build webhook-event bench clean
+.PHONY: help venv test lint typecheck cfn-lint pytest local invoke inbox webhook-event emulator catalog sam-venv sam-check sam-build webhook-event bench clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -55,6 +55,9 @@ invoke: venv ## run one function with an events/ file against the running `make 
 WEBHOOK_EVENT ?= events/webhook/invoice_created.json
 webhook-event: venv ## write build/events/webhook_signed.json: WEBHOOK_EVENT signed now (for sam local invoke / make invoke)
 	$(PY) -m local_stack.webhook_event $(WEBHOOK_EVENT) build/events/webhook_signed.json
+
+inbox: venv ## print (and remove) Finance's messages from the running local stack's SNS inbox queues
+	$(PY) -m local_stack.inbox
 
 emulator: venv ## run the Stripe emulator alone on :12111
 	$(PY) -m stripe_emulator

@@ -13,7 +13,10 @@ from typing import Any, TextIO
 
 from local_stack.apigw import ApiGateway
 from local_stack.lambda_runtime import LambdaRunner
+from local_stack.schedules import schedule_workers
 from local_stack.server import LocalApiServer
+from local_stack.sns_inboxes import subscribe_inboxes
+from local_stack.sqs_source import sqs_workers
 from local_stack.template import (
     DEFAULT_ACCOUNT_ID,
     StackResources,
@@ -128,7 +131,7 @@ class StackContext:
 
 WorkerFactory = Callable[[StackContext], Iterable[Worker]]
 # Later issues register their event sources here (DynamoDB stream and SQS pollers, schedules).
-WORKER_FACTORIES: list[WorkerFactory] = []
+WORKER_FACTORIES: list[WorkerFactory] = [sqs_workers, schedule_workers]
 
 
 def configure_aws_environment(endpoint_url: str, region: str = REGION) -> None:
@@ -317,7 +320,10 @@ class LocalStack:
                 LOG.info("worker %s started", worker.name)
 
         host, port = self._moto.get_host_and_port()
-        return [f"API         {api_url}", f"AWS (moto)  http://{host}:{port}", stripe_line]
+        lines = [f"API         {api_url}", f"AWS (moto)  http://{host}:{port}", stripe_line]
+        for topic, url in subscribe_inboxes(session, resources).items():
+            lines.append(f"SNS inbox   {url} ({topic}; make inbox)")
+        return lines
 
     def stop(self) -> None:
         """Stop whatever started, last first; never raises."""

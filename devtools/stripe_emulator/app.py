@@ -8,7 +8,8 @@ For an API request, in order (mirroring Stripe's layers, https://docs.stripe.com
 4. idempotency (v1 ``POST`` with ``Idempotency-Key``): replay, ``idempotency_error``, or claim the key;
 5. a matching hang sleeps; a matching 5xx answers ``api_error`` (saved under the key by default);
 6. the endpoint: parameters validated against its schema (errors not saved), ``expand`` checked, the
-   handler run under the store lock, ``expand`` applied; endpoint errors are saved under the key.
+   clock rules applied (what time made due), the handler run under the store lock, ``expand`` applied;
+   endpoint errors are saved under the key.
 
 Every response carries ``Request-Id`` and ``Stripe-Version``; every API request is logged.
 """
@@ -30,12 +31,14 @@ from .errors import API_ERROR, INVALID_REQUEST, ParamError, StripeError
 from .faults import Fault, FaultInjector
 from .forms import FormDict, FormError, canonical, decode_form
 from .idempotency import IdempotencyCache, SavedResponse
-from .resources import KINDS, ROUTES
+from .resources import CLOCK_RULES, KINDS, ROUTES, ClockRule
+from .resources.events import API_VERSION
+from .resources.kinds import EVENT
 from .routing import Call, Route, Router
 from .store import JSON, Store, random_token
 from .wire import HttpRequest, HttpResponse
 
-DEFAULT_API_VERSION = "2026-10-28.endive"
+DEFAULT_API_VERSION = API_VERSION  # "2026-10-28.endive", the version the SDK pins
 ACCEPTED_KEY_PREFIXES = ("sk_test_", "rk_test_")
 CONTROL_PREFIX = "/_emulator"
 
@@ -152,8 +155,9 @@ def _server_error(fault: Fault, saved_under_key: bool) -> StripeError:
 class EmulatorApp:
     """State plus the pipeline; the HTTP server and :class:`StripeEmulator` sit on top of it."""
 
-    def __init__(self, routes: Iterable[Route] = ROUTES) -> None:
+    def __init__(self, routes: Iterable[Route] = ROUTES, clock_rules: Iterable[ClockRule] = CLOCK_RULES) -> None:
         self.store = Store()
+        self.clock_rules = tuple(clock_rules)
         self.faults = FaultInjector()
         self.idempotency = IdempotencyCache()
         self.log = RequestLog()
@@ -168,6 +172,31 @@ class EmulatorApp:
         self.faults.clear()
         self.idempotency.reset()
         self.log.clear()
+
+    def recorded_events(self) -> list[dict[str, Any]]:
+        """Every Stripe event recorded so far, oldest first."""
+        with self.store.lock:
+            return list(reversed(self.store.all(EVENT)))
+
+    def tick(self) -> None:
+        """Apply what time has made due (auto-advancing invoices, scheduled cancellations)."""
+        with self.store.lock:
+            now = self.store.clock.now()
+            for rule in self.clock_rules:
+                rule(self.store, now)
+
+    def advance_clock(self, seconds: float) -> int:
+        """Move the emulator clock forward and apply what became due."""
+        with self.store.lock:
+            now = self.store.clock.advance(seconds)
+            self.tick()
+            return now
+
+    def set_clock(self, now: float) -> int:
+        with self.store.lock:
+            moved = self.store.clock.set(now)
+            self.tick()
+            return moved
 
     def interrupt_hangs(self) -> None:
         """Wake every request sleeping in an injected hang (reset and shutdown do this)."""
@@ -305,7 +334,16 @@ class EmulatorApp:
             expand_paths: list[str] = params.pop("expand", None) or []
             expand.validate(expand_paths, route.returns, route.is_list, KINDS)
             with self.store.lock:
-                call = Call(self.store, params, path_params, self.store.clock.now(), request.path)
+                self.tick()
+                call = Call(
+                    self.store,
+                    params,
+                    path_params,
+                    self.store.clock.now(),
+                    request.path,
+                    request_id=request_id,
+                    idempotency_key=idempotency_key,
+                )
                 result: JSON = copy.deepcopy(route.handler(call))
                 expand.apply(result, expand_paths, self.store, KINDS)
             return HttpResponse.json(200, result), True

@@ -58,6 +58,10 @@ class EmulatorControl:
     def clear_faults(self) -> None:
         self._call("DELETE", "/faults")
 
+    def events(self) -> list[dict[str, Any]]:
+        """Every recorded Stripe event, oldest first."""
+        return list(self._call("GET", "/events")["data"])
+
     def requests_log(self) -> list[dict[str, Any]]:
         return list(self._call("GET", "/requests")["data"])
 

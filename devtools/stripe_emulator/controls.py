@@ -3,7 +3,8 @@
 ==========================  ===================================================================
 ``POST /_emulator/reset``    clear objects, faults, idempotency keys, the request log, the clock
 ``GET /_emulator/clock``     ``{"now": unix}``
-``POST /_emulator/clock``    ``{"advance_seconds": n}`` or ``{"now": unix}`` (forward only)
+``POST /_emulator/clock``    ``{"advance_seconds": n}`` or ``{"now": unix}`` (forward only); applies
+                             what became due (auto-advanced invoices, ``cancel_at``)
 ``GET /_emulator/faults``    the faults still armed
 ``POST /_emulator/faults``   arm one: ``{"path_prefix", "method", "status", "count", "hang_seconds",
                              "should_retry", "error_code", "idempotent_replay"}``
@@ -11,6 +12,7 @@
 ``GET /_emulator/requests``  ``{"data": [{"method", "path", "status", "idempotency_key", "time",
                              "request_id", "idempotent_replayed"}, ...]}`` in arrival order
 ``DELETE /_emulator/requests`` clear the log
+``GET /_emulator/events``    ``{"data": [event, ...]}``: every recorded Stripe event, oldest first
 ``GET /_emulator/health``    ``{"ok": true}``
 ``POST /_emulator/customers`` ``{"id": "cus_...", "name": ...}``: a customer with a chosen id (seeding)
 ==========================  ===================================================================
@@ -46,15 +48,14 @@ def _get_clock(app: EmulatorApp, _body: dict[str, Any]) -> Any:
 
 
 def _set_clock(app: EmulatorApp, body: dict[str, Any]) -> Any:
-    clock = app.store.clock
     number = (int, float)
     if set(body) == {"advance_seconds"} and isinstance(body["advance_seconds"], number):
-        clock.advance(body["advance_seconds"])
+        now = app.advance_clock(body["advance_seconds"])
     elif set(body) == {"now"} and isinstance(body["now"], number):
-        clock.set(body["now"])
+        now = app.set_clock(body["now"])
     else:
         raise ControlError('send {"advance_seconds": n} or {"now": unix_time}')
-    return {"now": clock.now()}
+    return {"now": now}
 
 
 def _list_faults(app: EmulatorApp, _body: dict[str, Any]) -> Any:
@@ -85,6 +86,10 @@ def _seed_customer(app: EmulatorApp, body: dict[str, Any]) -> Any:
     return customers.seed(app.store, body["id"], body.get("name"))
 
 
+def _events(app: EmulatorApp, _body: dict[str, Any]) -> Any:
+    return {"data": app.recorded_events()}
+
+
 def _health(_app: EmulatorApp, _body: dict[str, Any]) -> Any:
     return {"ok": True}
 
@@ -98,6 +103,7 @@ CONTROLS: dict[tuple[str, str], Control] = {
     ("DELETE", "/_emulator/faults"): _clear_faults,
     ("GET", "/_emulator/requests"): _requests,
     ("DELETE", "/_emulator/requests"): _clear_requests,
+    ("GET", "/_emulator/events"): _events,
     ("GET", "/_emulator/health"): _health,
     ("POST", "/_emulator/customers"): _seed_customer,
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
@@ -95,12 +96,22 @@ class StripeEmulator:
         return customers.seed(self.app.store, customer_id, name)
 
     def advance_clock(self, seconds: float) -> int:
-        """Move the emulator clock forward; returns the new time."""
-        return self.app.store.clock.advance(seconds)
+        """Move the emulator clock forward and apply what became due (an auto-advancing draft invoice is
+        finalized an hour after its creation; ``cancel_at`` cancels); returns the new time."""
+        return self.app.advance_clock(seconds)
 
     def set_clock(self, now: float) -> int:
-        """Move the emulator clock to ``now`` (unix time, not in the past)."""
-        return self.app.store.clock.set(now)
+        """Move the emulator clock to ``now`` (unix time, not in the past), like :meth:`advance_clock`."""
+        return self.app.set_clock(now)
+
+    def events(self, type: str | None = None) -> list[dict[str, Any]]:
+        """Every recorded Stripe event, oldest first (only those of ``type`` when given)."""
+        return [event for event in self.app.recorded_events() if type is None or event["type"] == type]
+
+    def on_event(self, listener: Callable[[dict[str, Any]], None]) -> Callable[[], None]:
+        """Call ``listener(event)`` for each event recorded from now on (under the store lock: be quick);
+        returns a function that unsubscribes. Webhook delivery hooks in here."""
+        return self.app.store.bus.subscribe(listener)
 
     def inject_fault(
         self,

@@ -78,7 +78,7 @@ def _expand_one(obj: JSON, path: str, store: Store, kinds: Mapping[str, Kind]) -
 
 def apply(result: JSON, paths: Sequence[str], store: Store, kinds: Mapping[str, Kind]) -> JSON:
     for path in paths:
-        if result.get("object") == "list" and path.startswith("data."):
+        if result.get("object") in ("list", "search_result") and path.startswith("data."):
             for item in result.get("data", []):
                 _expand_one(item, path[len("data.") :], store, kinds)
         else:

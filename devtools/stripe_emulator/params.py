@@ -188,6 +188,19 @@ class Float(Param):
             raise ParamError(f"Invalid float: {_describe(raw)}", param=path) from None
 
 
+class IntOrKeyword(Param):
+    """An integer (a timestamp) or one of a few keywords, e.g. ``start_date=now``."""
+
+    def __init__(self, *keywords: str, required: bool = False, emptyable: bool = False) -> None:
+        super().__init__(required=required, emptyable=emptyable)
+        self.keywords = keywords
+
+    def convert(self, raw: Any, path: str) -> Any:
+        if isinstance(raw, str) and raw in self.keywords:
+            return raw
+        return Int().convert(raw, path)
+
+
 class Unsupported(Param):
     """Known to Stripe, not modeled by the emulator."""
 

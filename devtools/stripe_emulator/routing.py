@@ -42,13 +42,20 @@ def _compile(pattern: str) -> re.Pattern[str]:
 
 @dataclass
 class Call:
-    """What an endpoint gets: the store, validated parameters, path parameters, the emulator time."""
+    """What an endpoint gets: the store, validated parameters, path parameters, the emulator time.
+
+    ``request_id`` and ``idempotency_key`` describe the API request, for the ``request`` hash of the
+    events the endpoint records; both are ``None`` for changes the emulator clock makes by itself
+    (an invoice finalized an hour after its creation), as on Stripe.
+    """
 
     store: Store
     params: dict[str, Any]
     path: dict[str, str]
     now: int
     url: str
+    request_id: str | None = None
+    idempotency_key: str | None = None
 
 
 Handler = Callable[[Call], JSON]
@@ -114,7 +121,9 @@ class RouteTable:
 
 class Router:
     def __init__(self, routes: Iterable[Route]) -> None:
-        self._routes = list(routes)
+        # Literal segments win over placeholders (``/v1/customers/search`` before
+        # ``/v1/customers/{customer}``), whatever order the modules declared them in.
+        self._routes = sorted(routes, key=lambda route: len(_PLACEHOLDER.findall(route.pattern)))
 
     def match(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
         """The route for this request; Stripe's 404 "Unrecognized request URL" otherwise.

@@ -5,7 +5,8 @@ endpoint that fails half-way leaves nothing behind unless it already called :met
 object gets a sequence number when created; lists are answered newest first, as Stripe lists are, and
 pagination cursors compare sequence numbers.
 
-All access goes through :attr:`Store.lock` (the server holds it while an endpoint runs).
+All access goes through :attr:`Store.lock` (the server holds it while an endpoint runs). Recorded
+Stripe events are published on :attr:`Store.bus` (:mod:`.bus`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .bus import EventBus
 from .errors import resource_missing
 
 JSON = dict[str, Any]
@@ -82,6 +84,7 @@ class Store:
         self._objects: dict[str, dict[str, JSON]] = {}
         self._seq: dict[tuple[str, str], int] = {}
         self._counter = 0
+        self.bus = EventBus()
 
     def reset(self) -> None:
         with self.lock:
@@ -89,6 +92,7 @@ class Store:
             self._seq.clear()
             self._counter = 0
             self.clock.reset()
+            self.bus.reset()
 
     # ids -------------------------------------------------------------------------------------------
     def new_id(self, kind: Kind) -> str:

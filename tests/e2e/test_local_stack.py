@@ -50,12 +50,15 @@ def customer_id(stack: LocalStackProcess) -> str:
 
 
 def test_ready_lines(stack: LocalStackProcess) -> None:
-    assert stack.stdout_lines[-4:] == [
+    ready = stack.stdout_lines.index("Ready. Ctrl-C to stop.")
+    endpoints = [line for line in stack.stdout_lines[:ready] if not line.startswith("catalog: ")]
+    assert endpoints[:3] == [
         f"API         {stack.api_url}",
         f"AWS (moto)  {stack.aws_url}",
         f"Stripe      {stack.stripe_url} (emulator, demo customer cus_LocalDemoAcme)",
-        "Ready. Ctrl-C to stop.",
     ]
+    assert [line.split("(")[1] for line in endpoints[3:]] == ["FinanceTopic; make inbox)"]  # one inbox per topic
+    assert ready == len(stack.stdout_lines) - 1
     assert any(line.startswith("catalog: ") for line in stack.stdout_lines)  # bootstrap ran at start
 
 
@@ -127,6 +130,31 @@ def test_invoke_runs_a_sample_event_against_the_running_stack(stack: LocalStackP
         response = json.loads(result.stdout)
         assert response["statusCode"] == status, response
         assert json.loads(response["body"])["stripe_customer_id"] == "cus_LocalDemoAcme"
+
+
+def test_one_click_subscription_over_http(stack: LocalStackProcess) -> None:
+    """The catalog bootstrapped at start is enough for the one-click path."""
+    base = f"{stack.api_url}/funders/sub-demo"
+    status, _ = _call("PUT", base, {"name": "Sub Demo", "stripe_customer_id": "cus_LocalDemoAcme", "seats": 4})
+    assert status == 200
+    request = urllib.request.Request(
+        f"{base}/subscription",
+        data=b"{}",
+        method="POST",
+        headers={"Content-Type": "application/json", "Idempotency-Key": "e2e-click-1"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.status == 201
+        created = json.loads(response.read())
+    assert created["first_invoice"]["status"] == "draft"
+    assert created["first_invoice"]["amount_due"] == 4 * 3500
+
+    status, funder = _call("GET", base)
+    assert funder["subscription"]["subscription_id"] == created["subscription_id"]
+    status, body = _call("PATCH", f"{base}/subscription", {"seats": 5})
+    assert (status, body["error"]["code"]) == (409, "first_invoice_pending_review")
+    status, body = _call("POST", f"{base}/subscription", {})
+    assert (status, body["error"]["code"]) == (409, "subscription_exists")
 
 
 def test_unknown_stripe_customer(stack: LocalStackProcess) -> None:

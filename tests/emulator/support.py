@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import calendar
 import contextlib
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import stripe
@@ -94,11 +97,85 @@ class Factory:
         self._undo.append(lambda: self.client.v1.billing.meters.deactivate(meter.id))
         return meter
 
+    def catalog(self, currency: str = "usd") -> Catalog:
+        """inCytes' three prices: seats ($35 licensed), cases ($5 metered), SMS (5¢ metered)."""
+        seat = self.price(currency=currency, unit_amount=3500, recurring={"interval": "month"})
+        metered: list[stripe.Price] = []
+        for amount in (500, 5):
+            meter = self.meter()
+            metered.append(
+                self.price(
+                    currency=currency,
+                    unit_amount=amount,
+                    recurring={"interval": "month", "usage_type": "metered", "meter": meter.id},
+                )
+            )
+        return Catalog(seat, metered[0], metered[1])
+
+    def schedule(
+        self,
+        customer: str,
+        catalog: Catalog,
+        *,
+        seats: int = 10,
+        collection_method: str = "send_invoice",
+        options: dict[str, Any] | None = None,
+        **phase: Any,
+    ) -> stripe.SubscriptionSchedule:
+        """The project's one-click subscription: a schedule starting now, one month-long phase."""
+        phase.setdefault("items", [{"price": catalog.seat.id, "quantity": seats}, *catalog.metered_items()])
+        phase.setdefault("duration", {"interval": "month", "interval_count": 1})
+        phase.setdefault("currency", catalog.seat.currency)
+        phase.setdefault("collection_method", collection_method)
+        if collection_method == "send_invoice":
+            phase.setdefault("invoice_settings", {"days_until_due": 30})
+        phase.setdefault("metadata", {"incytes_funder_id": self.uid})
+        params: Any = {"customer": customer, "start_date": "now", "end_behavior": "release", "phases": [phase]}
+        return self.client.v1.subscription_schedules.create(params, options or {})  # type: ignore[arg-type]
+
+    def subscription(self, customer: str, items: list[dict[str, Any]], **params: Any) -> stripe.Subscription:
+        params.setdefault("collection_method", "send_invoice")
+        if params["collection_method"] == "send_invoice":
+            params.setdefault("days_until_due", 30)
+        return self.client.v1.subscriptions.create({"customer": customer, "items": items, **params})  # type: ignore[arg-type]
+
     def undo(self) -> None:
         for action in reversed(self._undo):
             with contextlib.suppress(stripe.StripeError):  # already deleted or archived by the test
                 action()
         self._undo.clear()
+
+
+@dataclass
+class Catalog:
+    seat: stripe.Price
+    case: stripe.Price
+    sms: stripe.Price
+
+    def metered_items(self) -> list[dict[str, Any]]:
+        return [{"price": self.case.id}, {"price": self.sms.id}]
+
+
+def eventually[T](probe: Callable[[], T | None], *, timeout: float = 90.0, every: float = 2.0) -> T:
+    """Poll ``probe`` until it returns something: Stripe's search and event lists lag behind writes
+    (the emulator answers at once, so the first call returns)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = probe()
+        if found is not None:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"nothing found within {timeout} s")
+        time.sleep(every)
+
+
+def add_months(timestamp: int, months: int = 1) -> int:
+    """Calendar arithmetic, independently of the emulator's: same day and time, clamped to month end."""
+    start = datetime.fromtimestamp(timestamp, UTC)
+    index = start.month - 1 + months
+    year, month = start.year + index // 12, index % 12 + 1
+    day = min(start.day, calendar.monthrange(year, month)[1])
+    return int(start.replace(year=year, month=month, day=day).timestamp())
 
 
 def error_of(error: stripe.StripeError) -> dict[str, Any]:

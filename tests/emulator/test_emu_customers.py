@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import stripe
 
-from tests.emulator.support import Factory, metadata_of
+from tests.emulator.support import Factory, eventually, metadata_of
 
 
 def test_create_retrieve_update(client: stripe.StripeClient, make: Factory, uid: str) -> None:
@@ -142,3 +142,36 @@ def test_invoice_items_list_retrieve_delete(client: stripe.StripeClient, make: F
         client.v1.invoice_items.retrieve(one.id)
     assert (caught.value.http_status, caught.value.code) == (404, "resource_missing")
     client.v1.invoice_items.delete(two.id)
+
+
+def test_deleting_a_customer_cancels_its_subscriptions(client: stripe.StripeClient, make: Factory) -> None:
+    """Deleting a customer "immediately cancels any active subscriptions on the customer"
+    (https://docs.stripe.com/api/customers/delete)."""
+    customer = make.customer()
+    catalog = make.catalog()
+    subscription = make.subscription(customer.id, [{"price": catalog.seat.id}])
+    client.v1.customers.delete(customer.id)
+    assert client.v1.subscriptions.retrieve(subscription.id).status == "canceled"
+
+
+def test_search_by_metadata(client: stripe.StripeClient, make: Factory, uid: str) -> None:
+    """Customers are searched by ``metadata`` (and email, name...), never listed by it; Stripe's index
+    lags, so the test polls (https://docs.stripe.com/search#query-fields-for-customers)."""
+    mine = make.customer(metadata={"incytes_funder_id": uid})
+    make.customer(metadata={"incytes_funder_id": f"{uid}-other"})
+
+    def found() -> list[str] | None:
+        result = client.v1.customers.search({"query": f"metadata['incytes_funder_id']:'{uid}'"})
+        return [customer.id for customer in result.data] or None
+
+    assert eventually(found) == [mine.id]
+
+
+def test_search_pages(emulator_client: stripe.StripeClient) -> None:
+    """Emulator: search results page with ``next_page`` (https://docs.stripe.com/search#pagination)."""
+    ids = [emulator_client.v1.customers.create({"name": f"Acme {n}"}).id for n in range(3)]
+    first = emulator_client.v1.customers.search({"query": "name~'Acme'", "limit": 2})
+    assert (first.object, first.has_more, [c.id for c in first.data]) == ("search_result", True, ids[:0:-1])
+    assert first.next_page is not None
+    second = emulator_client.v1.customers.search({"query": "name~'Acme'", "limit": 2, "page": first.next_page})
+    assert ([c.id for c in second.data], second.has_more, second.next_page) == ([ids[0]], False, None)

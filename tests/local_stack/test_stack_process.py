@@ -42,12 +42,15 @@ def stack() -> Iterator[LocalStackProcess]:
 
 def test_prints_one_line_per_endpoint_then_ready(stack: LocalStackProcess) -> None:
     lines = stack.stdout_lines
-    assert lines[-4:] == [
+    ready = lines.index("Ready. Ctrl-C to stop.")
+    endpoints = [line for line in lines[:ready] if not line.startswith("catalog: ")]
+    assert endpoints[:3] == [
         f"API         {stack.api_url}",
         f"AWS (moto)  {stack.aws_url}",
         f"Stripe      {stack.stripe_url} (emulator, demo customer cus_LocalDemoAcme)",
-        "Ready. Ctrl-C to stop.",
     ]
+    assert all(line.startswith("SNS inbox") for line in endpoints[3:])  # one inbox per topic
+    assert ready == len(lines) - 1
 
 
 def test_routes_reach_functions_and_moto(stack: LocalStackProcess) -> None:

@@ -69,7 +69,7 @@ def test_workers_start_with_the_stack_and_invoke_functions(isolated_environment:
     stack = LocalStack(settings, worker_factories=[sqs_poller], out=io.StringIO())
     try:
         lines = stack.start()
-        assert [line.split()[0] for line in lines] == ["API", "AWS", "Stripe"]
+        assert [line.split()[0] for line in lines][:3] == ["API", "AWS", "Stripe"]
         assert lifecycle == ["start"]
         assert stack.context is not None
         sns = stack.context.boto3_session.client("sns")

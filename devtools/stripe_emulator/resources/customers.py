@@ -1,12 +1,24 @@
 """Customers (https://docs.stripe.com/api/customers).
 
-- ``currency`` is ``null`` until the customer is billed (an invoice item sets it, see invoiceitems).
+- ``currency`` is ``null`` until the customer is billed: an invoice item, a subscription or a
+  subscription schedule sets it (``customer.updated``). A customer cannot be billed in two currencies at
+  once: while it has an active subscription or schedule, or a pending invoice item, in one currency,
+  anything in another is refused with "You cannot combine currencies on a single customer..."
+  (https://docs.stripe.com/billing/customer#currency); once none remains, the next one sets the currency
+  again.
 - A deleted customer is retrieved with 200 and ``{"id", "object": "customer", "deleted": true}``; it is
   gone from lists, and updating or deleting it again answers 404 ``resource_missing``.
+- Deleting a customer "immediately cancels any active subscriptions on the customer"
+  (https://docs.stripe.com/api/customers/delete): resources that depend on customers register a
+  cleanup in :data:`ON_DELETE` (subscriptions do).
+- Search (``GET /v1/customers/search``) takes ``created``, ``email``, ``metadata``, ``name``, ``phone``.
+- Events: ``customer.created``, ``customer.updated`` (with ``previous_attributes``), ``customer.deleted``
+  (customers seeded through the ``/_emulator`` control record none).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ..errors import StripeError, resource_missing
@@ -25,8 +37,10 @@ from ..params import (
     in_range,
 )
 from ..routing import Call, RouteTable
+from ..search import METADATA, SEARCH_PARAMS, SearchField, number_field, search_page, string_field
 from ..store import JSON, Store, random_token
-from .kinds import CUSTOMER
+from . import events
+from .kinds import CUSTOMER, INVOICE_ITEM, SUBSCRIPTION, SUBSCRIPTION_SCHEDULE
 
 routes = RouteTable()
 
@@ -86,6 +100,18 @@ UPDATE = Obj({**WRITABLE, "default_source": Unsupported()})
 RETRIEVE = Obj({"expand": EXPAND})
 DELETE = Obj({})
 LIST = list_params(created=RangeFilter(), email=Str(max_length=512), test_clock=Unsupported())
+SEARCH_FIELDS: dict[str, SearchField] = {
+    "created": number_field("created"),
+    "email": string_field("email"),
+    "metadata": METADATA,
+    "name": string_field("name"),
+    "phone": string_field("phone"),
+}
+LIVE_SUBSCRIPTION_STATUSES = ("active", "incomplete", "past_due", "paused", "trialing", "unpaid")
+
+# Called as ``cleanup(call, customer)`` before a customer is deleted; modules that depend on customers
+# (subscriptions) register here, so this module needs not import them.
+ON_DELETE: list[Callable[[Call, JSON], None]] = []
 
 
 def _value(params: dict[str, Any], name: str, current: Any = None) -> Any:
@@ -149,9 +175,53 @@ def _missing(customer_id: str, *, param: str, status: int) -> StripeError:
     return resource_missing(CUSTOMER.label, customer_id, param=param, status=status)
 
 
+def billed_currency(call: Call, customer_id: str) -> str | None:
+    """The currency the customer is being billed in now: that of an active subscription or schedule, or
+    of a pending invoice item; ``None`` when nothing bills it."""
+    store = call.store
+    for subscription in store.all(
+        SUBSCRIPTION, lambda sub: sub["customer"] == customer_id and sub["status"] in LIVE_SUBSCRIPTION_STATUSES
+    ):
+        return str(subscription["currency"])
+    for schedule in store.all(
+        SUBSCRIPTION_SCHEDULE,
+        lambda sched: sched["customer"] == customer_id and sched["status"] in ("active", "not_started"),
+    ):
+        return str(schedule["phases"][0]["currency"])
+    for item in store.all(INVOICE_ITEM, lambda ii: ii["customer"] == customer_id and ii["invoice"] is None):
+        return str(item["currency"])
+    return None
+
+
+def check_currency(call: Call, customer: JSON, currency: str, *, param: str = "currency") -> None:
+    """Refuse to bill ``customer`` in ``currency`` while it is billed in another one."""
+    current = billed_currency(call, customer["id"])
+    if current is not None and current != currency:
+        raise StripeError(
+            400,
+            "You cannot combine currencies on a single customer. This customer has an active subscription, "
+            f"subscription schedule, discount, quote, or invoice item with currency {current}.",
+            param=param,
+        )
+
+
+def claim_currency(call: Call, customer: JSON, currency: str) -> JSON:
+    """Set the customer's billing currency (after :func:`check_currency`); records ``customer.updated``."""
+    if customer["currency"] == currency:
+        return customer
+    before = call.store.require(CUSTOMER, customer["id"])
+    before_copy = dict(before)
+    before["currency"] = currency
+    saved = call.store.save(CUSTOMER, before)
+    events.record(call, "customer.updated", saved, previous=before_copy)
+    return saved
+
+
 @routes.post("/v1/customers", params=CREATE, returns=CUSTOMER)
 def create(call: Call) -> JSON:
-    return _insert(call.store, call.store.new_id(CUSTOMER), call.now, call.params)
+    customer = _insert(call.store, call.store.new_id(CUSTOMER), call.now, call.params)
+    events.record(call, "customer.created", customer)
+    return customer
 
 
 def seed(store: Store, customer_id: str, name: str | None) -> JSON:
@@ -208,8 +278,11 @@ def update(call: Call) -> JSON:
     customer = call.store.get(CUSTOMER, call.path["customer"])
     if customer is None or customer.get("deleted"):
         raise _missing(call.path["customer"], param=CUSTOMER.missing_param, status=404)
+    before = call.store.require(CUSTOMER, customer["id"])
     _apply(customer, call.params)
-    return call.store.save(CUSTOMER, customer)
+    saved = call.store.save(CUSTOMER, customer)
+    events.record(call, "customer.updated", saved, previous=before)
+    return saved
 
 
 @routes.delete("/v1/customers/{customer}", params=DELETE, returns=CUSTOMER)
@@ -217,8 +290,18 @@ def delete(call: Call) -> JSON:
     customer = call.store.get(CUSTOMER, call.path["customer"])
     if customer is None or customer.get("deleted"):
         raise _missing(call.path["customer"], param=CUSTOMER.missing_param, status=404)
+    for cleanup in ON_DELETE:
+        cleanup(call, customer)
     tombstone: JSON = {"id": customer["id"], "object": "customer", "deleted": True}
-    return call.store.save(CUSTOMER, tombstone)
+    saved = call.store.save(CUSTOMER, tombstone)
+    events.record(call, "customer.deleted", customer)
+    return saved
+
+
+@routes.get("/v1/customers/search", params=SEARCH_PARAMS, returns=CUSTOMER, is_list=True)
+def search(call: Call) -> JSON:
+    live = call.store.all(CUSTOMER, lambda customer: not customer.get("deleted"))
+    return search_page(call, live, SEARCH_FIELDS, "customers")
 
 
 @routes.get("/v1/customers", params=LIST, returns=CUSTOMER, is_list=True)

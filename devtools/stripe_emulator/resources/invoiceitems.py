@@ -1,9 +1,13 @@
-"""Invoice items, minimal (https://docs.stripe.com/api/invoiceitems).
+"""Invoice items (https://docs.stripe.com/api/invoiceitems).
 
-Enough to bill a customer in a currency: the first invoice item sets the customer's ``currency``, and a
-customer cannot be billed in two currencies ("You cannot combine currencies on a single customer",
-https://docs.stripe.com/billing/customer#currency). An item takes ``amount`` + ``currency``, or a
-one-time price through ``pricing[price]`` (API 2025-03-31.basil moved ``price`` there).
+- An item takes ``amount`` + ``currency``, or a one-time price through ``pricing[price]`` (API
+  2025-03-31.basil moved ``price`` there). It bills the customer in its currency (see customers: the
+  first one sets ``customer.currency``; another currency while something bills the customer is refused).
+- An item is *pending* (``invoice: null``) until an invoice takes it. Subscription changes create
+  proration items (``proration: true``, ``parent.subscription_details``) that wait, pending, for the
+  subscription's next invoice (https://docs.stripe.com/billing/subscriptions/prorations).
+- Once on a finalized invoice an item can no longer be updated or deleted.
+- Events: ``invoiceitem.created``, ``invoiceitem.updated``, ``invoiceitem.deleted``.
 """
 
 from __future__ import annotations
@@ -30,8 +34,9 @@ from ..params import (
 )
 from ..routing import Call, RouteTable
 from ..store import JSON
-from .customers import require_billable_customer
-from .kinds import CUSTOMER, INVOICE_ITEM
+from . import events
+from .customers import check_currency, claim_currency, require_billable_customer
+from .kinds import INVOICE, INVOICE_ITEM
 from .prices import require_price_param
 
 routes = RouteTable()
@@ -74,14 +79,6 @@ LIST = list_params(
     invoice=Str(),
     pending=Bool(),
 )
-
-
-def _currency_mismatch(currency: str) -> Exception:
-    return invalid_request(
-        "You cannot combine currencies on a single customer. This customer has an active subscription, "
-        f"subscription schedule, discount, quote, or invoice item with currency {currency}.",
-        param="currency",
-    )
 
 
 def _pricing(call: Call, item: JSON) -> None:
@@ -140,38 +137,114 @@ def create(call: Call) -> JSON:
         raise invalid_request(
             "You must specify either `amount`, `pricing[price]` or `unit_amount_decimal`.", param="amount"
         )
-    item: JSON = {
-        "id": call.store.new_id(INVOICE_ITEM),
-        "object": "invoiceitem",
-        "amount": 0,
-        "currency": params.get("currency") or customer["currency"],
-        "customer": customer["id"],
-        "customer_account": None,
-        "date": call.now,
-        "description": params.get("description"),
-        "discountable": params.get("discountable", True),
-        "discounts": [],
-        "invoice": None,
-        "livemode": False,
-        "metadata": apply_metadata({}, params.get("metadata")),
-        "net_amount": 0,
-        "parent": None,
-        "period": params.get("period", {"end": call.now, "start": call.now}),
-        "pricing": None,
-        "proration": False,
-        "quantity": 1,
-        "tax_rates": [],
-        "test_clock": None,
-    }
+    item = _new_item(call, customer["id"], params.get("currency") or customer["currency"])
+    item["description"] = params.get("description")
+    item["discountable"] = params.get("discountable", True)
+    item["metadata"] = apply_metadata({}, params.get("metadata"))
+    item["period"] = params.get("period", {"end": call.now, "start": call.now})
     _pricing(call, item)
     if item["currency"] is None:
         raise missing_parameter("currency")
-    if customer["currency"] is None:
-        customer["currency"] = item["currency"]
-        call.store.save(CUSTOMER, customer)
-    elif customer["currency"] != item["currency"]:
-        raise _currency_mismatch(customer["currency"])
-    return call.store.insert(INVOICE_ITEM, item)
+    check_currency(call, customer, item["currency"])
+    claim_currency(call, customer, item["currency"])
+    stored = call.store.insert(INVOICE_ITEM, item)
+    events.record(call, "invoiceitem.created", stored)
+    return stored
+
+
+def _new_item(call: Call, customer_id: str, currency: str | None) -> JSON:
+    return {
+        "id": call.store.new_id(INVOICE_ITEM),
+        "object": "invoiceitem",
+        "amount": 0,
+        "currency": currency,
+        "customer": customer_id,
+        "customer_account": None,
+        "date": call.now,
+        "description": None,
+        "discountable": True,
+        "discounts": [],
+        "invoice": None,
+        "livemode": False,
+        "metadata": {},
+        "net_amount": 0,
+        "parent": None,
+        "period": {"end": call.now, "start": call.now},
+        "pricing": None,
+        "proration": False,
+        "proration_details": None,
+        "quantity": 1,
+        "quantity_decimal": "1",
+        "tax_rates": [],
+        "test_clock": None,
+    }
+
+
+def create_proration(
+    call: Call,
+    *,
+    subscription: JSON,
+    subscription_item_id: str,
+    price: JSON,
+    quantity: int,
+    amount: int,
+    period: JSON,
+    description: str,
+) -> JSON:
+    """A pending proration item of a subscription (a credit when ``amount`` is negative)."""
+    item = _new_item(call, subscription["customer"], subscription["currency"])
+    item.update(
+        {
+            "amount": amount,
+            "description": description,
+            "discountable": False,
+            "net_amount": amount,
+            "parent": {
+                "subscription_details": {
+                    "subscription": subscription["id"],
+                    "subscription_item": subscription_item_id,
+                },
+                "type": "subscription_details",
+            },
+            "period": dict(period),
+            "pricing": {
+                "price_details": {"price": price["id"], "product": price["product"]},
+                "type": "price_details",
+                "unit_amount_decimal": None,
+            },
+            "proration": True,
+            "proration_details": {"credited_items": None, "discount_amounts": []},
+            "quantity": quantity,
+            "quantity_decimal": str(quantity),
+        }
+    )
+    stored = call.store.insert(INVOICE_ITEM, item)
+    events.record(call, "invoiceitem.created", stored)
+    return stored
+
+
+def pending_for_subscription(call: Call, subscription_id: str) -> list[JSON]:
+    """The subscription's pending items, oldest first (the order they appear on its next invoice)."""
+    items = call.store.all(
+        INVOICE_ITEM,
+        lambda item: (
+            item["invoice"] is None
+            and ((item.get("parent") or {}).get("subscription_details") or {}).get("subscription") == subscription_id
+        ),
+    )
+    return list(reversed(items))
+
+
+def _require_editable(call: Call, item: JSON) -> None:
+    if item["invoice"] is None:
+        return
+    invoice = call.store.get(INVOICE, item["invoice"])
+    if invoice is not None and invoice["status"] != "draft":
+        raise invalid_request(
+            f"The invoice item {item['id']} is on the finalized invoice {invoice['id']} and can no longer be "
+            "changed or deleted.",
+            param="id",
+        )
 
 
 @routes.get("/v1/invoiceitems/{invoiceitem}", params=RETRIEVE, returns=INVOICE_ITEM)
@@ -183,23 +256,33 @@ def retrieve(call: Call) -> JSON:
 def update(call: Call) -> JSON:
     params = call.params
     item = call.store.require(INVOICE_ITEM, call.path["invoiceitem"])
+    _require_editable(call, item)
+    before = call.store.require(INVOICE_ITEM, item["id"])
     if "pricing" in params and (params["pricing"] or {}).get("price"):
         price = require_price_param(call, params["pricing"]["price"], "pricing[price]")
         if price["currency"] != item["currency"]:
-            raise _currency_mismatch(item["currency"])
+            raise invalid_request(
+                f"The price specified only supports `{price['currency']}`. This doesn't match the expected "
+                f"currency: `{item['currency']}`.",
+                param="pricing[price]",
+            )
     _pricing(call, item)
     for name in ("description", "discountable", "period"):
         if name in params:
             item[name] = None if params[name] is UNSET else params[name]
     if "metadata" in params:
         item["metadata"] = apply_metadata(item["metadata"], params["metadata"])
-    return call.store.save(INVOICE_ITEM, item)
+    saved = call.store.save(INVOICE_ITEM, item)
+    events.record(call, "invoiceitem.updated", saved, previous=before)
+    return saved
 
 
 @routes.delete("/v1/invoiceitems/{invoiceitem}", params=DELETE, returns=INVOICE_ITEM)
 def delete(call: Call) -> JSON:
     item = call.store.require(INVOICE_ITEM, call.path["invoiceitem"])
+    _require_editable(call, item)
     call.store.remove(INVOICE_ITEM, item["id"])
+    events.record(call, "invoiceitem.deleted", item)
     return {"id": item["id"], "object": "invoiceitem", "deleted": True}
 
 

@@ -43,6 +43,11 @@ class Settings:
     stripe_events_table_name: str | None
     stripe_events_queue_url: str | None
     stripe_webhook_secrets_parameter: str | None
+    invoices_table_name: str | None
+    notifications_table_name: str | None
+    finance_topic_arn: str | None
+    api_base_url: str  # where Finance's messages point for approvals
+    notification_claim_stale_seconds: int
 
     @classmethod
     def from_environment(cls) -> Settings:
@@ -69,6 +74,11 @@ class Settings:
             stripe_events_table_name=env.get("STRIPE_EVENTS_TABLE_NAME") or None,
             stripe_events_queue_url=env.get("STRIPE_EVENTS_QUEUE_URL") or None,
             stripe_webhook_secrets_parameter=env.get("STRIPE_WEBHOOK_SECRETS_PARAMETER") or None,
+            invoices_table_name=env.get("INVOICES_TABLE_NAME") or None,
+            notifications_table_name=env.get("NOTIFICATIONS_TABLE_NAME") or None,
+            finance_topic_arn=env.get("FINANCE_TOPIC_ARN") or None,
+            api_base_url=env.get("API_BASE_URL") or "http://127.0.0.1:3000",
+            notification_claim_stale_seconds=int(env.get("NOTIFICATION_CLAIM_STALE_SECONDS", "300")),
         )
 
     def require(self, name: str) -> str:

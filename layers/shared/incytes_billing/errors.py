@@ -216,3 +216,22 @@ class InvalidPayload(BillingError):
 
 class RetryLater(Exception):
     """The event cannot be applied yet (e.g. its customer is not linked yet): leave it for a later retry."""
+
+
+# --- invoices ----------------------------------------------------------------------------------------------
+
+
+class InvoiceNotFound(BillingError):
+    status = 404
+    code = "invoice_not_found"
+
+    def __init__(self, invoice_id: str) -> None:
+        super().__init__(f"No invoice '{invoice_id}' of an inCytes funder exists.")
+
+
+class InvoiceNotDraft(BillingError):
+    status = 409
+    code = "invoice_not_draft"
+
+    def __init__(self, invoice_id: str, status: str) -> None:
+        super().__init__(f"Invoice {invoice_id} is {status}: only a draft can be approved.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import cache
+from typing import TYPE_CHECKING
 
 import boto3
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
@@ -10,13 +11,21 @@ from aws_lambda_powertools.utilities.parameters import SSMProvider
 
 from incytes_billing.adapters.dynamodb_events import DynamoDBStripeEventStore
 from incytes_billing.adapters.dynamodb_funders import DynamoDBFunderRepository
+from incytes_billing.adapters.dynamodb_invoices import DynamoDBInvoiceRepository
+from incytes_billing.adapters.dynamodb_notifications import DynamoDBNotificationClaims
+from incytes_billing.adapters.sns_finance import SnsFinanceNotifier
 from incytes_billing.adapters.sqs_queue import SqsEventQueue
 from incytes_billing.adapters.stripe_gateway import StripeGateway, build_stripe_client
 from incytes_billing.config import Settings
+from incytes_billing.domain.events import EventProcessor, FinanceSettings
 from incytes_billing.domain.funders import FunderService
+from incytes_billing.domain.invoices import InvoiceReviewService
 from incytes_billing.domain.subscriptions import SubscriptionService
 from incytes_billing.domain.webhooks import WebhookIngress
 from incytes_billing.models.catalog import CatalogConfig, load_catalog
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.service_resource import Table
 
 # The Stripe key is re-read at most this often, so a rotated key is picked up without a redeploy.
 SECRET_MAX_AGE_SECONDS = 300
@@ -84,7 +93,44 @@ def webhook_ingress() -> WebhookIngress:
     return WebhookIngress(events, SqsEventQueue(boto3.client("sqs"), config.require("stripe_events_queue_url")))
 
 
+def _table(setting: str) -> Table:
+    return boto3.resource("dynamodb").Table(settings().require(setting))
+
+
+@cache
+def event_processor() -> EventProcessor:
+    config = settings()
+    return EventProcessor(
+        events=DynamoDBStripeEventStore(_table("stripe_events_table_name")),
+        funders=DynamoDBFunderRepository(_funders_table()),
+        invoices=DynamoDBInvoiceRepository(_table("invoices_table_name")),
+        claims=DynamoDBNotificationClaims(_table("notifications_table_name")),
+        notifier=SnsFinanceNotifier(boto3.client("sns"), config.require("finance_topic_arn")),
+        stripe=stripe_gateway(),
+        settings=FinanceSettings(
+            api_base_url=config.api_base_url, claim_stale_seconds=config.notification_claim_stale_seconds
+        ),
+    )
+
+
+def invoice_review_service() -> InvoiceReviewService:
+    return InvoiceReviewService(
+        DynamoDBInvoiceRepository(_table("invoices_table_name")),
+        DynamoDBFunderRepository(_funders_table()),
+        stripe_gateway(),
+    )
+
+
 def reset() -> None:
     """Forget every cached client and setting (tests switch environments between cases)."""
-    for cached in (settings, _ssm, _gateway_for_key, _funders_table, catalog, idempotency_store, webhook_ingress):
+    for cached in (
+        settings,
+        _ssm,
+        _gateway_for_key,
+        _funders_table,
+        catalog,
+        idempotency_store,
+        webhook_ingress,
+        event_processor,
+    ):
         cached.cache_clear()

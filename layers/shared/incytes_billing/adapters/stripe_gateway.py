@@ -308,6 +308,23 @@ class StripeGateway:
         )
         return _invoice(invoice)
 
+    def finalize_invoice(self, invoice_id: str) -> StripeInvoice:
+        # Without auto_advance=true a finalized invoice is never charged, sent, retried or reminded.
+        invoice = self._call(
+            lambda: self._client.v1.invoices.finalize_invoice(
+                invoice_id, {"auto_advance": True}, {"idempotency_key": idempotency_key("finalize", invoice_id)}
+            )
+        )
+        return _invoice(invoice)
+
+    def send_invoice(self, invoice_id: str) -> StripeInvoice:
+        invoice = self._call(
+            lambda: self._client.v1.invoices.send_invoice(
+                invoice_id, options={"idempotency_key": idempotency_key("send", invoice_id)}
+            )
+        )
+        return _invoice(invoice)
+
     def set_item_quantity(self, item_id: str, quantity: int, *, proration_behavior: str, idempotency_key: str) -> None:
         self._call(
             lambda: self._client.v1.subscription_items.update(
@@ -381,6 +398,8 @@ def _invoice(invoice: stripe.Invoice) -> StripeInvoice:
         auto_advance=bool(getattr(invoice, "auto_advance", False)),
         billing_reason=getattr(invoice, "billing_reason", None),
         subscription_id=_id_of(subscription) if subscription else None,
+        collection_method=getattr(invoice, "collection_method", None),
+        customer_id=_id_of(invoice.customer) if invoice.customer else None,
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -124,6 +124,7 @@ class EventProcessor:
                 period_start=invoice.period_start,
                 period_end=invoice.period_end,
                 lines=[InvoiceLine(**line.model_dump()) for line in invoice.lines],
+                livemode=invoice.livemode,
                 first_invoice=first,
                 review_status=_review_status(first, status, current),
                 stripe_created=invoice.created,
@@ -257,6 +258,31 @@ class EventProcessor:
             raise RetryLater(f"notification {notice.key} is being published by another worker")
         self._notifier.publish(notice)
         self._claims.mark_published(notice.key, now=now)
+
+    def remind_pending_reviews(self, *, older_than_days: int) -> list[str]:
+        """Tell Finance again about first-invoice drafts still waiting (at most once a day per invoice)."""
+        now = self._clock()
+        cutoff = int(now.timestamp()) - older_than_days * 86400
+        reminded = []
+        for invoice in self._invoices.pending_review():
+            if invoice.stripe_created > cutoff:
+                continue
+            funder = self._funders.get(invoice.funder_id)
+            if funder is None:
+                continue
+            notice = self._review_notice(funder, invoice, livemode=invoice.livemode)
+            days = (int(now.timestamp()) - invoice.stripe_created) // 86400
+            self._notify(
+                replace(
+                    notice,
+                    key=f"invoice-review-reminder#{invoice.invoice_id}#{now.date().isoformat()}",
+                    event_type="invoice.review_reminder",
+                    subject=_subject(f"Still to review ({days} d): {funder.name}", ""),
+                    text=f"Reminder: this draft has waited {days} days for review.\n\n{notice.text}",
+                )
+            )
+            reminded.append(invoice.invoice_id)
+        return reminded
 
     def _review_notice(self, funder: Funder, invoice: InvoiceRecord, *, livemode: bool) -> FinanceNotice:
         amount = _money(invoice.amount_due, invoice.currency)

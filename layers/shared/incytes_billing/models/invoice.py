@@ -36,6 +36,7 @@ class InvoiceRecord(BaseModel):
     period_start: int | None = None
     period_end: int | None = None
     lines: list[InvoiceLine] = Field(default_factory=list)
+    livemode: bool = False
     first_invoice: bool = False
     review_status: ReviewStatus = "not_required"
     stripe_created: int

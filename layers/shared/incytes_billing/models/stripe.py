@@ -58,6 +58,8 @@ class StripeInvoice:
     auto_advance: bool
     billing_reason: str | None
     subscription_id: str | None
+    collection_method: str | None = None
+    customer_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,662 @@
+"""Invoices (https://docs.stripe.com/api/invoices) and their lifecycle
+(https://docs.stripe.com/invoicing/overview#invoice-lifecycle).
+
+The emulator makes invoices for subscriptions only (there is no ``POST /v1/invoices`` yet): a
+subscription's first invoice, the invoice of an ``always_invoice`` change, the final invoice of a
+cancellation.
+
+- **Draft**: lines, totals and ``due_date`` (``send_invoice``: creation + ``days_until_due`` days) are
+  set; ``number``, ``hosted_invoice_url`` and ``effective_at`` are ``null``. With ``auto_advance`` the
+  emulator finalizes it at ``automatically_finalizes_at`` = creation + 1 hour of emulator time
+  (https://docs.stripe.com/billing/subscriptions/overview#subscription-lifecycle: "Stripe finalizes
+  ... the invoice about an hour after"); with ``auto_advance: false`` it stays a draft until finalized
+  explicitly (https://docs.stripe.com/invoicing/integration/automatic-advancement-collection).
+  Clearing ``auto_advance`` clears ``automatically_finalizes_at``; setting it again schedules
+  finalization one hour after creation again.
+- **Finalize** (``POST /v1/invoices/{id}/finalize``, or the clock): ``open``, ``number``
+  ``<customer.invoice_prefix>-NNNN`` from the customer's ``next_invoice_sequence``,
+  ``status_transitions.finalized_at``, ``effective_at``, ``hosted_invoice_url``/``invoice_pdf``. An
+  invoice with nothing due (``amount_due`` 0) is ``paid`` at once. ``auto_advance`` is set only when
+  passed. A non-draft: "This invoice is already finalized, you can't re-finalize a non-draft invoice."
+- **Payment collection is not modeled**: the emulator has no payment methods, so an ``open`` invoice
+  stays open (``charge_automatically`` ones are never attempted, subscriptions never go ``past_due``)
+  until ``pay`` with ``paid_out_of_band``, ``void`` or ``mark_uncollectible``. The customer's credit
+  balance is not applied either (``starting_balance`` 0; a negative total is simply ``amount_due`` 0).
+- **Send** (``send_invoice`` collection only): a draft is finalized first; records ``invoice.sent``.
+- **Void** / **mark uncollectible**: open invoices only ("You can only pass in open invoices. This
+  invoice isn't open.").
+- **Update**: drafts accept every modeled field; finalized invoices only ``metadata`` (and
+  ``auto_advance`` while open or uncollectible) — anything else is "Finalized invoices can't be updated
+  in this way". Subscription invoices cannot be deleted (void them).
+- **Events**: ``invoice.created``, ``invoice.updated``, ``invoice.finalized``, ``invoice.paid`` (and
+  ``invoice.payment_succeeded`` when a $0 invoice settles at finalization), ``invoice.sent``,
+  ``invoice.voided``, ``invoice.marked_uncollectible``, ``invoice.deleted``. Transitions the clock
+  makes carry ``request: {"id": null, "idempotency_key": null}`` and the emulator time they were due.
+- Lists filter on ``customer``, ``subscription`` (``parent.subscription_details.subscription``),
+  ``status``, ``collection_method``, ``created``, ``due_date``; search takes ``created``, ``currency``,
+  ``customer``, ``metadata``, ``number``, ``status``, ``subscription``, ``total``.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from ..errors import StripeError, invalid_request
+from ..lists import list_params, paginate
+from ..params import (
+    EXPAND,
+    UNSET,
+    Bool,
+    Enum,
+    Int,
+    Metadata,
+    Obj,
+    RangeFilter,
+    Str,
+    Unsupported,
+    apply_metadata,
+    in_range,
+)
+from ..routing import Call, RouteTable
+from ..search import METADATA, SEARCH_PARAMS, SearchField, number_field, search_page, string_field
+from ..store import JSON, Store, random_token
+from . import events
+from .kinds import CUSTOMER, INVOICE, INVOICE_ITEM
+
+routes = RouteTable()
+
+AUTO_ADVANCE_DELAY = 60 * 60
+COLLECTION_METHODS = ("charge_automatically", "send_invoice")
+STATUSES = ("draft", "open", "paid", "uncollectible", "void")
+NOT_OPEN = "You can only pass in open invoices. This invoice isn't open."
+NO_PAYMENT_METHOD = (
+    "This customer has no attached payment source or default payment method. Please consider adding a "
+    "default payment method. For more information, visit "
+    "https://stripe.com/docs/billing/subscriptions/payment-methods-setting#payment-method-priority."
+)
+ACCOUNT_ID = "acct_1StripeEmulator0"
+
+UPDATE = Obj(
+    {
+        "account_tax_ids": Unsupported(),
+        "application_fee_amount": Unsupported(),
+        "auto_advance": Bool(),
+        "automatic_tax": Unsupported(),
+        "automatically_finalizes_at": Int(),
+        "collection_method": Enum(*COLLECTION_METHODS),
+        "custom_fields": Unsupported(),
+        "days_until_due": Int(min=0),
+        "default_payment_method": Unsupported(),
+        "default_source": Unsupported(),
+        "default_tax_rates": Unsupported(),
+        "description": Str(emptyable=True, max_length=1500),
+        "discounts": Unsupported(),
+        "due_date": Int(),
+        "effective_at": Unsupported(),
+        "expand": EXPAND,
+        "footer": Str(emptyable=True, max_length=5000),
+        "issuer": Unsupported(),
+        "metadata": Metadata(),
+        "number": Unsupported(),
+        "on_behalf_of": Unsupported(),
+        "payment_settings": Unsupported(),
+        "rendering": Unsupported(),
+        "shipping_cost": Unsupported(),
+        "shipping_details": Unsupported(),
+        "statement_descriptor": Str(emptyable=True, max_length=22),
+        "transfer_data": Unsupported(),
+    }
+)
+FINALIZE = Obj({"auto_advance": Bool(), "expand": EXPAND})
+ACTION = Obj({"expand": EXPAND})
+PAY = Obj(
+    {
+        "expand": EXPAND,
+        "forgive": Unsupported(),
+        "mandate": Unsupported(),
+        "off_session": Bool(),
+        "paid_out_of_band": Bool(),
+        "payment_method": Unsupported(),
+        "source": Unsupported(),
+    }
+)
+DELETE = Obj({})
+RETRIEVE = Obj({"expand": EXPAND})
+LIST = list_params(
+    collection_method=Enum(*COLLECTION_METHODS),
+    created=RangeFilter(),
+    customer=Str(),
+    customer_account=Unsupported(),
+    due_date=RangeFilter(),
+    status=Enum(*STATUSES),
+    subscription=Str(),
+)
+
+
+def subscription_of(invoice: JSON) -> str | None:
+    details = (invoice.get("parent") or {}).get("subscription_details") or {}
+    subscription = details.get("subscription")
+    return str(subscription) if subscription else None
+
+
+SEARCH_FIELDS: dict[str, SearchField] = {
+    "created": number_field("created"),
+    "currency": string_field("currency"),
+    "customer": string_field("customer"),
+    "metadata": METADATA,
+    "number": string_field("number"),
+    "status": string_field("status"),
+    "subscription": SearchField("string", subscription_of),
+    "total": number_field("total"),
+}
+# What a finalized invoice still accepts, by status.
+FINALIZED_UPDATABLE = {
+    "open": {"metadata", "auto_advance", "expand"},
+    "uncollectible": {"metadata", "auto_advance", "expand"},
+    "paid": {"metadata", "expand"},
+    "void": {"metadata", "expand"},
+}
+
+
+# lines -------------------------------------------------------------------------------------------
+def subscription_line(
+    subscription: JSON,
+    item_id: str,
+    price: JSON,
+    *,
+    quantity: int,
+    amount: int,
+    period: JSON,
+    description: str,
+    proration: bool = False,
+    invoice_item: str | None = None,
+) -> JSON:
+    """A line billing a subscription item (``parent.subscription_item_details``)."""
+    return {
+        "object": "line_item",
+        "amount": amount,
+        "currency": subscription["currency"],
+        "description": description,
+        "discount_amounts": [],
+        "discountable": not proration,
+        "discounts": [],
+        "livemode": False,
+        "metadata": {},
+        "parent": {
+            "invoice_item_details": None,
+            "subscription_item_details": {
+                "invoice_item": invoice_item,
+                "proration": proration,
+                "proration_details": {"credited_items": None},
+                "subscription": subscription["id"],
+                "subscription_item": item_id,
+            },
+            "type": "subscription_item_details",
+        },
+        "period": {"end": period["end"], "start": period["start"]},
+        "pretax_credit_amounts": [],
+        "pricing": {
+            "price_details": {"price": price["id"], "product": price["product"]},
+            "type": "price_details",
+            "unit_amount_decimal": None if proration else price["unit_amount_decimal"],
+        },
+        "quantity": quantity,
+        "quantity_decimal": str(quantity),
+        "subscription": subscription["id"],
+        "subtotal": amount,
+        "taxes": [],
+    }
+
+
+def invoice_item_line(item: JSON) -> JSON:
+    """The line a pending invoice item becomes on an invoice."""
+    details = (item.get("parent") or {}).get("subscription_details")
+    pricing = item.get("pricing") or {"price_details": None, "type": "price_details", "unit_amount_decimal": None}
+    parent: JSON
+    if details:
+        parent = {
+            "invoice_item_details": None,
+            "subscription_item_details": {
+                "invoice_item": item["id"],
+                "proration": item["proration"],
+                "proration_details": {"credited_items": None},
+                "subscription": details["subscription"],
+                "subscription_item": details.get("subscription_item"),
+            },
+            "type": "subscription_item_details",
+        }
+    else:
+        parent = {
+            "invoice_item_details": {
+                "invoice_item": item["id"],
+                "proration": item["proration"],
+                "proration_details": {"credited_items": None},
+                "subscription": None,
+            },
+            "subscription_item_details": None,
+            "type": "invoice_item_details",
+        }
+    return {
+        "object": "line_item",
+        "amount": item["amount"],
+        "currency": item["currency"],
+        "description": item["description"],
+        "discount_amounts": [],
+        "discountable": item["discountable"],
+        "discounts": [],
+        "livemode": False,
+        "metadata": dict(item["metadata"]),
+        "parent": parent,
+        "period": dict(item["period"]),
+        "pretax_credit_amounts": [],
+        "pricing": copy.deepcopy(pricing),
+        "quantity": item["quantity"],
+        "quantity_decimal": str(item["quantity"]),
+        "subscription": details["subscription"] if details else None,
+        "subtotal": item["amount"],
+        "taxes": [],
+    }
+
+
+def _refresh_totals(invoice: JSON) -> None:
+    subtotal = sum(int(line["amount"]) for line in invoice["lines"]["data"])
+    due = max(subtotal, 0)
+    invoice.update(
+        {
+            "amount_due": due,
+            "amount_paid": 0,
+            "amount_remaining": due,
+            "subtotal": subtotal,
+            "subtotal_excluding_tax": subtotal,
+            "total": subtotal,
+            "total_excluding_tax": subtotal,
+        }
+    )
+
+
+def _customer_snapshot(store: Store, customer_id: str) -> JSON:
+    customer = store.require(CUSTOMER, customer_id, param="customer", status=400)
+    return {
+        "customer_address": customer.get("address"),
+        "customer_email": customer.get("email"),
+        "customer_name": customer.get("name"),
+        "customer_phone": customer.get("phone"),
+        "customer_shipping": customer.get("shipping"),
+        "customer_tax_exempt": customer.get("tax_exempt", "none"),
+        "customer_tax_ids": [],
+    }
+
+
+# creation ----------------------------------------------------------------------------------------
+def create_draft(
+    call: Call,
+    *,
+    subscription: JSON,
+    billing_reason: str,
+    lines: list[JSON],
+    invoice_items: list[JSON] | None = None,
+    auto_advance: bool,
+    record_event: bool = True,
+) -> JSON:
+    """A draft invoice of ``subscription`` with ``lines`` and the pending ``invoice_items`` it takes."""
+    invoice_items = invoice_items or []
+    invoice_id = call.store.new_id(INVOICE)
+    all_lines = [*lines, *(invoice_item_line(item) for item in invoice_items)]
+    for line in all_lines:
+        line["id"] = "il_" + random_token(24)
+        line["invoice"] = invoice_id
+    collection_method = subscription["collection_method"]
+    days_until_due = subscription["days_until_due"]
+    finalizes_at = call.now + AUTO_ADVANCE_DELAY if auto_advance else None
+    invoice: JSON = {
+        "id": invoice_id,
+        "object": "invoice",
+        "account_country": "US",
+        "account_name": "Stripe emulator",
+        "account_tax_ids": None,
+        "amount_due": 0,
+        "amount_overpaid": 0,
+        "amount_paid": 0,
+        "amount_remaining": 0,
+        "amount_shipping": 0,
+        "application": None,
+        "attempt_count": 0,
+        "attempted": False,
+        "auto_advance": auto_advance,
+        "automatic_tax": {
+            "disabled_reason": None,
+            "enabled": False,
+            "liability": None,
+            "provider": None,
+            "status": None,
+        },
+        "automatically_finalizes_at": finalizes_at,
+        "billing_reason": billing_reason,
+        "collection_method": collection_method,
+        "confirmation_secret": None,
+        "created": call.now,
+        "currency": subscription["currency"],
+        "custom_fields": None,
+        "customer": subscription["customer"],
+        "customer_account": None,
+        **_customer_snapshot(call.store, subscription["customer"]),
+        "default_payment_method": None,
+        "default_source": None,
+        "default_tax_rates": [],
+        "description": None,
+        "discounts": [],
+        "due_date": (
+            call.now + int(days_until_due) * 86_400
+            if collection_method == "send_invoice" and days_until_due is not None
+            else None
+        ),
+        "effective_at": None,
+        "ending_balance": None,
+        "footer": None,
+        "from_invoice": None,
+        "hosted_invoice_url": None,
+        "invoice_pdf": None,
+        "issuer": {"type": "self"},
+        "last_finalization_error": None,
+        "latest_revision": None,
+        "lines": {
+            "object": "list",
+            "data": all_lines,
+            "has_more": False,
+            "total_count": len(all_lines),
+            "url": f"/v1/invoices/{invoice_id}/lines",
+        },
+        "livemode": False,
+        "metadata": {},
+        "next_payment_attempt": finalizes_at if collection_method == "charge_automatically" else None,
+        "number": None,
+        "on_behalf_of": None,
+        "parent": {
+            "quote_details": None,
+            "subscription_details": {
+                "metadata": dict(subscription["metadata"]),
+                "subscription": subscription["id"],
+            },
+            "type": "subscription_details",
+        },
+        "payment_settings": {
+            "default_mandate": None,
+            "payment_method_options": None,
+            "payment_method_types": None,
+        },
+        "period_end": call.now,
+        "period_start": call.now,
+        "post_payment_credit_notes_amount": 0,
+        "pre_payment_credit_notes_amount": 0,
+        "receipt_number": None,
+        "rendering": None,
+        "shipping_cost": None,
+        "shipping_details": None,
+        "starting_balance": 0,
+        "statement_descriptor": None,
+        "status": "draft",
+        "status_transitions": {
+            "finalized_at": None,
+            "marked_uncollectible_at": None,
+            "paid_at": None,
+            "voided_at": None,
+        },
+        "subtotal": 0,
+        "subtotal_excluding_tax": 0,
+        "test_clock": None,
+        "total": 0,
+        "total_discount_amounts": [],
+        "total_excluding_tax": 0,
+        "total_pretax_credit_amounts": [],
+        "total_taxes": [],
+        "webhooks_delivered_at": call.now,
+    }
+    _refresh_totals(invoice)
+    stored = call.store.insert(INVOICE, invoice)
+    for item in invoice_items:
+        attached = call.store.require(INVOICE_ITEM, item["id"])
+        before = copy.deepcopy(attached)
+        attached["invoice"] = invoice_id
+        events.record(call, "invoiceitem.updated", call.store.save(INVOICE_ITEM, attached), previous=before)
+    if record_event:
+        events.record(call, "invoice.created", stored)
+    return stored
+
+
+# transitions -------------------------------------------------------------------------------------
+def finalize(call: Call, invoice: JSON, *, auto_advance: bool | None = None) -> JSON:
+    """Draft -> open (or paid when nothing is due); records ``invoice.finalized`` (and ``invoice.paid``)."""
+    customer = call.store.require(CUSTOMER, invoice["customer"])
+    sequence = int(customer["next_invoice_sequence"])
+    customer["next_invoice_sequence"] = sequence + 1
+    call.store.save(CUSTOMER, customer)
+    token = random_token(40)
+    invoice.update(_customer_snapshot(call.store, invoice["customer"]))
+    invoice.update(
+        {
+            "automatically_finalizes_at": None,
+            "effective_at": call.now,
+            "ending_balance": invoice["starting_balance"],
+            "hosted_invoice_url": f"https://invoice.stripe.com/i/{ACCOUNT_ID}/test_{token}?s=ap",
+            "invoice_pdf": f"https://pay.stripe.com/invoice/{ACCOUNT_ID}/test_{token}/pdf?s=ap",
+            "next_payment_attempt": None,
+            "number": f"{customer['invoice_prefix']}-{sequence:04d}",
+            "status": "open",
+        }
+    )
+    invoice["status_transitions"]["finalized_at"] = call.now
+    if auto_advance is not None:
+        invoice["auto_advance"] = auto_advance
+    saved = call.store.save(INVOICE, invoice)
+    events.record(call, "invoice.finalized", saved)
+    if saved["amount_due"] == 0:
+        saved["attempted"] = True
+        saved = _mark_paid(call, saved, event_types=("invoice.paid", "invoice.payment_succeeded"))
+    return saved
+
+
+def _mark_paid(call: Call, invoice: JSON, *, event_types: tuple[str, ...]) -> JSON:
+    invoice.update({"amount_paid": invoice["amount_due"], "amount_remaining": 0, "status": "paid"})
+    invoice["status_transitions"]["paid_at"] = call.now
+    saved = call.store.save(INVOICE, invoice)
+    for event_type in event_types:
+        events.record(call, event_type, saved)
+    return saved
+
+
+def finalize_due(store: Store, now: int) -> None:
+    """Clock rule: finalize every auto-advancing draft whose ``automatically_finalizes_at`` has come, at
+    the time it was due, in that order."""
+    due = store.all(
+        INVOICE,
+        lambda invoice: (
+            invoice["status"] == "draft"
+            and invoice["auto_advance"]
+            and invoice["automatically_finalizes_at"] is not None
+            and invoice["automatically_finalizes_at"] <= now
+        ),
+    )
+    for invoice in sorted(due, key=lambda invoice: (invoice["automatically_finalizes_at"], invoice["created"])):
+        moment = int(invoice["automatically_finalizes_at"])
+        finalize(Call(store, {}, {}, moment, f"/v1/invoices/{invoice['id']}/finalize"), invoice)
+
+
+def stop_collection(call: Call, customer_id: str) -> None:
+    """After a cancellation Stripe "stops automatic collection of all finalized invoices for the
+    customer": open invoices lose ``auto_advance`` (``invoice.updated``)."""
+    for invoice in call.store.all(
+        INVOICE, lambda inv: inv["customer"] == customer_id and inv["status"] == "open" and inv["auto_advance"]
+    ):
+        before = copy.deepcopy(invoice)
+        invoice["auto_advance"] = False
+        events.record(call, "invoice.updated", call.store.save(INVOICE, invoice), previous=before)
+
+
+# endpoints ---------------------------------------------------------------------------------------
+def _require(call: Call, param: str = "invoice") -> JSON:
+    return call.store.require(INVOICE, call.path["invoice"], param=param)
+
+
+@routes.get("/v1/invoices/{invoice}", params=RETRIEVE, returns=INVOICE)
+def retrieve(call: Call) -> JSON:
+    return _require(call)
+
+
+@routes.post("/v1/invoices/{invoice}", params=UPDATE, returns=INVOICE)
+def update(call: Call) -> JSON:
+    params = call.params
+    invoice = _require(call, "id")
+    before = copy.deepcopy(invoice)
+    if invoice["status"] != "draft":
+        allowed = FINALIZED_UPDATABLE[invoice["status"]]
+        for name in params:
+            if name not in allowed:
+                raise invalid_request("Finalized invoices can't be updated in this way", param=name)
+    collection_method = params.get("collection_method", invoice["collection_method"])
+    for name in ("days_until_due", "due_date"):
+        if name in params and collection_method != "send_invoice":
+            raise invalid_request(
+                f"You can only specify '{name}' if invoice collection method is 'send_invoice'.", param=name
+            )
+    if "days_until_due" in params and "due_date" in params:
+        raise invalid_request("You may only specify one of these parameters: days_until_due, due_date.")
+    switching_to_send = collection_method == "send_invoice" and invoice["collection_method"] != "send_invoice"
+    if switching_to_send and "days_until_due" not in params and "due_date" not in params:
+        raise invalid_request(
+            "If invoice collection method is 'send_invoice', you must specify 'due_date' or 'days_until_due'."
+        )
+    invoice["collection_method"] = collection_method
+    if collection_method == "charge_automatically":
+        invoice["due_date"] = None
+    if "days_until_due" in params:
+        invoice["due_date"] = invoice["created"] + params["days_until_due"] * 86_400
+    if "due_date" in params:
+        invoice["due_date"] = params["due_date"]
+    for name in ("description", "footer", "statement_descriptor"):
+        if name in params:
+            invoice[name] = None if params[name] is UNSET else params[name]
+    if "metadata" in params:
+        invoice["metadata"] = apply_metadata(invoice["metadata"], params["metadata"])
+    if "auto_advance" in params:
+        invoice["auto_advance"] = params["auto_advance"]
+    if invoice["status"] == "draft":
+        if not invoice["auto_advance"]:
+            invoice["automatically_finalizes_at"] = None
+        elif "automatically_finalizes_at" in params:
+            invoice["automatically_finalizes_at"] = params["automatically_finalizes_at"]
+        elif invoice["automatically_finalizes_at"] is None:
+            invoice["automatically_finalizes_at"] = invoice["created"] + AUTO_ADVANCE_DELAY
+        automatic_charge = invoice["auto_advance"] and invoice["collection_method"] == "charge_automatically"
+        invoice["next_payment_attempt"] = invoice["automatically_finalizes_at"] if automatic_charge else None
+    saved = call.store.save(INVOICE, invoice)
+    events.record(call, "invoice.updated", saved, previous=before)
+    return saved
+
+
+@routes.post("/v1/invoices/{invoice}/finalize", params=FINALIZE, returns=INVOICE)
+def finalize_invoice(call: Call) -> JSON:
+    invoice = _require(call, "id")
+    if invoice["status"] != "draft":
+        raise invalid_request("This invoice is already finalized, you can't re-finalize a non-draft invoice.")
+    return finalize(call, invoice, auto_advance=call.params.get("auto_advance"))
+
+
+@routes.post("/v1/invoices/{invoice}/send", params=ACTION, returns=INVOICE)
+def send_invoice(call: Call) -> JSON:
+    invoice = _require(call)
+    if invoice["collection_method"] != "send_invoice":
+        raise invalid_request("You can only manually send an invoice if its collection method is 'send_invoice'.")
+    if invoice["status"] == "void":
+        raise invalid_request(
+            "This invoice cannot be sent right now. Please contact us via https://support.stripe.com/contact "
+            "with details, so we can help."
+        )
+    if invoice["status"] == "draft":
+        invoice = finalize(call, invoice)
+    events.record(call, "invoice.sent", invoice)
+    return invoice
+
+
+@routes.post("/v1/invoices/{invoice}/void", params=ACTION, returns=INVOICE)
+def void_invoice(call: Call) -> JSON:
+    invoice = _require(call, "id")
+    if invoice["status"] == "paid":
+        raise invalid_request("Invoices with `paid` payments cannot be voided.")
+    if invoice["status"] != "open":
+        raise invalid_request(NOT_OPEN)
+    invoice["status"] = "void"
+    invoice["auto_advance"] = False
+    invoice["status_transitions"]["voided_at"] = call.now
+    saved = call.store.save(INVOICE, invoice)
+    events.record(call, "invoice.voided", saved)
+    return saved
+
+
+@routes.post("/v1/invoices/{invoice}/mark_uncollectible", params=ACTION, returns=INVOICE)
+def mark_uncollectible(call: Call) -> JSON:
+    invoice = _require(call, "id")
+    if invoice["status"] == "uncollectible":
+        raise invalid_request("This invoice has already been marked uncollectible.")
+    if invoice["status"] != "open":
+        raise invalid_request(NOT_OPEN)
+    invoice["status"] = "uncollectible"
+    invoice["status_transitions"]["marked_uncollectible_at"] = call.now
+    saved = call.store.save(INVOICE, invoice)
+    events.record(call, "invoice.marked_uncollectible", saved)
+    return saved
+
+
+@routes.post("/v1/invoices/{invoice}/pay", params=PAY, returns=INVOICE)
+def pay(call: Call) -> JSON:
+    """Only ``paid_out_of_band`` (or an invoice with nothing due) can succeed: there are no payment methods."""
+    invoice = _require(call, "id")
+    if invoice["status"] == "paid":
+        raise invalid_request("Invoice is already paid")
+    if invoice["status"] not in ("draft", "open", "uncollectible"):
+        raise invalid_request(NOT_OPEN)
+    out_of_band = bool(call.params.get("paid_out_of_band"))
+    if not out_of_band and invoice["amount_due"] > 0:
+        raise StripeError(400, NO_PAYMENT_METHOD, code="resource_missing")
+    if invoice["status"] == "draft":
+        invoice = finalize(call, invoice)
+    if invoice["status"] == "paid":
+        return invoice
+    return _mark_paid(call, invoice, event_types=("invoice.paid",))
+
+
+@routes.delete("/v1/invoices/{invoice}", params=DELETE, returns=INVOICE)
+def delete(call: Call) -> JSON:
+    invoice = _require(call)
+    if invoice["status"] != "draft":
+        raise invalid_request("You can only delete draft invoices.")
+    if subscription_of(invoice):
+        raise invalid_request(
+            "Invoices created by a subscription cannot be deleted. You can finalize and void them instead."
+        )
+    call.store.remove(INVOICE, invoice["id"])
+    events.record(call, "invoice.deleted", invoice)
+    return {"id": invoice["id"], "object": "invoice", "deleted": True}
+
+
+@routes.get("/v1/invoices/search", params=SEARCH_PARAMS, returns=INVOICE, is_list=True)
+def search(call: Call) -> JSON:
+    return search_page(call, call.store.all(INVOICE), SEARCH_FIELDS, "invoices")
+
+
+@routes.get("/v1/invoices", params=LIST, returns=INVOICE, is_list=True)
+def list_invoices(call: Call) -> JSON:
+    params: dict[str, Any] = call.params
+
+    def matches(invoice: JSON) -> bool:
+        if any(invoice[name] != params[name] for name in ("customer", "status", "collection_method") if name in params):
+            return False
+        if "subscription" in params and subscription_of(invoice) != params["subscription"]:
+            return False
+        if "due_date" in params and (
+            invoice["due_date"] is None or not in_range(invoice["due_date"], params["due_date"])
+        ):
+            return False
+        return in_range(invoice["created"], params.get("created"))
+
+    return paginate(call, INVOICE, call.store.all(INVOICE, matches))

@@ -1,0 +1,40 @@
+"""GET /invoices?review_status=pending and POST /invoices/{invoice_id}/approve: Finance's review."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from incytes_billing import wiring
+from incytes_billing.http.api import create_api_resolver, json_response, resolve_json_api
+
+logger = Logger()
+metrics = Metrics()
+app = create_api_resolver()
+
+InvoiceId = Annotated[str, Path(pattern=r"^in_[A-Za-z0-9]{1,250}$", description="Stripe invoice id")]
+
+
+@app.get("/invoices")
+def list_invoices(review_status: Annotated[Literal["pending"], Query()] = "pending") -> Response[str]:
+    invoices = wiring.invoice_review_service().pending()
+    return json_response(200, {"review_status": review_status, "invoices": [i.api_view() for i in invoices]})
+
+
+@app.post("/invoices/<invoice_id>/approve")
+def approve_invoice(invoice_id: InvoiceId) -> Response[str]:
+    invoice = wiring.invoice_review_service().approve(invoice_id)
+    metrics.add_metric(name="InvoiceApproved", unit=MetricUnit.Count, value=1)
+    return json_response(200, {"invoice_id": invoice.invoice_id, "status": invoice.status, "review_status": "approved"})
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return resolve_json_api(app, event, context)

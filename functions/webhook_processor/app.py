@@ -1,0 +1,62 @@
+"""SQS consumer: applies the Stripe events the webhook stored (one event id per message).
+
+A message whose event cannot be applied yet is reported as a batch item failure and comes back later, with a
+visibility timeout that grows with each receive; after the queue's maxReceiveCount it lands in the DLQ.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from incytes_billing import wiring
+from incytes_billing.errors import RetryLater
+
+logger = Logger()
+metrics = Metrics()
+processor = BatchProcessor(event_type=EventType.SQS)
+MAX_BACKOFF_SECONDS = 900
+RETRY_BASE_SECONDS = int(os.environ.get("STRIPE_EVENT_RETRY_BASE_SECONDS", "10"))
+
+
+def apply_event(record: SQSRecord) -> None:
+    event_id = record.body
+    try:
+        outcome = wiring.event_processor().process(event_id)
+    except RetryLater as reason:
+        logger.info("event deferred", extra={"event_id": event_id, "reason": str(reason)})
+        _back_off(record)
+        raise
+    except Exception:
+        logger.exception("event failed", extra={"event_id": event_id})
+        _back_off(record)
+        raise
+    metrics.add_metric(name=f"StripeEvent_{outcome or 'unknown'}", unit=MetricUnit.Count, value=1)
+    logger.info("event applied", extra={"event_id": event_id, "outcome": outcome})
+
+
+def _back_off(record: SQSRecord) -> None:
+    """Exponential backoff: the failed message becomes visible again after 10 s, 20 s, 40 s, ... 15 min."""
+    receives = int(record.attributes.approximate_receive_count or 1)
+    delay = min(MAX_BACKOFF_SECONDS, RETRY_BASE_SECONDS * 2 ** (receives - 1))
+    queue_url = wiring.settings().require("stripe_events_queue_url")
+    try:
+        boto3.client("sqs").change_message_visibility(
+            QueueUrl=queue_url, ReceiptHandle=record.receipt_handle, VisibilityTimeout=delay
+        )
+    except Exception:  # the queue's own visibility timeout still applies
+        logger.warning("could not set the retry delay", extra={"message_id": record.message_id})
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return process_partial_response(event=event, record_handler=apply_event, processor=processor, context=context)

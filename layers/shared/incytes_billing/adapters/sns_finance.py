@@ -1,0 +1,28 @@
+"""FinanceNotifier on SNS: readable text for email, JSON for machines (MessageStructure=json)."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from incytes_billing.models.events import FinanceNotice
+
+if TYPE_CHECKING:
+    from mypy_boto3_sns import SNSClient
+
+
+class SnsFinanceNotifier:
+    def __init__(self, client: SNSClient, topic_arn: str) -> None:
+        self._client = client
+        self._topic_arn = topic_arn
+
+    def publish(self, notice: FinanceNotice) -> None:
+        machine = json.dumps(notice.data, default=str)
+        self._client.publish(
+            TopicArn=self._topic_arn,
+            Subject=notice.subject,
+            MessageStructure="json",
+            # `default` goes to every protocol without its own entry (SQS, Lambda, HTTP): the JSON body.
+            Message=json.dumps({"default": machine, "email": notice.text, "email-json": machine}),
+            MessageAttributes={"event_type": {"DataType": "String", "StringValue": notice.event_type}},
+        )

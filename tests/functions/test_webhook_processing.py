@@ -1,0 +1,257 @@
+"""Stripe events end to end in-process: the emulator's own events, signed, through WebhookFunction, the SQS
+queue and WebhookProcessorFunction; Finance's SNS messages read from a queue subscribed to the topic."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+from typing import Any
+
+import boto3
+import pytest
+import stripe
+
+from incytes_billing.catalog.sync import run_catalog_sync
+from local_stack.sqs_source import sqs_event_sources
+from local_stack.template import StackResources
+from local_stack.webhook_event import signed
+from tests.support import EMULATOR_API_KEY, WEBHOOK_SECRETS, Invoke, load_event, template
+
+PROCESSOR = "WebhookProcessorFunction"
+
+
+class Pipeline:
+    """Delivers emulator events to the webhook and runs the processor over the queue."""
+
+    def __init__(self, invoke: Invoke, aws: StackResources, stripe_api: str) -> None:
+        self.invoke = invoke
+        self.aws = aws
+        self.stripe_api = stripe_api
+        sqs = boto3.client("sqs")
+        (self.source,) = sqs_event_sources(template(), aws, invoke, sqs)
+        self.finance = sqs.create_queue(QueueName="finance-inbox")["QueueUrl"]
+        finance_arn = sqs.get_queue_attributes(QueueUrl=self.finance, AttributeNames=["QueueArn"])["Attributes"]
+        boto3.client("sns").subscribe(TopicArn=aws["FinanceTopic"], Protocol="sqs", Endpoint=finance_arn["QueueArn"])
+
+    def stripe_event(self, event_type: str, object_id: str | None = None) -> str:
+        """The raw JSON of the newest emulator event of that type (about that object), as Stripe sends it."""
+        request = urllib.request.Request(
+            f"{self.stripe_api}/v1/events?type={event_type}&limit=100",
+            headers={"Authorization": f"Bearer {EMULATOR_API_KEY}"},
+        )
+        with urllib.request.urlopen(request) as response:
+            events = json.loads(response.read())["data"]
+        matching = [e for e in events if object_id is None or e["data"]["object"]["id"] == object_id]
+        assert matching, f"no {event_type} event in the emulator"
+        return json.dumps(matching[0])
+
+    def deliver(self, body: str) -> dict[str, Any]:
+        event = load_event("webhook/invoice_created.json")
+        event["body"] = body
+        response = self.invoke("WebhookFunction", signed(event, WEBHOOK_SECRETS[0]))
+        assert response["statusCode"] == 200, response["body"]
+        return response
+
+    def process(self) -> None:
+        self.source.drain()
+
+    def finance_messages(self) -> list[dict[str, Any]]:
+        sqs = boto3.client("sqs")
+        messages = sqs.receive_message(QueueUrl=self.finance, MaxNumberOfMessages=10).get("Messages", [])
+        return [json.loads(message["Body"]) for message in messages]
+
+    def event_status(self, event_id: str) -> str:
+        table = boto3.resource("dynamodb").Table(self.aws["StripeEventsTable"])
+        return str(table.get_item(Key={"event_id": event_id})["Item"]["status"])
+
+    def invoice(self, invoice_id: str) -> dict[str, Any] | None:
+        table = boto3.resource("dynamodb").Table(self.aws["InvoicesTable"])
+        return table.get_item(Key={"invoice_id": invoice_id}).get("Item")
+
+
+@pytest.fixture
+def pipeline(invoke: Invoke, aws: StackResources, stripe_api: str) -> Pipeline:
+    return Pipeline(invoke, aws, stripe_api)
+
+
+@pytest.fixture
+def subscribed(invoke: Invoke, stripe_api: str, demo_customer: str) -> dict[str, Any]:
+    """Funder f1, linked to the demo customer, with a one-click subscription (its first invoice held)."""
+    run_catalog_sync(EMULATOR_API_KEY, stripe_api)
+    assert invoke("FundersFunction", load_event("funders/put_funder_linked.json"))["statusCode"] == 200
+    response = invoke("SubscriptionsFunction", load_event("subscriptions/post_subscription.json"))
+    assert response["statusCode"] == 201, response["body"]
+    created: dict[str, Any] = json.loads(response["body"])
+    return created
+
+
+def test_first_invoice_created_notifies_finance_once(pipeline: Pipeline, subscribed: dict[str, Any]) -> None:
+    invoice_id = subscribed["first_invoice"]["id"]
+    body = pipeline.stripe_event("invoice.created", invoice_id)
+    for _ in range(10):  # ten duplicate deliveries
+        pipeline.deliver(body)
+    pipeline.process()
+
+    (message,) = pipeline.finance_messages()
+    assert message["MessageAttributes"]["event_type"]["Value"] == "invoice.review_requested"
+    assert len(message["Subject"]) < 100
+    assert "Acme Health" in message["Subject"]
+    data = json.loads(message["Message"])  # the JSON body for machines (`default`)
+    assert data["invoice"]["invoice_id"] == invoice_id
+    assert data["dashboard_url"] == f"https://dashboard.stripe.com/test/invoices/{invoice_id}"
+    assert data["approve_url"].endswith(f"/invoices/{invoice_id}/approve")
+    record = pipeline.invoice(invoice_id)
+    assert record is not None
+    assert (record["status"], record["review_status"], record["first_invoice"]) == ("draft", "pending", True)
+    assert pipeline.event_status(json.loads(body)["id"]) == "processed"
+
+    listed = pipeline.invoke("InvoicesFunction", invoices_event("GET", "/invoices", {"review_status": "pending"}))
+    assert [i["invoice_id"] for i in json.loads(listed["body"])["invoices"]] == [invoice_id]
+
+
+def test_finalized_before_created_never_goes_back_to_draft(
+    pipeline: Pipeline, subscribed: dict[str, Any], stripe_client: stripe.StripeClient
+) -> None:
+    invoice_id = subscribed["first_invoice"]["id"]
+    stripe_client.v1.invoices.finalize_invoice(invoice_id, {"auto_advance": True})  # Finance, in the Dashboard
+    pipeline.deliver(pipeline.stripe_event("invoice.finalized", invoice_id))
+    pipeline.deliver(pipeline.stripe_event("invoice.created", invoice_id))
+    pipeline.process()
+
+    record = pipeline.invoice(invoice_id)
+    assert record is not None
+    assert (record["status"], record["review_status"]) == ("open", "approved")  # Dashboard finalization = approval
+    assert pipeline.finance_messages() == []  # nothing left to review
+    funder = json.loads(pipeline.invoke("FundersFunction", load_event("funders/get_funder.json"))["body"])
+    assert funder["subscription"]["first_invoice"]["review_status"] == "approved"
+
+
+def test_unknown_customer_is_kept_and_applied_once_known(
+    pipeline: Pipeline,
+    stripe_client: stripe.StripeClient,
+    stripe_api: str,
+    invoke: Invoke,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("STRIPE_EVENT_RETRY_BASE_SECONDS", "1")  # the deferred retry comes back after 1 s
+    run_catalog_sync(EMULATOR_API_KEY, stripe_api)
+    customer = stripe_client.v1.customers.create({"name": "Late Link"})
+    price = stripe_client.v1.prices.list({"lookup_keys": ["incytes_sms_usd"]}).data[0]
+    subscription = stripe_client.v1.subscriptions.create(
+        {
+            "customer": customer.id,
+            "items": [{"price": price.id}],
+            "collection_method": "send_invoice",
+            "days_until_due": 30,
+        }
+    )
+    body = pipeline.stripe_event("invoice.created", str(subscription.latest_invoice))
+    event_id = json.loads(body)["id"]
+    pipeline.deliver(body)
+    pipeline.process()
+    assert pipeline.event_status(event_id) == "received"  # kept, not dropped
+
+    put = load_event("funders/put_funder.json")
+    put["body"] = json.dumps({"name": "Late Link", "stripe_customer_id": customer.id})
+    assert invoke("FundersFunction", put)["statusCode"] == 200
+    time.sleep(1.2)
+    pipeline.process()
+    assert pipeline.event_status(event_id) == "processed"
+    assert pipeline.invoice(str(subscription.latest_invoice)) is not None
+
+
+def test_crash_between_claim_and_publish_is_redriven_once(
+    pipeline: Pipeline, subscribed: dict[str, Any], aws: StackResources, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    invoice_id = subscribed["first_invoice"]["id"]
+    # A worker claimed the notification and died before publishing (long enough ago to be stale).
+    boto3.resource("dynamodb").Table(aws["NotificationsTable"]).put_item(
+        Item={"notification_key": f"invoice-review#{invoice_id}", "claimed_at": 1}
+    )
+    pipeline.deliver(pipeline.stripe_event("invoice.created", invoice_id))
+    pipeline.process()
+    assert len(pipeline.finance_messages()) == 1
+
+
+def test_crash_between_effect_and_mark_has_a_single_effect(pipeline: Pipeline, subscribed: dict[str, Any]) -> None:
+    invoice_id = subscribed["first_invoice"]["id"]
+    body = pipeline.stripe_event("invoice.created", invoice_id)
+    pipeline.deliver(body)
+    pipeline.process()
+    first = pipeline.invoice(invoice_id)
+    # The worker died after the effect, before marking: the event is still `received` and comes back.
+    table = boto3.resource("dynamodb").Table(pipeline.aws["StripeEventsTable"])
+    table.update_item(
+        Key={"event_id": json.loads(body)["id"]},
+        UpdateExpression="SET #s = :r",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":r": "received"},
+    )
+    pipeline.deliver(body)
+    pipeline.process()
+    assert pipeline.invoice(invoice_id) == first
+    assert len(pipeline.finance_messages()) == 1
+
+
+def test_other_event_types_are_recorded_and_ignored(pipeline: Pipeline, stripe_client: stripe.StripeClient) -> None:
+    stripe_client.v1.customers.create({"name": "Someone"})
+    body = pipeline.stripe_event("customer.created")
+    pipeline.deliver(body)
+    pipeline.process()
+    assert pipeline.event_status(json.loads(body)["id"]) == "ignored"
+
+
+def invoices_event(method: str, path: str, query: dict[str, str] | None = None) -> dict[str, Any]:
+    event = load_event("funders/get_funder.json")
+    event.update(
+        {
+            "httpMethod": method,
+            "path": path,
+            "resource": "/invoices/{invoice_id}/approve" if path.endswith("/approve") else "/invoices",
+            "pathParameters": {"invoice_id": path.split("/")[2]} if path.endswith("/approve") else None,
+            "queryStringParameters": query,
+            "multiValueQueryStringParameters": {k: [v] for k, v in (query or {}).items()} or None,
+        }
+    )
+    return event
+
+
+def test_approve_finalizes_sends_and_is_idempotent(
+    invoke: Invoke, subscribed: dict[str, Any], stripe_client: stripe.StripeClient
+) -> None:
+    invoice_id = subscribed["first_invoice"]["id"]
+    approved = invoke("InvoicesFunction", invoices_event("POST", f"/invoices/{invoice_id}/approve"))
+    assert approved["statusCode"] == 200, approved["body"]
+    assert json.loads(approved["body"])["status"] == "open"
+    invoice = stripe_client.v1.invoices.retrieve(invoice_id)
+    assert (invoice.status, invoice.auto_advance) == ("open", True)
+    again = invoke("InvoicesFunction", invoices_event("POST", f"/invoices/{invoice_id}/approve"))
+    assert again["statusCode"] == 200
+
+    stripe_client.v1.invoices.void_invoice(invoice_id)
+    void = invoke("InvoicesFunction", invoices_event("POST", f"/invoices/{invoice_id}/approve"))
+    assert (void["statusCode"], json.loads(void["body"])["error"]["code"]) == (409, "invoice_not_draft")
+    unknown = invoke("InvoicesFunction", invoices_event("POST", "/invoices/in_Unknown/approve"))
+    assert (unknown["statusCode"], json.loads(unknown["body"])["error"]["code"]) == (404, "invoice_not_found")
+
+
+def test_pending_drafts_are_reminded_once_a_day(pipeline: Pipeline, subscribed: dict[str, Any]) -> None:
+    invoice_id = subscribed["first_invoice"]["id"]
+    pipeline.deliver(pipeline.stripe_event("invoice.created", invoice_id))
+    pipeline.process()
+    assert len(pipeline.finance_messages()) == 1  # the review request itself
+    schedule = {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
+
+    assert pipeline.invoke("ReviewReminderFunction", schedule) == {"reminded": []}  # too recent (template: 2 days)
+    table = boto3.resource("dynamodb").Table(pipeline.aws["InvoicesTable"])
+    created = int(table.get_item(Key={"invoice_id": invoice_id})["Item"]["stripe_created"])
+    table.update_item(  # three days pass
+        Key={"invoice_id": invoice_id},
+        UpdateExpression="SET stripe_created = :c",
+        ExpressionAttributeValues={":c": created - 3 * 86400},
+    )
+    assert pipeline.invoke("ReviewReminderFunction", schedule) == {"reminded": [invoice_id]}
+    pipeline.invoke("ReviewReminderFunction", schedule)  # the same day again: no second reminder
+    (reminder,) = pipeline.finance_messages()
+    assert reminder["MessageAttributes"]["event_type"]["Value"] == "invoice.review_reminder"
