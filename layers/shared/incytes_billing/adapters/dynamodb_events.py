@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, cast
 
 from botocore.exceptions import ClientError
 
+from incytes_billing.adapters.dynamodb_items import is_conditional_check_failure
 from incytes_billing.models.events import EventKind, EventStatus, StoredEvent, VerifiedEvent
 
 if TYPE_CHECKING:
@@ -38,7 +39,7 @@ class DynamoDBStripeEventStore:
                 ConditionExpression="attribute_not_exists(event_id)",
             )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            if is_conditional_check_failure(error):
                 return False
             raise
         return True
@@ -66,7 +67,7 @@ class DynamoDBStripeEventStore:
                 ExpressionAttributeValues={":status": status, ":received": "received", ":now": int(time.time())},
             )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            if not is_conditional_check_failure(error):
                 raise
             # Already marked by a concurrent worker: the outcome is recorded either way.
 

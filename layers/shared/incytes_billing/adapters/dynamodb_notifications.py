@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
+from incytes_billing.adapters.dynamodb_items import is_conditional_check_failure
 from incytes_billing.models.notifications import ClaimOutcome
 
 if TYPE_CHECKING:
@@ -29,7 +30,7 @@ class DynamoDBNotificationClaims:
                 ExpressionAttributeValues={":now": now, ":stale": now - stale_after},
             )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            if not is_conditional_check_failure(error):
                 raise
             item = self._table.get_item(Key={"notification_key": key}, ConsistentRead=True).get("Item") or {}
             return "published" if "published_at" in item else "in_flight"

@@ -1,0 +1,49 @@
+"""What the DynamoDB adapters share: versioned writes and reading numbers back as integers."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+from pydantic import BaseModel
+
+from incytes_billing.errors import ConcurrentUpdate
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.service_resource import Table
+
+
+def is_conditional_check_failure(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+def to_item(model: BaseModel) -> dict[str, Any]:
+    """A model as an item; a top-level None is left out (a GSI key may not be null; absent reads back as None)."""
+    return {key: value for key, value in model.model_dump(mode="json").items() if value is not None}
+
+
+def put_versioned(table: Table, item: dict[str, Any], *, key: str, expected_version: int | None) -> None:
+    """Write `item` if the stored version is `expected_version` (None: only if new); else ConcurrentUpdate."""
+    try:
+        if expected_version is None:
+            table.put_item(Item=item, ConditionExpression=f"attribute_not_exists({key})")
+        else:
+            table.put_item(
+                Item=item,
+                ConditionExpression="version = :expected",
+                ExpressionAttributeValues={":expected": expected_version},
+            )
+    except ClientError as error:
+        if is_conditional_check_failure(error):
+            raise ConcurrentUpdate(f"{key} {item[key]} changed concurrently.") from error
+        raise
+
+
+def plain_numbers(value: Any) -> Any:
+    """DynamoDB numbers come back as Decimal; every number these tables store is an integer."""
+    if isinstance(value, dict):
+        return {key: plain_numbers(inner) for key, inner in value.items()}
+    if isinstance(value, list):
+        return [plain_numbers(inner) for inner in value]
+    return int(value) if isinstance(value, Decimal) else value
