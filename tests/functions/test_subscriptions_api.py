@@ -248,3 +248,15 @@ def test_link_a_manual_subscription(
     assert sorted(item["kind"] for item in record["items"]) == ["seat", "sms"]
     assert body_of(linked)["seats"] == 2
     assert stripe_client.v1.subscriptions.retrieve(manual).metadata["incytes_funder_id"] == "f1"
+
+
+def test_stripe_refusal_is_422_with_stripes_message(
+    invoke: Invoke, catalog: None, linked_funder: str, stripe_client: stripe.StripeClient
+) -> None:
+    # The customer already bills in USD: Stripe refuses a EUR subscription for it.
+    stripe_client.v1.invoice_items.create({"customer": "cus_LocalDemoAcme", "amount": 100, "currency": "usd"})
+    refused = invoke(FUNCTION, subscription_event("post_subscription_empty.json", body={"currency": "eur"}))
+    error = assert_error(refused, 422, "stripe_rejected")
+    assert "currenc" in error["message"].lower()
+    # Nothing half-made is left behind: a USD subscription can still be created right away.
+    assert invoke(FUNCTION, load_event("subscriptions/post_subscription_empty.json"))["statusCode"] == 201
