@@ -134,7 +134,13 @@ def test_bad_signatures_are_400_and_nothing_is_stored(invoke: Invoke, aws: Stack
 
 
 def test_signed_body_that_is_not_an_event_is_invalid_payload(invoke: Invoke, aws: StackResources) -> None:
-    for body in ('{"hello": "world"}', "not json", '{"id": "x", "object": "charge", "type": "t"}'):
+    for body in (
+        '{"hello": "world"}',
+        "not json",
+        '{"id": "x", "object": "charge", "type": "t"}',
+        '{"id": "evt_1", "object": "event", "type": "invoice.created"}',  # no `created`
+        '{"id": "evt_2", "object": "v2.core.event", "type": "v1.billing.meter.error_report_triggered"}',
+    ):
         event = load_event("webhook/invoice_created.json")
         event["body"] = body
         assert_rejected(invoke(FUNCTION, signed(event, CURRENT)), "invalid_payload")

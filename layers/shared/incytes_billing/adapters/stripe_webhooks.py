@@ -56,6 +56,13 @@ def verify_event(payload: str, signature_header: str | None, secrets: Sequence[s
         raise InvalidPayload("The webhook body is not JSON.") from error
     if not isinstance(body, dict) or not isinstance(body.get("id"), str) or not isinstance(body.get("type"), str):
         raise InvalidPayload("The webhook body is not a Stripe event.")
+    try:
+        return _parsed(body, payload, signature_header, secret)
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise InvalidPayload("The webhook body is not a well-formed Stripe event.") from error
+
+
+def _parsed(body: dict[str, object], payload: str, signature_header: str, secret: str) -> VerifiedEvent:
     if body.get("object") == THIN_EVENT_OBJECT:
         notification = _thin_event_parser().parse_event_notification(payload, signature_header, secret)
         created = body.get("created")
