@@ -12,6 +12,7 @@ from incytes_billing.errors import (
     CurrencyMismatch,
     FunderLocked,
     FunderNotFound,
+    StripeCustomerInUse,
     StripeCustomerNotFound,
 )
 from incytes_billing.models.funder import Funder, FunderUpsert
@@ -29,6 +30,9 @@ class MemoryFunders:
 
     def get(self, funder_id: str) -> Funder | None:
         return self.items.get(funder_id)
+
+    def find_by_customer(self, customer_id: str) -> Funder | None:
+        return next((f for f in self.items.values() if f.stripe_customer_id == customer_id), None)
 
     def save(self, funder: Funder, *, expected_version: int | None) -> None:
         current = self.items.get(funder.funder_id)
@@ -171,6 +175,14 @@ def test_concurrent_writer_is_retried_then_reported(service: FunderService, fund
     funders.conflicts_to_raise = 10
     with pytest.raises(ConcurrentUpdate):
         service.upsert("f1", upsert(name="Other"))
+
+
+def test_a_customer_bills_one_funder(service: FunderService) -> None:
+    service.upsert("f1", upsert(stripe_customer_id="cus_new"))
+    with pytest.raises(StripeCustomerInUse, match="f1"):
+        service.upsert("f2", upsert(stripe_customer_id="cus_new"))
+    service.upsert("f1", upsert(stripe_customer_id=None))  # once unlinked, it is free
+    assert service.upsert("f2", upsert(stripe_customer_id="cus_new")).stripe_customer_id == "cus_new"
 
 
 def test_get_unknown_funder(service: FunderService) -> None:

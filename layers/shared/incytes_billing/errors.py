@@ -58,6 +58,17 @@ class CurrencyMismatch(BillingError):
         )
 
 
+class StripeCustomerInUse(BillingError):
+    status = 409
+    code = "stripe_customer_in_use"
+
+    def __init__(self, customer_id: str, other_funder_id: str) -> None:
+        super().__init__(
+            f"Stripe customer '{customer_id}' is already linked to funder '{other_funder_id}'; "
+            "a customer bills one funder (its webhooks must name one)."
+        )
+
+
 class FunderLocked(BillingError):
     status = 409
     code = "funder_locked"

@@ -10,6 +10,7 @@ from incytes_billing.errors import (
     CurrencyMismatch,
     FunderLocked,
     FunderNotFound,
+    StripeCustomerInUse,
     StripeCustomerNotFound,
 )
 from incytes_billing.models.common import DEFAULT_CURRENCY, SUPPORTED_CURRENCIES, Currency
@@ -67,6 +68,10 @@ class FunderService:
 
         customer_changed = existing is None or customer_id != existing.stripe_customer_id
         currency_changed = existing is not None and currency != existing.currency
+        if customer_id is not None and customer_changed:
+            holder = self._funders.find_by_customer(customer_id)
+            if holder is not None and holder.funder_id != funder_id:
+                raise StripeCustomerInUse(customer_id, holder.funder_id)
         if customer_id is not None and (customer_changed or currency_changed):
             currency = self._checked_currency(customer_id, currency)
 
