@@ -37,6 +37,8 @@ DEMO_CUSTOMER_ID = "cus_LocalDemoAcme"
 STRIPE_API_BASE_PARAMETER = "StripeApiBase"
 STRIPE_KEY_PARAMETER = "StripeApiKeyParameterName"
 WEBHOOK_SECRETS_PARAMETER = "StripeWebhookSecretsParameterName"
+WEBHOOK_ROUTE = "/stripe/webhook"
+STRIPE_API_VERSION = "2026-10-28.endive"  # the endpoint's pinned version, as in production
 
 
 class StackError(Exception):
@@ -301,6 +303,12 @@ class LocalStack:
         for route in gateway.routes:
             auth = "no auth" if route.auth == "NONE" else f"{route.auth}, not checked locally"
             LOG.info("route %-6s %s -> %s (%s)", route.method, route.path_template, route.function_logical_id, auth)
+        webhook_line = None
+        if self._emulator is not None and any(route.path_template == WEBHOOK_ROUTE for route in gateway.routes):
+            # The emulator then signs and delivers its events to our webhook route, as Stripe would.
+            url = f"{api_url}{WEBHOOK_ROUTE}"
+            self._emulator.add_webhook_endpoint(url, s.webhook_secret, api_version=STRIPE_API_VERSION)
+            webhook_line = f"Webhooks    {url} (emulator -> API, signed with STRIPE_WEBHOOK_SECRET)"
 
         self.context = StackContext(
             settings=s,
@@ -321,6 +329,8 @@ class LocalStack:
 
         host, port = self._moto.get_host_and_port()
         lines = [f"API         {api_url}", f"AWS (moto)  http://{host}:{port}", stripe_line]
+        if webhook_line is not None:
+            lines.append(webhook_line)
         for topic, url in subscribe_inboxes(session, resources).items():
             lines.append(f"SNS inbox   {url} ({topic}; make inbox)")
         return lines

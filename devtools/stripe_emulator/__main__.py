@@ -1,4 +1,5 @@
-"""``python -m stripe_emulator [--host H] [--port P]``: run the emulator until SIGINT/SIGTERM."""
+"""``python -m stripe_emulator [--host H] [--port P] [--webhook-retry-delays 60,300,...]``: run the emulator
+until SIGINT/SIGTERM."""
 
 from __future__ import annotations
 
@@ -11,8 +12,19 @@ import threading
 from types import FrameType
 
 from .emulator import StripeEmulator
+from .webhooks import DEFAULT_RETRY_DELAYS, DEFAULT_TIMEOUT
 
 DEFAULT_PORT = 12111
+
+
+def _delays(text: str) -> tuple[float, ...]:
+    try:
+        delays = tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a comma-separated list of seconds: {text!r}") from None
+    if any(delay < 0 for delay in delays):
+        raise argparse.ArgumentTypeError(f"delays must be >= 0: {text!r}")
+    return delays
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,6 +35,20 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=int(os.environ.get("STRIPE_EMULATOR_PORT", DEFAULT_PORT)),
         help="port to listen on (0: any free port); default $STRIPE_EMULATOR_PORT or 12111",
+    )
+    parser.add_argument(
+        "--webhook-retry-delays",
+        type=_delays,
+        default=DEFAULT_RETRY_DELAYS,
+        metavar="S,S,...",
+        help="seconds before each retry of a failed webhook delivery (default: ten retries over ~3 days; '' for none)",
+    )
+    parser.add_argument(
+        "--webhook-timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        metavar="S",
+        help=f"seconds a webhook receiver has to answer (default {DEFAULT_TIMEOUT:g})",
     )
     parser.add_argument("--verbose", action="store_true", help="log every request")
     args = parser.parse_args(argv)
@@ -36,7 +62,12 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
 
-    emulator = StripeEmulator(args.host, args.port)
+    emulator = StripeEmulator(
+        args.host,
+        args.port,
+        webhook_retry_delays=args.webhook_retry_delays,
+        webhook_timeout=args.webhook_timeout,
+    )
     try:
         url = emulator.start()
     except OSError as error:

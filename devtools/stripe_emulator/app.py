@@ -36,6 +36,7 @@ from .resources.events import API_VERSION
 from .resources.kinds import EVENT
 from .routing import Call, Route, Router
 from .store import JSON, Store, random_token
+from .webhooks import DEFAULT_RETRY_DELAYS, DEFAULT_TIMEOUT, WebhookDispatcher
 from .wire import HttpRequest, HttpResponse
 
 DEFAULT_API_VERSION = API_VERSION  # "2026-10-28.endive", the version the SDK pins
@@ -155,20 +156,31 @@ def _server_error(fault: Fault, saved_under_key: bool) -> StripeError:
 class EmulatorApp:
     """State plus the pipeline; the HTTP server and :class:`StripeEmulator` sit on top of it."""
 
-    def __init__(self, routes: Iterable[Route] = ROUTES, clock_rules: Iterable[ClockRule] = CLOCK_RULES) -> None:
+    def __init__(
+        self,
+        routes: Iterable[Route] = ROUTES,
+        clock_rules: Iterable[ClockRule] = CLOCK_RULES,
+        *,
+        webhook_retry_delays: Iterable[float] = DEFAULT_RETRY_DELAYS,
+        webhook_timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
         self.store = Store()
         self.clock_rules = tuple(clock_rules)
         self.faults = FaultInjector()
         self.idempotency = IdempotencyCache()
         self.log = RequestLog()
         self.router = Router(routes)
+        # Delivers the events published on store.bus; its worker runs between start() and stop().
+        self.webhooks = WebhookDispatcher(self.store, retry_delays=webhook_retry_delays, timeout=webhook_timeout)
         self._interrupt = threading.Event()
         self._interrupt_lock = threading.Lock()
 
     # controls -------------------------------------------------------------------------------------
     def reset(self) -> None:
         self.interrupt_hangs()
-        self.store.reset()
+        with self.store.lock:
+            self.store.reset()
+            self.webhooks.reset()
         self.faults.clear()
         self.idempotency.reset()
         self.log.clear()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import urllib.request
+from collections.abc import Iterable
 from typing import Any
 
 
@@ -18,7 +19,7 @@ class EmulatorControl:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
 
-    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None, timeout: float | None = None) -> Any:
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(
             self.base_url + "/_emulator" + path,
@@ -27,7 +28,7 @@ class EmulatorControl:
             headers={"Content-Type": "application/json"},
         )
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+            with urllib.request.urlopen(request, timeout=timeout or self.timeout) as response:
                 return json.loads(response.read())
         except urllib.error.HTTPError as error:
             raise EmulatorControlError(f"{method} {path}: {error.code} {error.read().decode()}") from None
@@ -67,3 +68,23 @@ class EmulatorControl:
 
     def clear_requests_log(self) -> None:
         self._call("DELETE", "/requests")
+
+    def add_webhook_endpoint(
+        self,
+        url: str,
+        secret: str,
+        enabled_events: Iterable[str] = ("*",),
+        api_version: str | None = None,
+    ) -> dict[str, Any]:
+        """A webhook endpoint signing with ``secret`` (see ``StripeEmulator.add_webhook_endpoint``)."""
+        body = {"url": url, "secret": secret, "enabled_events": list(enabled_events), "api_version": api_version}
+        result: dict[str, Any] = self._call("POST", "/webhook_endpoints", body)
+        return result
+
+    def webhook_deliveries(self) -> list[dict[str, Any]]:
+        """Every webhook delivery attempt, oldest first."""
+        return list(self._call("GET", "/webhook_deliveries")["data"])
+
+    def wait_for_deliveries(self, timeout: float = 5.0) -> bool:
+        """Block until no webhook delivery is queued or in flight; ``False`` after ``timeout`` seconds."""
+        return bool(self._call("POST", "/webhook_deliveries/wait", {"timeout": timeout}, timeout=timeout + 5)["idle"])

@@ -1,7 +1,8 @@
 """Test controls under ``/_emulator`` (no authentication; JSON in and out).
 
 ==========================  ===================================================================
-``POST /_emulator/reset``    clear objects, faults, idempotency keys, the request log, the clock
+``POST /_emulator/reset``    clear objects, faults, idempotency keys, the request log, the clock,
+                             webhook endpoints, queued webhook deliveries and their log
 ``GET /_emulator/clock``     ``{"now": unix}``
 ``POST /_emulator/clock``    ``{"advance_seconds": n}`` or ``{"now": unix}`` (forward only); applies
                              what became due (auto-advanced invoices, ``cancel_at``)
@@ -15,6 +16,12 @@
 ``GET /_emulator/events``    ``{"data": [event, ...]}``: every recorded Stripe event, oldest first
 ``GET /_emulator/health``    ``{"ok": true}``
 ``POST /_emulator/customers`` ``{"id": "cus_...", "name": ...}``: a customer with a chosen id (seeding)
+``POST /_emulator/webhook_endpoints`` ``{"url", "secret", "enabled_events": ["*"], "api_version": null}``:
+                             a webhook endpoint signing with a chosen secret (answered with it)
+``GET /_emulator/webhook_deliveries`` ``{"data": [{"event_id", "type", "endpoint", "url", "attempt",
+                             "status", "error", "delivered", "time", "next_retry_in"}, ...]}``, oldest first
+``POST /_emulator/webhook_deliveries/wait`` ``{"timeout": 5}``: ``{"idle": true}`` once no delivery is
+                             queued or in flight, ``{"idle": false}`` if some still are after the timeout
 ==========================  ===================================================================
 """
 
@@ -25,7 +32,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .faults import FaultSpecError
-from .resources import customers
+from .resources import customers, webhook_endpoints
 from .wire import HttpRequest, HttpResponse
 
 if TYPE_CHECKING:
@@ -90,6 +97,30 @@ def _events(app: EmulatorApp, _body: dict[str, Any]) -> Any:
     return {"data": app.recorded_events()}
 
 
+def _add_webhook_endpoint(app: EmulatorApp, body: dict[str, Any]) -> Any:
+    unknown = set(body) - {"url", "secret", "enabled_events", "api_version"}
+    if unknown or not isinstance(body.get("url"), str) or not isinstance(body.get("secret"), str):
+        raise ControlError('send {"url": "http://...", "secret": "whsec_...", "enabled_events": ["*"]}')
+    enabled_events = body.get("enabled_events", ["*"])
+    api_version = body.get("api_version")
+    if not isinstance(enabled_events, list) or not all(isinstance(name, str) for name in enabled_events):
+        raise ControlError('enabled_events must be a list of event types (or ["*"])')
+    if api_version is not None and not isinstance(api_version, str):
+        raise ControlError("api_version must be a string or null")
+    return webhook_endpoints.register(app.store, body["url"], body["secret"], enabled_events, api_version)
+
+
+def _webhook_deliveries(app: EmulatorApp, _body: dict[str, Any]) -> Any:
+    return {"data": app.webhooks.deliveries()}
+
+
+def _wait_for_deliveries(app: EmulatorApp, body: dict[str, Any]) -> Any:
+    timeout = body.get("timeout", 5.0)
+    if set(body) - {"timeout"} or isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout < 0:
+        raise ControlError('send {"timeout": seconds}')
+    return {"idle": app.webhooks.wait(float(timeout))}
+
+
 def _health(_app: EmulatorApp, _body: dict[str, Any]) -> Any:
     return {"ok": True}
 
@@ -106,6 +137,9 @@ CONTROLS: dict[tuple[str, str], Control] = {
     ("GET", "/_emulator/events"): _events,
     ("GET", "/_emulator/health"): _health,
     ("POST", "/_emulator/customers"): _seed_customer,
+    ("POST", "/_emulator/webhook_endpoints"): _add_webhook_endpoint,
+    ("GET", "/_emulator/webhook_deliveries"): _webhook_deliveries,
+    ("POST", "/_emulator/webhook_deliveries/wait"): _wait_for_deliveries,
 }
 
 

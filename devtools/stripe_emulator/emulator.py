@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Any
 
 from .app import EmulatorApp
-from .resources import customers
+from .resources import customers, webhook_endpoints
 from .server import EmulatorHTTPServer
+from .webhooks import DEFAULT_RETRY_DELAYS, DEFAULT_TIMEOUT
 
 
 class StripeEmulator:
@@ -25,12 +26,25 @@ class StripeEmulator:
             client.v1.customers.create({"name": "Acme"})
 
     The Python helpers mirror the HTTP controls under ``/_emulator`` (see :mod:`.controls`).
+
+    Recorded events are delivered to the webhook endpoints (:meth:`add_webhook_endpoint`, or
+    ``/v1/webhook_endpoints``) from a background thread while the emulator runs; a failed attempt is
+    retried after each of ``webhook_retry_delays`` (seconds of real time; default: ten retries over just
+    under 3 days, as Stripe's live mode) and then given up; an attempt fails after ``webhook_timeout``
+    seconds without an answer. See :mod:`.webhooks`.
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        webhook_retry_delays: Iterable[float] = DEFAULT_RETRY_DELAYS,
+        webhook_timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
         self.host = host
         self.port = port
-        self.app = EmulatorApp()
+        self.app = EmulatorApp(webhook_retry_delays=webhook_retry_delays, webhook_timeout=webhook_timeout)
         self._server: EmulatorHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -48,9 +62,11 @@ class StripeEmulator:
             daemon=True,
         )
         self._thread.start()
+        self.app.webhooks.start()
         return self.url
 
     def stop(self) -> None:
+        """Stop serving and delivering (webhook attempts still queued wait for the next :meth:`start`)."""
         if self._server is None:
             return
         self.app.interrupt_hangs()
@@ -58,6 +74,7 @@ class StripeEmulator:
         self._server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        self.app.webhooks.stop()
         self._server = None
         self._thread = None
 
@@ -85,7 +102,8 @@ class StripeEmulator:
 
     # test controls --------------------------------------------------------------------------------
     def reset(self) -> None:
-        """Forget every object, fault, idempotency key and logged request; reset the clock."""
+        """Forget every object (webhook endpoints included), fault, idempotency key, logged request, queued
+        webhook delivery and logged attempt; reset the clock."""
         self.app.reset()
 
     def now(self) -> int:
@@ -110,8 +128,32 @@ class StripeEmulator:
 
     def on_event(self, listener: Callable[[dict[str, Any]], None]) -> Callable[[], None]:
         """Call ``listener(event)`` for each event recorded from now on (under the store lock: be quick);
-        returns a function that unsubscribes. Webhook delivery hooks in here."""
+        returns a function that unsubscribes. Webhook delivery hooks in here too."""
         return self.app.store.bus.subscribe(listener)
+
+    def add_webhook_endpoint(
+        self,
+        url: str,
+        secret: str,
+        enabled_events: Iterable[str] = ("*",),
+        api_version: str | None = None,
+    ) -> dict[str, Any]:
+        """Emulator-only: register an enabled webhook endpoint that signs with ``secret`` (the receiver's
+        configured one, e.g. ``whsec_local``), as ``POST /v1/webhook_endpoints`` would with a secret of
+        Stripe's choosing. Returns the endpoint, ``secret`` included; ``ValueError`` for a bad argument."""
+        return webhook_endpoints.register(self.app.store, url, secret, enabled_events, api_version)
+
+    def webhook_deliveries(self) -> list[dict[str, Any]]:
+        """Every webhook delivery attempt, oldest first, as ``{"event_id", "type", "endpoint", "url",
+        "attempt", "status", "error", "delivered", "time", "next_retry_in"}``: ``status`` is the HTTP status
+        (``None`` without an answer), ``time`` the emulator clock, ``next_retry_in`` the seconds until the
+        retry (``None`` once delivered or given up)."""
+        return self.app.webhooks.deliveries()
+
+    def wait_for_deliveries(self, timeout: float = 5.0) -> bool:
+        """Block until no webhook delivery is queued (retries included) or in flight; ``False`` if some
+        still are after ``timeout`` seconds."""
+        return self.app.webhooks.wait(timeout)
 
     def inject_fault(
         self,

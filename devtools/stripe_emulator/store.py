@@ -92,7 +92,6 @@ class Store:
             self._seq.clear()
             self._counter = 0
             self.clock.reset()
-            self.bus.reset()
 
     # ids -------------------------------------------------------------------------------------------
     def new_id(self, kind: Kind) -> str:

@@ -17,6 +17,7 @@ import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
+import boto3
 import pytest
 import stripe
 
@@ -57,7 +58,11 @@ def test_ready_lines(stack: LocalStackProcess) -> None:
         f"AWS (moto)  {stack.aws_url}",
         f"Stripe      {stack.stripe_url} (emulator, demo customer cus_LocalDemoAcme)",
     ]
-    assert [line.split("(")[1] for line in endpoints[3:]] == ["FinanceTopic; make inbox)"]  # one inbox per topic
+    assert (
+        endpoints[3]
+        == f"Webhooks    {stack.api_url}/stripe/webhook (emulator -> API, signed with STRIPE_WEBHOOK_SECRET)"
+    )
+    assert [line.split("(")[1] for line in endpoints[4:]] == ["FinanceTopic; make inbox)"]  # one inbox per topic
     assert ready == len(stack.stdout_lines) - 1
     assert any(line.startswith("catalog: ") for line in stack.stdout_lines)  # bootstrap ran at start
 
@@ -78,7 +83,7 @@ def test_readme_demo_with_curls_form_content_type(stack: LocalStackProcess) -> N
     """The README's `curl -X PUT ... -d '{...}'` (curl labels it a form) with the seeded demo customer."""
     payload = json.dumps({"name": "Acme", "stripe_customer_id": "cus_LocalDemoAcme"}).encode()
     request = urllib.request.Request(
-        f"{stack.api_url}/funders/demo",
+        f"{stack.api_url}/funders/f1",
         data=payload,
         method="PUT",
         headers={"Content-Type": "application/x-www-form-urlencoded"},
@@ -132,10 +137,16 @@ def test_invoke_runs_a_sample_event_against_the_running_stack(stack: LocalStackP
         assert json.loads(response["body"])["stripe_customer_id"] == "cus_LocalDemoAcme"
 
 
+def new_customer(stack: LocalStackProcess, name: str) -> str:
+    client = stripe.StripeClient("sk_test_emulator", base_addresses={"api": stack.stripe_url})
+    return str(client.v1.customers.create({"name": name}).id)
+
+
 def test_one_click_subscription_over_http(stack: LocalStackProcess) -> None:
     """The catalog bootstrapped at start is enough for the one-click path."""
     base = f"{stack.api_url}/funders/sub-demo"
-    status, _ = _call("PUT", base, {"name": "Sub Demo", "stripe_customer_id": "cus_LocalDemoAcme", "seats": 4})
+    customer = new_customer(stack, "Sub Demo")
+    status, _ = _call("PUT", base, {"name": "Sub Demo", "stripe_customer_id": customer, "seats": 4})
     assert status == 200
     request = urllib.request.Request(
         f"{base}/subscription",
@@ -155,6 +166,35 @@ def test_one_click_subscription_over_http(stack: LocalStackProcess) -> None:
     assert (status, body["error"]["code"]) == (409, "first_invoice_pending_review")
     status, body = _call("POST", f"{base}/subscription", {})
     assert (status, body["error"]["code"]) == (409, "subscription_exists")
+
+
+def test_a_new_subscription_reaches_finance_through_webhooks(stack: LocalStackProcess) -> None:
+    """Emulator event -> signed webhook -> store -> SQS -> processor -> SNS -> the local inbox queue."""
+    inbox_line = next(line for line in stack.stdout_lines if "(FinanceTopic;" in line)
+    inbox_url = inbox_line.split()[2]
+    base = f"{stack.api_url}/funders/webhook-demo"
+    customer = new_customer(stack, "Webhook Clinic")
+    assert _call("PUT", base, {"name": "Webhook Clinic", "stripe_customer_id": customer})[0] == 200
+    status, created = _call("POST", f"{base}/subscription", {"seats": 2})
+    assert status == 201, created
+
+    sqs = boto3.client(
+        "sqs",
+        endpoint_url=stack.aws_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    invoice_id = created["first_invoice"]["id"]
+    deadline = time.monotonic() + 30
+    found: list[dict[str, Any]] = []
+    while time.monotonic() < deadline and not found:
+        received = sqs.receive_message(QueueUrl=inbox_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+        envelopes = [json.loads(message["Body"]) for message in received.get("Messages", [])]
+        found = [e for e in envelopes if json.loads(e["Message"])["invoice"]["invoice_id"] == invoice_id]
+    assert found, "no Finance message arrived for the new subscription's first invoice"
+    assert "Webhook Clinic" in found[0]["Subject"]
+    assert found[0]["MessageAttributes"]["event_type"]["Value"] == "invoice.review_requested"
 
 
 def test_unknown_stripe_customer(stack: LocalStackProcess) -> None:

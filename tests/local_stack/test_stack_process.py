@@ -49,7 +49,7 @@ def test_prints_one_line_per_endpoint_then_ready(stack: LocalStackProcess) -> No
         f"AWS (moto)  {stack.aws_url}",
         f"Stripe      {stack.stripe_url} (emulator, demo customer cus_LocalDemoAcme)",
     ]
-    assert all(line.startswith("SNS inbox") for line in endpoints[3:])  # one inbox per topic
+    assert all(line.startswith(("Webhooks", "SNS inbox")) for line in endpoints[3:])
     assert ready == len(lines) - 1
 
 

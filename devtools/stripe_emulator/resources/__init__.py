@@ -26,6 +26,7 @@ from . import (
     subscription_items,
     subscription_schedules,
     subscriptions,
+    webhook_endpoints,
 )
 from .kinds import KINDS
 
@@ -40,6 +41,7 @@ MODULES = (
     subscription_items,
     subscription_schedules,
     events,
+    webhook_endpoints,
 )
 
 ROUTES: tuple[Route, ...] = tuple(route for module in MODULES for route in module.routes)

@@ -73,6 +73,7 @@ INVOICE = Kind(
     },
 )
 EVENT = Kind(object="event", label="event", prefix="evt_", id_length=24)
+WEBHOOK_ENDPOINT = Kind(object="webhook_endpoint", label="webhook endpoint", prefix="we_", id_length=24)
 
 ALL_KINDS = (
     CUSTOMER,
@@ -85,5 +86,6 @@ ALL_KINDS = (
     SUBSCRIPTION_SCHEDULE,
     INVOICE,
     EVENT,
+    WEBHOOK_ENDPOINT,
 )
 KINDS = {kind.object: kind for kind in ALL_KINDS}
