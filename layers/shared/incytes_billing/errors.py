@@ -246,3 +246,19 @@ class InvoiceNotDraft(BillingError):
 
     def __init__(self, invoice_id: str, status: str) -> None:
         super().__init__(f"Invoice {invoice_id} is {status}: only a draft can be approved.")
+
+
+# --- usage -------------------------------------------------------------------------------------------------
+
+
+class UsageConflict(BillingError):
+    status = 409
+    code = "usage_conflict"
+
+    def __init__(self, usage_id: str) -> None:
+        super().__init__(f"Usage record '{usage_id}' was already recorded with another kind, quantity or time.")
+
+
+class UsageOutOfWindow(BillingError):
+    status = 422
+    code = "usage_out_of_window"

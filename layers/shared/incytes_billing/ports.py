@@ -17,6 +17,7 @@ from incytes_billing.models.stripe import (
     StripeInvoice,
     StripeSubscription,
 )
+from incytes_billing.models.usage import UsageRecord
 
 
 class FunderRepository(Protocol):
@@ -157,3 +158,15 @@ class InvoiceGateway(Protocol):
         ...
 
     def send_invoice(self, invoice_id: str) -> StripeInvoice: ...
+
+
+class UsageRepository(Protocol):
+    def insert(self, record: UsageRecord) -> bool:
+        """One conditional write; False when a record with that (funder, usage id) exists already."""
+        ...
+
+    def get(self, funder_id: str, usage_id: str) -> UsageRecord | None: ...
+
+    def between(self, funder_id: str, start: str, end: str) -> list[UsageRecord]:
+        """The funder's records with start <= occurred_at < end (UTC ISO text)."""
+        ...

@@ -1,0 +1,106 @@
+"""The usage ledger: record every case and SMS durably, once, before answering (no Stripe on this path)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+from incytes_billing.errors import BillingError, FunderNotFound, UsageConflict, UsageOutOfWindow
+from incytes_billing.models.usage import (
+    USAGE_STATUSES,
+    BatchUsageInput,
+    UsageInput,
+    UsageKind,
+    UsageRecord,
+    utc_text,
+)
+from incytes_billing.ports import FunderRepository, UsageRepository
+
+Receipt = Literal["accepted", "duplicate"]
+# Stripe accepts meter events from the past 35 days and at most 5 minutes ahead.
+OLDEST_ACCEPTED = timedelta(days=35)
+NEWEST_ACCEPTED = timedelta(minutes=5)
+
+
+class UsageLedger:
+    def __init__(
+        self,
+        usage: UsageRepository,
+        funders: FunderRepository,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._usage = usage
+        self._funders = funders
+        self._clock = clock
+
+    def record(self, funder_id: str, usage: UsageInput, *, known_funders: set[str] | None = None) -> Receipt:
+        now = self._clock()
+        occurred = usage.occurred_at_utc()
+        if not now - OLDEST_ACCEPTED <= occurred <= now + NEWEST_ACCEPTED:
+            raise UsageOutOfWindow(
+                f"occurred_at {usage.occurred_at.isoformat()} is outside what Stripe bills: "
+                "from 35 days ago to 5 minutes ahead."
+            )
+        if known_funders is None or funder_id not in known_funders:
+            if self._funders.get(funder_id) is None:
+                raise FunderNotFound(funder_id)
+            if known_funders is not None:
+                known_funders.add(funder_id)
+        record = UsageRecord(
+            funder_id=funder_id,
+            usage_id=usage.usage_id,
+            kind=usage.kind,
+            quantity=usage.quantity,
+            occurred_at=utc_text(occurred),
+            recorded_at=utc_text(now),
+        )
+        if self._usage.insert(record):
+            return "accepted"
+        existing = self._usage.get(funder_id, usage.usage_id)
+        if existing is not None and existing.same_payload(record):
+            return "duplicate"
+        raise UsageConflict(usage.usage_id)
+
+    def record_batch(self, records: list[Any]) -> list[dict[str, Any]]:
+        """One result per record, in order: accepted, duplicate, or rejected with the code and message."""
+        known_funders: set[str] = set()
+        results = []
+        for index, raw in enumerate(records):
+            result: dict[str, Any] = {
+                "index": index,
+                "funder_id": raw.get("funder_id") if isinstance(raw, dict) else None,
+                "usage_id": raw.get("usage_id") if isinstance(raw, dict) else None,
+            }
+            try:
+                usage = BatchUsageInput.model_validate(raw)
+                result["status"] = self.record(usage.funder_id, usage, known_funders=known_funders)
+            except ValidationError as error:
+                problems = "; ".join(
+                    f"{'.'.join(str(p) for p in e['loc']) or 'record'}: {e['msg']}" for e in error.errors()[:3]
+                )
+                result.update(status="rejected", error={"code": "validation_error", "message": problems})
+            except BillingError as error:
+                result.update(status="rejected", error={"code": error.code, "message": error.message})
+            results.append(result)
+        return results
+
+    def totals(self, funder_id: str, start: datetime | None, end: datetime | None) -> dict[str, Any]:
+        if self._funders.get(funder_id) is None:
+            raise FunderNotFound(funder_id)
+        low = utc_text(start) if start else "0000"
+        high = utc_text(end) if end else "9999"
+        kinds: tuple[UsageKind, ...] = ("case", "sms")
+        totals = {kind: {"recorded": 0, **dict.fromkeys(USAGE_STATUSES, 0)} for kind in kinds}
+        for record in self._usage.between(funder_id, low, high):
+            totals[record.kind]["recorded"] += record.quantity
+            totals[record.kind][record.status] += record.quantity
+        return {
+            "funder_id": funder_id,
+            "from": start.isoformat() if start else None,
+            "to": end.isoformat() if end else None,
+            "totals": totals,
+        }

@@ -1,0 +1,64 @@
+"""Usage inCytes reports (cases opened, SMS sent), kept in the UsageTable ledger until billed through Stripe."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, StrictStr, StringConstraints
+
+UsageKind = Literal["case", "sms"]
+UsageStatus = Literal["pending", "reported", "failed", "unbillable"]
+USAGE_STATUSES: tuple[UsageStatus, ...] = ("pending", "reported", "failed", "unbillable")
+MAX_USAGE_QUANTITY = 100_000  # per record; larger counts are reported as several records
+MAX_BATCH_RECORDS = 100
+
+UsageId = Annotated[StrictStr, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,128}$")]
+FunderIdField = Annotated[StrictStr, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")]
+
+
+class UsageInput(BaseModel):
+    """One record of `POST /funders/{funder_id}/usage`; `occurred_at` is RFC 3339 with an offset."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    usage_id: UsageId
+    kind: UsageKind
+    quantity: Annotated[StrictInt, Field(ge=1, le=MAX_USAGE_QUANTITY)]
+    occurred_at: AwareDatetime
+
+    def occurred_at_utc(self) -> datetime:
+        return self.occurred_at.astimezone(UTC)
+
+
+class BatchUsageInput(UsageInput):
+    funder_id: FunderIdField
+
+
+class UsageBatchRequest(BaseModel):
+    """Body of `POST /usage`: records are validated one by one, so one bad record does not sink the others."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    records: Annotated[list[Any], Field(min_length=1, max_length=MAX_BATCH_RECORDS)]
+
+
+class UsageRecord(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    funder_id: str
+    usage_id: str
+    kind: UsageKind
+    quantity: int
+    occurred_at: str  # UTC, ISO 8601 ("...Z"): sorts as text in the by_occurred_at index
+    recorded_at: str
+    status: UsageStatus = "pending"
+    batch_id: str | None = None
+    reason: str | None = None
+
+    def same_payload(self, other: UsageRecord) -> bool:
+        return (self.kind, self.quantity, self.occurred_at) == (other.kind, other.quantity, other.occurred_at)
+
+
+def utc_text(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")

@@ -1,0 +1,169 @@
+"""UsageFunction: recording usage durably, once, without Stripe (issue 5 §1, §3)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+
+from local_stack.template import StackResources
+from stripe_emulator import StripeEmulator
+from tests.support import PROJECT_ROOT, Invoke, load_event
+
+FUNCTION = "UsageFunction"
+
+
+def now_text(delta: timedelta = timedelta()) -> str:
+    return (datetime.now(UTC) + delta).isoformat()
+
+
+def usage_event(**body: Any) -> dict[str, Any]:
+    event = load_event("usage/post_usage.json")
+    record = {**json.loads(event["body"]), "occurred_at": now_text(), **body}
+    event["body"] = json.dumps(record)
+    return event
+
+
+def body_of(response: dict[str, Any]) -> Any:
+    return json.loads(response["body"])
+
+
+@pytest.fixture
+def funder(invoke: Invoke) -> str:
+    assert invoke("FundersFunction", load_event("funders/put_funder.json"))["statusCode"] == 200
+    return "f1"
+
+
+def ledger(aws: StackResources) -> list[dict[str, Any]]:
+    return boto3.resource("dynamodb").Table(aws["UsageTable"]).scan()["Items"]
+
+
+def test_record_is_durable_before_202_and_replays_are_harmless(
+    invoke: Invoke, funder: str, aws: StackResources, stripe_emulator: StripeEmulator
+) -> None:
+    stripe_emulator.clear_requests_log()
+    event = usage_event()
+    accepted = invoke(FUNCTION, event)
+    assert accepted["statusCode"] == 202, accepted["body"]
+    assert body_of(accepted)["status"] == "accepted"
+    (stored,) = ledger(aws)
+    assert (stored["usage_id"], stored["kind"], stored["quantity"], stored["status"]) == (
+        "case-000123",
+        "case",
+        1,
+        "pending",
+    )
+    assert stored["occurred_at"].endswith("Z")  # kept in UTC
+
+    replay = invoke(FUNCTION, event)
+    assert (replay["statusCode"], body_of(replay)["status"]) == (200, "duplicate")
+    conflict = invoke(FUNCTION, usage_event(quantity=2, occurred_at=json.loads(event["body"])["occurred_at"]))
+    assert (conflict["statusCode"], body_of(conflict)["error"]["code"]) == (409, "usage_conflict")
+    assert len(ledger(aws)) == 1
+    assert stripe_emulator.requests_log() == []  # inCytes never waits on Stripe
+
+
+@pytest.mark.parametrize(
+    "occurred_at", [now_text(-timedelta(days=36)), now_text(timedelta(minutes=10))], ids=["too-old", "future"]
+)
+def test_outside_stripes_window_is_422(invoke: Invoke, funder: str, occurred_at: str) -> None:
+    response = invoke(FUNCTION, usage_event(occurred_at=occurred_at))
+    assert (response["statusCode"], body_of(response)["error"]["code"]) == (422, "usage_out_of_window")
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"usage_id": "has space"},
+        {"usage_id": "x" * 129},
+        {"kind": "email"},
+        {"quantity": 0},
+        {"quantity": 100_001},
+        {"quantity": "1"},
+        {"occurred_at": "2026-11-25T12:00:00"},  # no offset: not RFC 3339
+        {"extra": True},
+    ],
+)
+def test_bad_records_are_422(invoke: Invoke, funder: str, change: dict[str, Any]) -> None:
+    response = invoke(FUNCTION, usage_event(**change))
+    assert (response["statusCode"], body_of(response)["error"]["code"]) == (422, "validation_error")
+
+
+def test_unknown_funder_is_404(invoke: Invoke) -> None:
+    response = invoke(FUNCTION, usage_event())
+    assert (response["statusCode"], body_of(response)["error"]["code"]) == (404, "funder_not_found")
+
+
+def test_batch_answers_per_record(invoke: Invoke, funder: str, aws: StackResources) -> None:
+    event = load_event("usage/post_usage_batch.json")
+    records = json.loads(event["body"])["records"]
+    records = [{**record, "occurred_at": now_text()} for record in records]
+    records += [
+        {**records[0]},  # duplicate of the first
+        {**records[1], "quantity": 7},  # conflict
+        {"funder_id": "nobody", "usage_id": "u1", "kind": "sms", "quantity": 1, "occurred_at": now_text()},
+        {"funder_id": "f1", "usage_id": "u2", "kind": "fax", "quantity": 1, "occurred_at": now_text()},
+        "not an object",
+    ]
+    event["body"] = json.dumps({"records": records})
+    response = invoke(FUNCTION, event)
+    assert response["statusCode"] == 200, response["body"]
+    results = body_of(response)["results"]
+    assert [r["status"] for r in results] == [
+        "accepted",
+        "accepted",
+        "duplicate",
+        "rejected",
+        "rejected",
+        "rejected",
+        "rejected",
+    ]
+    assert [r.get("error", {}).get("code") for r in results[3:]] == [
+        "usage_conflict",
+        "funder_not_found",
+        "validation_error",
+        "validation_error",
+    ]
+    assert len(ledger(aws)) == 2
+
+
+@pytest.mark.parametrize("body", [{"records": []}, {"records": [{}] * 101}, {"records": "x"}, {}, []])
+def test_malformed_batch_is_422(invoke: Invoke, body: Any) -> None:
+    event = load_event("usage/post_usage_batch.json")
+    event["body"] = json.dumps(body)
+    response = invoke(FUNCTION, event)
+    assert (response["statusCode"], body_of(response)["error"]["code"]) == (422, "validation_error")
+
+
+def test_totals_per_kind(invoke: Invoke, funder: str, aws: StackResources) -> None:
+    invoke(FUNCTION, usage_event(usage_id="c1", quantity=2))
+    invoke(FUNCTION, usage_event(usage_id="s1", kind="sms", quantity=5))
+    invoke(FUNCTION, usage_event(usage_id="s2", kind="sms", quantity=1, occurred_at=now_text(-timedelta(days=3))))
+    table = boto3.resource("dynamodb").Table(aws["UsageTable"])
+    table.update_item(
+        Key={"funder_id": "f1", "usage_id": "s1"},
+        UpdateExpression="SET #s = :r",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":r": "reported"},
+    )
+    event = load_event("usage/get_usage.json")
+    event["queryStringParameters"] = {"from": now_text(-timedelta(days=1)), "to": now_text(timedelta(hours=1))}
+    event["multiValueQueryStringParameters"] = {k: [v] for k, v in event["queryStringParameters"].items()}
+    totals = body_of(invoke(FUNCTION, event))["totals"]
+    assert totals["case"] == {"recorded": 2, "pending": 2, "reported": 0, "failed": 0, "unbillable": 0}
+    assert totals["sms"] == {"recorded": 5, "pending": 0, "reported": 5, "failed": 0, "unbillable": 0}
+    everything = load_event("usage/get_usage.json")
+    everything["queryStringParameters"] = everything["multiValueQueryStringParameters"] = None
+    assert body_of(invoke(FUNCTION, everything))["totals"]["sms"]["recorded"] == 6
+
+
+def test_the_ingest_path_does_not_import_stripe() -> None:
+    """Cold start: recording usage must not pay for `import stripe`."""
+    code = "import sys; sys.path[:0] = ['functions/usage', 'layers/shared']; import app; print('stripe' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
