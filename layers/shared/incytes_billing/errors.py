@@ -262,3 +262,7 @@ class UsageConflict(BillingError):
 class UsageOutOfWindow(BillingError):
     status = 422
     code = "usage_out_of_window"
+
+
+class MeterEventRejected(Exception):
+    """Stripe refused a meter event for good (e.g. its timestamp is outside the accepted window)."""

@@ -17,7 +17,7 @@ from incytes_billing.models.stripe import (
     StripeInvoice,
     StripeSubscription,
 )
-from incytes_billing.models.usage import UsageRecord
+from incytes_billing.models.usage import MeterBatch, UsageRecord, UsageStatus
 
 
 class FunderRepository(Protocol):
@@ -169,4 +169,36 @@ class UsageRepository(Protocol):
 
     def between(self, funder_id: str, start: str, end: str) -> list[UsageRecord]:
         """The funder's records with start <= occurred_at < end (UTC ISO text)."""
+        ...
+
+    def pending(self, funder_id: str) -> list[UsageRecord]:
+        """The funder's records still to report (status pending), claimed by a batch or not."""
+        ...
+
+    def claim(self, record: UsageRecord, batch_id: str) -> None:
+        """Tie a pending record to a saved batch (before Stripe is called)."""
+        ...
+
+    def settle(self, record: UsageRecord, status: UsageStatus, *, reason: str | None = None) -> None:
+        """Final state: reported (with its batch), unbillable or failed (with the reason)."""
+        ...
+
+
+class MeterBatchStore(Protocol):
+    def save(self, batch: MeterBatch) -> MeterBatch:
+        """Store a new batch; when one with that id exists, answer the stored one instead."""
+        ...
+
+    def get(self, batch_id: str) -> MeterBatch | None: ...
+
+    def mark_sent(self, batch_id: str) -> None: ...
+
+
+class MeterGateway(Protocol):
+    def send_meter_event(self, batch: MeterBatch) -> None:
+        """Send the batch as one meter event (its identifier makes a repeat harmless for at least 24 h).
+
+        Raises MeterEventRejected when Stripe refuses it for good (the records then fail), StripeUnavailable
+        when trying again later may work.
+        """
         ...

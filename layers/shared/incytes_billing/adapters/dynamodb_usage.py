@@ -8,12 +8,14 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from incytes_billing.adapters.dynamodb_items import is_conditional_check_failure, plain_numbers, to_item
-from incytes_billing.models.usage import UsageRecord
+from incytes_billing.models.usage import UsageRecord, UsageStatus
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
 
 OCCURRED_INDEX = "by_occurred_at"
+# Sparse: only records still pending carry `pending_since`, so the reporter reads just those.
+PENDING_INDEX = "pending_by_funder"
 
 
 class DynamoDBUsageRepository:
@@ -22,7 +24,10 @@ class DynamoDBUsageRepository:
 
     def insert(self, record: UsageRecord) -> bool:
         try:
-            self._table.put_item(Item=to_item(record), ConditionExpression="attribute_not_exists(usage_id)")
+            self._table.put_item(
+                Item={**to_item(record), "pending_since": record.recorded_at},
+                ConditionExpression="attribute_not_exists(usage_id)",
+            )
         except ClientError as error:
             if is_conditional_check_failure(error):
                 return False
@@ -46,3 +51,39 @@ class DynamoDBUsageRepository:
             if "LastEvaluatedKey" not in page:
                 return records
             query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def pending(self, funder_id: str) -> list[UsageRecord]:
+        keys: list[dict[str, Any]] = []
+        query: dict[str, Any] = {"IndexName": PENDING_INDEX, "KeyConditionExpression": Key("funder_id").eq(funder_id)}
+        while True:
+            page = self._table.query(**query)
+            keys.extend({"funder_id": item["funder_id"], "usage_id": item["usage_id"]} for item in page["Items"])
+            if "LastEvaluatedKey" not in page:
+                break
+            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        # The index lags a little: read each record itself, consistently, and keep those still pending.
+        records = [self.get(str(key["funder_id"]), str(key["usage_id"])) for key in keys]
+        return [record for record in records if record is not None and record.status == "pending"]
+
+    def claim(self, record: UsageRecord, batch_id: str) -> None:
+        self._table.update_item(
+            Key={"funder_id": record.funder_id, "usage_id": record.usage_id},
+            UpdateExpression="SET batch_id = :batch",
+            ConditionExpression="#s = :pending AND (attribute_not_exists(batch_id) OR batch_id = :batch)",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":batch": batch_id, ":pending": "pending"},
+        )
+
+    def settle(self, record: UsageRecord, status: UsageStatus, *, reason: str | None = None) -> None:
+        try:
+            self._table.update_item(
+                Key={"funder_id": record.funder_id, "usage_id": record.usage_id},
+                UpdateExpression="SET #s = :status, reason = :reason REMOVE pending_since",
+                ConditionExpression="#s = :pending",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":status": status, ":reason": reason, ":pending": "pending"},
+            )
+        except ClientError as error:
+            if not is_conditional_check_failure(error):
+                raise
+            # Settled already by an earlier attempt: the outcome stands.

@@ -17,7 +17,7 @@ import stripe
 from aws_lambda_powertools import Logger
 
 from incytes_billing.config import StripeSettings
-from incytes_billing.errors import StripeRejected, StripeUnavailable
+from incytes_billing.errors import MeterEventRejected, StripeRejected, StripeUnavailable
 from incytes_billing.models.catalog import MeterRecord, MeterSpec, PriceRecord, PriceSpec, ProductSpec
 from incytes_billing.models.stripe import (
     CatalogPrice,
@@ -27,11 +27,14 @@ from incytes_billing.models.stripe import (
     StripeSubscription,
     StripeSubscriptionItem,
 )
+from incytes_billing.models.usage import MeterBatch
 
 API_VERSION = "2026-10-28.endive"
 CATALOG_KEY_METADATA = "incytes_catalog_key"
 # Every schedule and subscription this service makes or links carries the funder's id (crash recovery, webhooks).
 FUNDER_METADATA = "incytes_funder_id"
+# How Stripe refuses a meter event whose identifier it has seen (within its dedupe window).
+DUPLICATE_METER_EVENT_CODES = frozenset({"duplicate_meter_event", "meter_event_duplicate_identifier"})
 RESOURCE_MISSING = "resource_missing"
 
 logger = Logger(child=True)
@@ -351,6 +354,31 @@ class StripeGateway:
             )
         )
         return _subscription(subscription)
+
+    # --- meter events ----------------------------------------------------------------------------------
+
+    def send_meter_event(self, batch: MeterBatch) -> None:
+        def send() -> None:
+            try:
+                self._client.v1.billing.meter_events.create(
+                    {
+                        "event_name": batch.event_name,
+                        "payload": {"stripe_customer_id": batch.customer_id, "value": str(batch.value)},
+                        "identifier": batch.identifier,
+                        "timestamp": batch.timestamp,
+                    }
+                )
+            except stripe.InvalidRequestError as error:
+                if _is_duplicate_identifier(error):
+                    return  # sent by an earlier attempt: Stripe has it
+                raise MeterEventRejected(_stripe_message(error)) from error
+
+        self._call(send)
+
+
+def _is_duplicate_identifier(error: stripe.InvalidRequestError) -> bool:
+    message = (error.user_message or "").lower()
+    return error.code in DUPLICATE_METER_EVENT_CODES or ("identifier" in message and "already exists" in message)
 
 
 def _id_of(value: Any) -> str:

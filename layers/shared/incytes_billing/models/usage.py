@@ -62,3 +62,21 @@ class UsageRecord(BaseModel):
 
 def utc_text(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+class MeterBatch(BaseModel):
+    """One meter event's worth of usage: saved before Stripe is called, so a retry re-sends the same event."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    batch_id: str
+    funder_id: str
+    kind: UsageKind
+    customer_id: str
+    event_name: str
+    value: int
+    timestamp: int  # inside the billing period: the latest occurred_at of its records
+    record_ids: list[str]
+    identifier: str  # Stripe dedupes meter events by identifier (for at least 24 h)
+    created_at: int
+    status: Literal["saved", "sent"] = "saved"

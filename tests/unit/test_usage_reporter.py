@@ -1,0 +1,260 @@
+"""UsageReporter: aggregation per funder, kind and period; exactly once across crashes (in-memory ports)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from incytes_billing.domain.reporting import UsageReporter
+from incytes_billing.errors import MeterEventRejected, StripeUnavailable
+from incytes_billing.models.catalog import load_catalog
+from incytes_billing.models.funder import Funder
+from incytes_billing.models.subscription import FunderSubscription, SubscriptionItem
+from incytes_billing.models.usage import MeterBatch, UsageRecord, UsageStatus, utc_text
+from tests.unit.test_funder_service import MemoryFunders
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+PERIOD_START = int((NOW - timedelta(days=10)).timestamp())
+SUBSCRIBED_AT = int((NOW - timedelta(days=40)).timestamp())
+
+
+class MemoryUsage:
+    def __init__(self) -> None:
+        self.records: dict[tuple[str, str], UsageRecord] = {}
+        self.writes = 0
+
+    def add(self, funder_id: str, usage_id: str, kind: str, quantity: int, occurred: datetime) -> None:
+        self.records[(funder_id, usage_id)] = UsageRecord(
+            funder_id=funder_id,
+            usage_id=usage_id,
+            kind=kind,  # type: ignore[arg-type]
+            quantity=quantity,
+            occurred_at=utc_text(occurred),
+            recorded_at=utc_text(NOW),
+        )
+
+    def pending(self, funder_id: str) -> list[UsageRecord]:
+        return [r for (f, _), r in sorted(self.records.items()) if f == funder_id and r.status == "pending"]
+
+    def claim(self, record: UsageRecord, batch_id: str) -> None:
+        key = (record.funder_id, record.usage_id)
+        assert self.records[key].batch_id in (None, batch_id)
+        self.records[key] = self.records[key].model_copy(update={"batch_id": batch_id})
+        self.writes += 1
+
+    def settle(self, record: UsageRecord, status: UsageStatus, *, reason: str | None = None) -> None:
+        key = (record.funder_id, record.usage_id)
+        if self.records[key].status == "pending":
+            self.records[key] = self.records[key].model_copy(update={"status": status, "reason": reason})
+            self.writes += 1
+
+    def status(self, usage_id: str) -> tuple[str, str | None]:
+        record = next(r for (_, u), r in self.records.items() if u == usage_id)
+        return record.status, record.reason
+
+
+class MemoryBatches:
+    def __init__(self) -> None:
+        self.batches: dict[str, MeterBatch] = {}
+
+    def save(self, batch: MeterBatch) -> MeterBatch:
+        return self.batches.setdefault(batch.batch_id, batch)
+
+    def get(self, batch_id: str) -> MeterBatch | None:
+        return self.batches.get(batch_id)
+
+    def mark_sent(self, batch_id: str) -> None:
+        self.batches[batch_id] = self.batches[batch_id].model_copy(update={"status": "sent"})
+
+
+class MemoryMeters:
+    """Stripe's side: meter events deduplicated by identifier; faults on demand."""
+
+    def __init__(self) -> None:
+        self.events: dict[str, MeterBatch] = {}
+        self.requests = 0
+        self.fail: list[Exception] = []
+
+    def send_meter_event(self, batch: MeterBatch) -> None:
+        self.requests += 1
+        if self.fail:
+            raise self.fail.pop(0)
+        self.events.setdefault(batch.identifier, batch)
+
+    def total(self, customer: str, kind: str) -> int:
+        return sum(e.value for e in self.events.values() if e.customer_id == customer and e.kind == kind)
+
+
+@pytest.fixture
+def funders() -> MemoryFunders:
+    memory = MemoryFunders()
+    items = [
+        SubscriptionItem(
+            kind=kind, item_id=f"si_{kind}", price_id=f"price_{kind}", product_id=f"incytes_{kind}", quantity=None
+        )
+        for kind in ("seat", "case", "sms")
+    ]
+    subscription = FunderSubscription(
+        subscription_id="sub_1",
+        status="active",
+        items=items,
+        current_period_start=PERIOD_START,
+        current_period_end=PERIOD_START + 30 * 86400,
+        stripe_created=SUBSCRIBED_AT,
+    )
+    for funder_id, customer, sub in (("f1", "cus_1", subscription), ("waiting", "cus_2", None), ("bare", None, None)):
+        memory.items[funder_id] = Funder(
+            funder_id=funder_id,
+            name=funder_id,
+            stripe_customer_id=customer,
+            currency="usd",
+            seats=1,
+            subscription=sub,
+            created_at=NOW,
+            updated_at=NOW,
+        )
+    return memory
+
+
+@pytest.fixture
+def usage() -> MemoryUsage:
+    return MemoryUsage()
+
+
+@pytest.fixture
+def batches() -> MemoryBatches:
+    return MemoryBatches()
+
+
+@pytest.fixture
+def meters() -> MemoryMeters:
+    return MemoryMeters()
+
+
+@pytest.fixture
+def reporter(usage: MemoryUsage, batches: MemoryBatches, funders: MemoryFunders, meters: MemoryMeters) -> UsageReporter:
+    return UsageReporter(usage, batches, funders, meters, load_catalog(), clock=lambda: NOW)
+
+
+def test_aggregates_per_kind_into_one_event_each(
+    reporter: UsageReporter, usage: MemoryUsage, meters: MemoryMeters
+) -> None:
+    for i in range(1000):
+        usage.add("f1", f"c{i}", "case" if i % 4 else "sms", 1 + i % 3, NOW - timedelta(hours=i % 48))
+    summary = reporter.report_funders(["f1"])
+    assert meters.requests == 2  # 1,000 records, one meter event per kind
+    assert summary.reported == 1000
+    expected_cases = sum(1 + i % 3 for i in range(1000) if i % 4)
+    assert meters.total("cus_1", "case") == expected_cases
+    assert usage.writes == 2000  # a claim and a settle per record
+    assert {e.event_name for e in meters.events.values()} == {"incytes_case", "incytes_sms"}
+
+
+def test_crash_after_stripe_accepted_resends_the_same_identifier(
+    reporter: UsageReporter, usage: MemoryUsage, meters: MemoryMeters, batches: MemoryBatches
+) -> None:
+    usage.add("f1", "a", "case", 2, NOW)
+    usage.add("f1", "b", "case", 3, NOW)
+
+    class Crash(Exception):
+        pass
+
+    original_settle = usage.settle
+
+    def crashing_settle(*args: object, **kwargs: object) -> None:
+        raise Crash
+
+    usage.settle = crashing_settle  # type: ignore[method-assign]
+    with pytest.raises(Crash):
+        reporter.report_funders(["f1"])
+    assert meters.total("cus_1", "case") == 5  # Stripe has it; the ledger does not know yet
+
+    usage.settle = original_settle  # type: ignore[method-assign]
+    usage.add("f1", "c", "case", 7, NOW)  # new usage arrived meanwhile: it goes in a new batch
+    reporter.report_funders(["f1"])
+
+    assert meters.total("cus_1", "case") == 12  # 5 once, plus 7: nothing billed twice
+    assert {usage.status(u)[0] for u in "abc"} == {"reported"}
+    assert len(meters.events) == 2
+    assert len(batches.batches) == 2
+
+
+def test_stripe_unavailable_leaves_records_claimed_for_the_retry(
+    reporter: UsageReporter, usage: MemoryUsage, meters: MemoryMeters
+) -> None:
+    usage.add("f1", "a", "sms", 4, NOW)
+    meters.fail.append(StripeUnavailable("down"))
+    with pytest.raises(StripeUnavailable):
+        reporter.report_funders(["f1"])
+    assert usage.status("a")[0] == "pending"
+    reporter.report_funders(["f1"])
+    assert (usage.status("a")[0], meters.total("cus_1", "sms")) == ("reported", 4)
+
+
+def test_usage_outside_the_subscription_is_unbillable_with_the_reason(
+    reporter: UsageReporter, usage: MemoryUsage, meters: MemoryMeters
+) -> None:
+    usage.add("f1", "early", "case", 1, datetime.fromtimestamp(SUBSCRIBED_AT, UTC) - timedelta(days=1))
+    usage.add("f1", "closed", "case", 1, datetime.fromtimestamp(PERIOD_START, UTC) - timedelta(days=2))
+    usage.add("f1", "grace", "case", 1, datetime.fromtimestamp(PERIOD_START, UTC) - timedelta(minutes=30))
+    reporter.report_funders(["f1"])
+    assert usage.status("early") == ("unbillable", "it occurred before the subscription started")
+    assert usage.status("closed") == ("unbillable", "its billing period was already invoiced")
+    assert usage.status("grace")[0] == "reported"  # the previous period, within its finalization grace
+    assert all(e.timestamp < PERIOD_START for e in meters.events.values())
+
+
+def test_canceled_subscription_and_deleted_customer(
+    reporter: UsageReporter, usage: MemoryUsage, funders: MemoryFunders
+) -> None:
+    funder = funders.items["f1"]
+    assert funder.subscription is not None
+    canceled_at = int((NOW - timedelta(days=1)).timestamp())
+    funders.items["f1"] = funder.model_copy(
+        update={
+            "subscription": funder.subscription.model_copy(update={"status": "canceled", "canceled_at": canceled_at})
+        }
+    )
+    usage.add("f1", "after", "sms", 1, NOW)
+    reporter.report_funders(["f1"])
+    assert usage.status("after") == ("unbillable", "it occurred after the subscription was canceled")
+
+    funders.items["f1"] = funders.items["f1"].model_copy(update={"stripe_customer_deleted": True})
+    usage.add("f1", "gone", "sms", 1, NOW)
+    summary = reporter.report_funders(["f1"])
+    assert usage.status("gone")[0] == "failed"
+    assert summary.failed == 1
+
+
+def test_funders_without_customer_or_subscription_wait(reporter: UsageReporter, usage: MemoryUsage) -> None:
+    usage.add("waiting", "w1", "case", 1, NOW)
+    usage.add("bare", "b1", "case", 1, NOW)
+    summary = reporter.report_funders(["waiting", "bare"])
+    assert summary.waiting == 2
+    assert usage.status("w1")[0] == usage.status("b1")[0] == "pending"
+
+
+def test_refused_meter_event_fails_its_records(
+    reporter: UsageReporter, usage: MemoryUsage, meters: MemoryMeters
+) -> None:
+    usage.add("f1", "a", "case", 1, NOW)
+    meters.fail.append(MeterEventRejected("timestamp too old"))
+    summary = reporter.report_funders(["f1"])
+    assert usage.status("a") == ("failed", "Stripe refused its meter event: timestamp too old")
+    assert summary.failed == 1
+
+
+def test_batch_older_than_stripes_dedupe_window_is_not_resent(
+    reporter: UsageReporter, usage: MemoryUsage, meters: MemoryMeters, batches: MemoryBatches
+) -> None:
+    usage.add("f1", "a", "case", 1, NOW)
+    meters.fail.append(StripeUnavailable("down"))
+    with pytest.raises(StripeUnavailable):
+        reporter.report_funders(["f1"])
+    (batch,) = batches.batches.values()
+    batches.batches[batch.batch_id] = batch.model_copy(update={"created_at": batch.created_at - 25 * 3600})
+    summary = reporter.report_funders(["f1"])
+    assert meters.requests == 1  # no blind re-send after 24 h
+    assert summary.waiting == 1
+    assert usage.status("a")[0] == "pending"
