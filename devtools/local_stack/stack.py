@@ -17,6 +17,7 @@ from local_stack.schedules import schedule_workers
 from local_stack.server import LocalApiServer
 from local_stack.sns_inboxes import subscribe_inboxes
 from local_stack.sqs_source import sqs_workers
+from local_stack.stream_source import stream_workers
 from local_stack.template import (
     DEFAULT_ACCOUNT_ID,
     StackResources,
@@ -133,7 +134,7 @@ class StackContext:
 
 WorkerFactory = Callable[[StackContext], Iterable[Worker]]
 # Later issues register their event sources here (DynamoDB stream and SQS pollers, schedules).
-WORKER_FACTORIES: list[WorkerFactory] = [sqs_workers, schedule_workers]
+WORKER_FACTORIES: list[WorkerFactory] = [sqs_workers, stream_workers, schedule_workers]
 
 
 def configure_aws_environment(endpoint_url: str, region: str = REGION) -> None:

@@ -48,6 +48,8 @@ class Settings:
     finance_topic_arn: str | None
     api_base_url: str  # where Finance's messages point for approvals
     notification_claim_stale_seconds: int
+    usage_table_name: str | None
+    usage_batches_table_name: str | None
 
     @classmethod
     def from_environment(cls) -> Settings:
@@ -79,6 +81,8 @@ class Settings:
             finance_topic_arn=env.get("FINANCE_TOPIC_ARN") or None,
             api_base_url=env.get("API_BASE_URL") or "http://127.0.0.1:3000",
             notification_claim_stale_seconds=int(env.get("NOTIFICATION_CLAIM_STALE_SECONDS", "300")),
+            usage_table_name=env.get("USAGE_TABLE_NAME") or None,
+            usage_batches_table_name=env.get("USAGE_BATCHES_TABLE_NAME") or None,
         )
 
     def require(self, name: str) -> str:

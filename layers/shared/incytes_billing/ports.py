@@ -175,6 +175,10 @@ class UsageRepository(Protocol):
         """The funder's records still to report (status pending), claimed by a batch or not."""
         ...
 
+    def funders_with_pending(self) -> set[str]:
+        """Every funder that has records still to report (for the scheduled re-drive)."""
+        ...
+
     def claim(self, record: UsageRecord, batch_id: str) -> None:
         """Tie a pending record to a saved batch (before Stripe is called)."""
         ...

@@ -9,10 +9,12 @@ import boto3
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 from aws_lambda_powertools.utilities.parameters import SSMProvider
 
+from incytes_billing.adapters.dynamodb_batches import DynamoDBMeterBatchStore
 from incytes_billing.adapters.dynamodb_events import DynamoDBStripeEventStore
 from incytes_billing.adapters.dynamodb_funders import DynamoDBFunderRepository
 from incytes_billing.adapters.dynamodb_invoices import DynamoDBInvoiceRepository
 from incytes_billing.adapters.dynamodb_notifications import DynamoDBNotificationClaims
+from incytes_billing.adapters.dynamodb_usage import DynamoDBUsageRepository
 from incytes_billing.adapters.sns_finance import SnsFinanceNotifier
 from incytes_billing.adapters.sqs_queue import SqsEventQueue
 from incytes_billing.adapters.stripe_gateway import StripeGateway, build_stripe_client
@@ -20,6 +22,7 @@ from incytes_billing.config import Settings
 from incytes_billing.domain.events import EventProcessor, FinanceSettings
 from incytes_billing.domain.funders import FunderService
 from incytes_billing.domain.invoices import InvoiceReviewService
+from incytes_billing.domain.reporting import UsageReporter
 from incytes_billing.domain.subscriptions import SubscriptionService
 from incytes_billing.domain.webhooks import WebhookIngress
 from incytes_billing.models.catalog import CatalogConfig, load_catalog
@@ -119,6 +122,20 @@ def invoice_review_service() -> InvoiceReviewService:
         DynamoDBFunderRepository(_funders_table()),
         stripe_gateway(),
     )
+
+
+def usage_reporter() -> UsageReporter:
+    return UsageReporter(
+        DynamoDBUsageRepository(_table("usage_table_name")),
+        DynamoDBMeterBatchStore(_table("usage_batches_table_name")),
+        DynamoDBFunderRepository(_funders_table()),
+        stripe_gateway(),
+        catalog(),
+    )
+
+
+def usage_repository() -> DynamoDBUsageRepository:
+    return DynamoDBUsageRepository(_table("usage_table_name"))
 
 
 def reset() -> None:

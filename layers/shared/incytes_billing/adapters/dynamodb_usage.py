@@ -65,6 +65,16 @@ class DynamoDBUsageRepository:
         records = [self.get(str(key["funder_id"]), str(key["usage_id"])) for key in keys]
         return [record for record in records if record is not None and record.status == "pending"]
 
+    def funders_with_pending(self) -> set[str]:
+        funders: set[str] = set()
+        scan: dict[str, Any] = {"IndexName": PENDING_INDEX, "ProjectionExpression": "funder_id"}
+        while True:
+            page = self._table.scan(**scan)
+            funders.update(str(item["funder_id"]) for item in page["Items"])
+            if "LastEvaluatedKey" not in page:
+                return funders
+            scan["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
     def claim(self, record: UsageRecord, batch_id: str) -> None:
         self._table.update_item(
             Key={"funder_id": record.funder_id, "usage_id": record.usage_id},

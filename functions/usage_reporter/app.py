@@ -1,0 +1,60 @@
+"""Reports the usage ledger to Stripe meters. Two triggers, one job:
+
+- the UsageTable stream (new records): reports the funders those records belong to;
+- a schedule: re-drives every funder with records still pending (waiting for a subscription, or left by a
+  failed attempt).
+
+The stream is only a trigger: the ledger itself says what is pending, so a retried or re-split stream batch
+reports nothing twice. Powertools' batch processor works record by record; this aggregates the whole batch
+(one meter event per funder, kind and period), so stream failures are reported by hand: the first record of a
+funder that could not be reported, from where Lambda retries (bisecting, then the on-failure destination).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from incytes_billing import wiring
+from incytes_billing.domain.reporting import ReportSummary
+from incytes_billing.errors import StripeUnavailable
+
+logger = Logger()
+metrics = Metrics()
+
+
+def _funder_of(record: dict[str, Any]) -> str:
+    return str(record["dynamodb"]["Keys"]["funder_id"]["S"])
+
+
+def _publish(summary: ReportSummary) -> None:
+    for name in ("sent_batches", "reported", "unbillable", "failed", "waiting"):
+        metrics.add_metric(name=f"Usage_{name}", unit=MetricUnit.Count, value=getattr(summary, name))
+    if summary.failure_reasons:
+        logger.warning("usage not billed", extra={"reasons": summary.failure_reasons[:20]})
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    reporter = wiring.usage_reporter()
+    if "Records" not in event:  # the schedule
+        summary = reporter.report_funders(wiring.usage_repository().funders_with_pending())
+        _publish(summary)
+        return {"reported": summary.reported, "waiting": summary.waiting}
+
+    records = [r for r in event["Records"] if r.get("eventName") == "INSERT"]
+    summary = ReportSummary()
+    failed: list[str] = []
+    for funder_id in sorted({_funder_of(r) for r in records}):
+        try:
+            reporter.report_funder(funder_id, summary)
+        except StripeUnavailable as error:
+            logger.warning("usage report deferred", extra={"funder_id": funder_id, "reason": error.message})
+            failed.append(funder_id)
+    _publish(summary)
+    first_failures = [r["dynamodb"]["SequenceNumber"] for r in records if _funder_of(r) in failed][:1]
+    return {"batchItemFailures": [{"itemIdentifier": sequence} for sequence in first_failures]}
