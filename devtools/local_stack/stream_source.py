@@ -13,6 +13,9 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+import boto3
+from botocore.config import Config
+
 from local_stack.template import function_ids, function_properties
 from local_stack.workers import PollingWorker
 
@@ -118,11 +121,18 @@ def dynamodb_stream_sources(template: Any, resources: Any, invoke: Invoke, strea
     return sources
 
 
+def streams_client(session: Any = None) -> Any:
+    """A DynamoDB Streams client moto can serve: botocore 1.44 defaults to account-based endpoints
+    (`<account>.streams-ddb...`), which moto 5.2 does not route."""
+    config = Config(account_id_endpoint_mode="disabled")
+    return (session or boto3).client("dynamodbstreams", config=config)
+
+
 def stream_workers(context: Any) -> list[PollingWorker]:
     def invoke(function_id: str, event: dict[str, Any]) -> Any:
         return context.runner.invoke(function_id, event).result
 
-    streams = context.boto3_session.client("dynamodbstreams")
+    streams = streams_client(context.boto3_session)
     return [
         PollingWorker(f"stream:{source.function_id}", source.poll_once, interval=1.0)
         for source in dynamodb_stream_sources(context.template, context.resources, invoke, streams)

@@ -172,18 +172,16 @@ class UsageRepository(Protocol):
         ...
 
     def pending(self, funder_id: str) -> list[UsageRecord]:
-        """The funder's records still to report (status pending), claimed by a batch or not."""
+        """The funder's records still to report (status pending)."""
         ...
 
     def funders_with_pending(self) -> set[str]:
         """Every funder that has records still to report (for the scheduled re-drive)."""
         ...
 
-    def claim(self, record: UsageRecord, batch_id: str) -> None:
-        """Tie a pending record to a saved batch (before Stripe is called)."""
-        ...
-
-    def settle(self, record: UsageRecord, status: UsageStatus, *, reason: str | None = None) -> None:
+    def settle(
+        self, record: UsageRecord, status: UsageStatus, *, reason: str | None = None, batch_id: str | None = None
+    ) -> None:
         """Final state: reported (with its batch), unbillable or failed (with the reason)."""
         ...
 
@@ -195,7 +193,13 @@ class MeterBatchStore(Protocol):
 
     def get(self, batch_id: str) -> MeterBatch | None: ...
 
+    def open_batches(self, funder_id: str) -> list[MeterBatch]:
+        """The funder's batches whose records are not all settled yet (left by an interrupted attempt)."""
+        ...
+
     def mark_sent(self, batch_id: str) -> None: ...
+
+    def mark_settled(self, batch_id: str) -> None: ...
 
 
 class MeterGateway(Protocol):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from incytes_billing.adapters.dynamodb_items import is_conditional_check_failure, plain_numbers, to_item
@@ -13,13 +14,20 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
 
 
+# Sparse: only batches not yet settled carry open_funder_id.
+OPEN_INDEX = "open_by_funder"
+
+
 class DynamoDBMeterBatchStore:
     def __init__(self, table: Table) -> None:
         self._table = table
 
     def save(self, batch: MeterBatch) -> MeterBatch:
         try:
-            self._table.put_item(Item=to_item(batch), ConditionExpression="attribute_not_exists(batch_id)")
+            self._table.put_item(
+                Item={**to_item(batch), "open_funder_id": batch.funder_id},
+                ConditionExpression="attribute_not_exists(batch_id)",
+            )
         except ClientError as error:
             if not is_conditional_check_failure(error):
                 raise
@@ -31,6 +39,21 @@ class DynamoDBMeterBatchStore:
     def get(self, batch_id: str) -> MeterBatch | None:
         item = self._table.get_item(Key={"batch_id": batch_id}, ConsistentRead=True).get("Item")
         return None if item is None else MeterBatch.model_validate(plain_numbers(item))
+
+    def open_batches(self, funder_id: str) -> list[MeterBatch]:
+        items = self._table.query(IndexName=OPEN_INDEX, KeyConditionExpression=Key("open_funder_id").eq(funder_id))[
+            "Items"
+        ]
+        batches = [self.get(str(item["batch_id"])) for item in items]
+        return [batch for batch in batches if batch is not None and batch.status != "settled"]
+
+    def mark_settled(self, batch_id: str) -> None:
+        self._table.update_item(
+            Key={"batch_id": batch_id},
+            UpdateExpression="SET #s = :settled REMOVE open_funder_id",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":settled": "settled"},
+        )
 
     def mark_sent(self, batch_id: str) -> None:
         self._table.update_item(

@@ -61,9 +61,20 @@ class DynamoDBUsageRepository:
             if "LastEvaluatedKey" not in page:
                 break
             query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        # The index lags a little: read each record itself, consistently, and keep those still pending.
-        records = [self.get(str(key["funder_id"]), str(key["usage_id"])) for key in keys]
-        return [record for record in records if record is not None and record.status == "pending"]
+        # The index lags a little: read the records themselves, consistently, and keep those still pending.
+        records = [UsageRecord.model_validate(plain_numbers(item)) for item in self._batch_get(keys)]
+        return sorted((r for r in records if r.status == "pending"), key=lambda r: r.usage_id)
+
+    def _batch_get(self, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        client = self._table.meta.client  # the resource's client: it (de)serializes attribute values itself
+        for start in range(0, len(keys), 100):  # BatchGetItem takes 100 keys at most
+            request: dict[str, Any] = {self._table.name: {"Keys": keys[start : start + 100], "ConsistentRead": True}}
+            while request:
+                answer = client.batch_get_item(RequestItems=request)
+                items.extend(answer["Responses"].get(self._table.name, []))
+                request = dict(answer.get("UnprocessedKeys") or {})
+        return items
 
     def funders_with_pending(self) -> set[str]:
         funders: set[str] = set()
@@ -75,23 +86,21 @@ class DynamoDBUsageRepository:
                 return funders
             scan["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def claim(self, record: UsageRecord, batch_id: str) -> None:
-        self._table.update_item(
-            Key={"funder_id": record.funder_id, "usage_id": record.usage_id},
-            UpdateExpression="SET batch_id = :batch",
-            ConditionExpression="#s = :pending AND (attribute_not_exists(batch_id) OR batch_id = :batch)",
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues={":batch": batch_id, ":pending": "pending"},
-        )
-
-    def settle(self, record: UsageRecord, status: UsageStatus, *, reason: str | None = None) -> None:
+    def settle(
+        self, record: UsageRecord, status: UsageStatus, *, reason: str | None = None, batch_id: str | None = None
+    ) -> None:
         try:
             self._table.update_item(
                 Key={"funder_id": record.funder_id, "usage_id": record.usage_id},
-                UpdateExpression="SET #s = :status, reason = :reason REMOVE pending_since",
+                UpdateExpression="SET #s = :status, reason = :reason, batch_id = :batch REMOVE pending_since",
                 ConditionExpression="#s = :pending",
                 ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={":status": status, ":reason": reason, ":pending": "pending"},
+                ExpressionAttributeValues={
+                    ":status": status,
+                    ":reason": reason,
+                    ":batch": batch_id,
+                    ":pending": "pending",
+                },
             )
         except ClientError as error:
             if not is_conditional_check_failure(error):

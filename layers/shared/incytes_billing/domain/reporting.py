@@ -1,12 +1,12 @@
 """Reporting the usage ledger to Stripe meters: aggregated per funder, kind and billing period, exactly once.
 
 Order of writes, so that any crash is recovered without loss or double billing:
-1. the batch (its record ids, total and meter-event identifier) is saved;
-2. each record is claimed by the batch (its `batch_id`);
-3. the meter event is sent (Stripe dedupes its identifier: "already exists" means delivered);
-4. the batch is marked sent and each record `reported`.
-A retry finds claimed records and re-sends *their* saved batch with the same identifier, never a new one.
-One reporter runs at a time (reserved concurrency 1), so two batches never claim the same record.
+1. the batch (its record ids, total and meter-event identifier) is saved, open;
+2. the meter event is sent (Stripe dedupes its identifier: "already exists" means delivered);
+3. the batch is marked sent, each record `reported` (with the batch id), then the batch settled.
+A retry first finishes the funder's open batches, re-sending *their* identifier, and leaves their records out
+of any new batch. Two DynamoDB writes per record (recorded, then settled); batches add a few per event.
+One reporter runs at a time (reserved concurrency 1), so two batches never take the same record.
 A batch saved more than 24 h ago is not re-sent blindly (Stripe's dedupe is only guaranteed for 24 h): it is
 left for the reconciler, which checks the meter summaries first.
 """
@@ -73,29 +73,21 @@ class UsageReporter:
         records = self._usage.pending(funder_id)
         if not records:
             return
-        # First finish what an earlier attempt started: records already claimed by a saved batch.
-        claimed: dict[str, list[UsageRecord]] = defaultdict(list)
-        for record in records:
-            if record.batch_id is not None:
-                claimed[record.batch_id].append(record)
-        for batch_id, members in claimed.items():
-            batch = self._batches.get(batch_id)
-            if batch is None:  # claimed, but the batch was never saved: cannot happen in write order
-                summary.waiting += len(members)
-                continue
-            self._deliver(batch, members, summary)
+        # First finish what an earlier attempt started: its open batches, with their own identifiers.
+        by_id = {record.usage_id: record for record in records}
+        taken: set[str] = set()
+        for batch in self._batches.open_batches(funder_id):
+            taken.update(batch.record_ids)
+            self._deliver(batch, [by_id[i] for i in batch.record_ids if i in by_id], summary)
 
         funder = self._funders.get(funder_id)
-        unclaimed = [record for record in records if record.batch_id is None]
-        if funder is None or not unclaimed:
-            summary.waiting += len(unclaimed)
+        fresh = [record for record in records if record.usage_id not in taken]
+        if funder is None or not fresh:
+            summary.waiting += len(fresh)
             return
-        groups = self._classify(funder, unclaimed, summary)
+        groups = self._classify(funder, fresh, summary)
         for (kind, period_start), members in sorted(groups.items()):
-            batch = self._new_batch(funder, kind, period_start, members)
-            batch = self._batches.save(batch)
-            for record in members:
-                self._usage.claim(record, batch.batch_id)
+            batch = self._batches.save(self._new_batch(funder, kind, period_start, members))
             self._deliver(batch, members, summary)
 
     def _classify(
@@ -159,12 +151,14 @@ class UsageReporter:
             except MeterEventRejected as rejected:
                 for record in members:
                     self._fail(record, f"Stripe refused its meter event: {rejected}", summary)
+                self._batches.mark_settled(batch.batch_id)
                 return
             self._batches.mark_sent(batch.batch_id)
             summary.sent_batches += 1
         for record in members:
-            self._usage.settle(record, "reported")
+            self._usage.settle(record, "reported", batch_id=batch.batch_id)
             summary.reported += 1
+        self._batches.mark_settled(batch.batch_id)
 
     def _unbillable(self, record: UsageRecord, reason: str, summary: ReportSummary) -> None:
         self._usage.settle(record, "unbillable", reason=reason)

@@ -79,4 +79,4 @@ class MeterBatch(BaseModel):
     record_ids: list[str]
     identifier: str  # Stripe dedupes meter events by identifier (for at least 24 h)
     created_at: int
-    status: Literal["saved", "sent"] = "saved"
+    status: Literal["saved", "sent", "settled"] = "saved"
