@@ -3,13 +3,20 @@
 For an API request, in order (mirroring Stripe's layers, https://docs.stripe.com/error-low-level):
 
 1. authentication: ``Authorization: Bearer sk_test_...`` (or ``rk_test_``; Basic auth as curl sends it);
+   the meter event stream takes a live meter event session token instead;
 2. routing: unknown method/path -> 404 "Unrecognized request URL";
 3. fault injection: a matching 429 is answered now, before the idempotency layer, and never saved;
-4. idempotency (v1 ``POST`` with ``Idempotency-Key``): replay, ``idempotency_error``, or claim the key;
-5. a matching hang sleeps; a matching 5xx answers ``api_error`` (saved under the key by default);
+4. idempotency (``POST`` with ``Idempotency-Key``): replay, ``idempotency_error``, or claim the key;
+5. a matching hang sleeps; a matching 5xx answers ``api_error`` (saved under the key by default on v1);
 6. the endpoint: parameters validated against its schema (errors not saved), ``expand`` checked, the
    clock rules applied (what time made due), the handler run under the store lock, ``expand`` applied;
-   endpoint errors are saved under the key.
+   endpoint errors are saved under the key (v1).
+
+API v2 (``/v2/...``) differs (https://docs.stripe.com/api/idempotent_requests: "With API v2, retries don't
+repeat successful operations. Stripe retries failed or partially failed work"): only a successful answer is
+kept for replay, a failed one (error or 5xx) is run again on retry; and errors use the v2 envelope
+``{"error": {"type", "code", "message"}}`` that the SDK maps by ``type`` (``temporary_session_expired`` ->
+``TemporarySessionExpiredError``, else by status like v1).
 
 Every response carries ``Request-Id`` and ``Stripe-Version``; every API request is logged.
 """
@@ -20,6 +27,7 @@ import base64
 import binascii
 import copy
 import json
+import logging
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -31,10 +39,10 @@ from .errors import API_ERROR, INVALID_REQUEST, ParamError, StripeError
 from .faults import Fault, FaultInjector
 from .forms import FormDict, FormError, canonical, decode_form
 from .idempotency import IdempotencyCache, SavedResponse
-from .resources import CLOCK_RULES, KINDS, ROUTES, ClockRule
+from .resources import CLOCK_RULES, KINDS, ROUTES, meter_events
 from .resources.events import API_VERSION
-from .resources.kinds import EVENT
-from .routing import Call, Route, Router
+from .resources.kinds import EVENT, THIN_EVENT
+from .routing import Call, ClockRule, Route, Router
 from .store import JSON, Store, random_token
 from .webhooks import DEFAULT_RETRY_DELAYS, DEFAULT_TIMEOUT, WebhookDispatcher
 from .wire import HttpRequest, HttpResponse
@@ -42,6 +50,9 @@ from .wire import HttpRequest, HttpResponse
 DEFAULT_API_VERSION = API_VERSION  # "2026-10-28.endive", the version the SDK pins
 ACCEPTED_KEY_PREFIXES = ("sk_test_", "rk_test_")
 CONTROL_PREFIX = "/_emulator"
+MAX_CLOCK_STEPS = 100_000
+
+logger = logging.getLogger("stripe_emulator")
 
 
 @dataclass
@@ -84,7 +95,7 @@ def _mask_key(key: str) -> str:
     return prefix + "*" * hidden + key[len(prefix) + hidden :]
 
 
-def _authenticate(request: HttpRequest) -> str:
+def _presented_key(request: HttpRequest) -> str:
     authorization = request.header("Authorization") or ""
     scheme, _, credentials = authorization.partition(" ")
     key = ""
@@ -95,6 +106,11 @@ def _authenticate(request: HttpRequest) -> str:
             key = base64.b64decode(credentials.strip()).decode().partition(":")[0]
         except (binascii.Error, UnicodeDecodeError):
             key = ""
+    return key
+
+
+def _authenticate(request: HttpRequest) -> str:
+    key = _presented_key(request)
     if not key:
         raise StripeError(
             401,
@@ -190,12 +206,45 @@ class EmulatorApp:
         with self.store.lock:
             return list(reversed(self.store.all(EVENT)))
 
-    def tick(self) -> None:
-        """Apply what time has made due (auto-advancing invoices, scheduled cancellations)."""
+    def thin_events(self) -> list[dict[str, Any]]:
+        """Every thin event (``v2.core.event``, with ``data``) recorded so far, oldest first; processes the
+        queued meter events first."""
         with self.store.lock:
-            now = self.store.clock.now()
-            for rule in self.clock_rules:
-                rule(self.store, now)
+            self.tick()
+            return list(reversed(self.store.all(THIN_EVENT)))
+
+    def counted_meter_events(self) -> list[dict[str, Any]]:
+        """Every meter event the meters count, in arrival order (processes the queued ones first)."""
+        with self.store.lock:
+            self.tick()
+            return [usage.as_json() for usage in meter_events.ledger_of(self.store).accepted]
+
+    def set_meter_processing_lag(self, seconds: float) -> float:
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
+            raise ValueError("the processing lag is a number of seconds >= 0")
+        with self.store.lock:
+            meter_events.ledger_of(self.store).processing_lag = float(seconds)
+            return float(seconds)
+
+    def meter_processing_lag(self) -> float:
+        with self.store.lock:
+            return meter_events.ledger_of(self.store).processing_lag
+
+    def tick(self) -> None:
+        """Apply what time has made due (queued meter events, renewals, scheduled cancellations,
+        auto-advancing invoices), stepping through the due times in order: at each, every rule applies what
+        is due by then, so work one rule creates (a renewal's draft) falls due for another (its
+        finalization) in the same tick, in time order."""
+        with self.store.lock:
+            now = self.store.clock.now_float()
+            for _ in range(MAX_CLOCK_STEPS):
+                due = [at for rule in self.clock_rules if (at := rule.next_due(self.store)) is not None and at <= now]
+                if not due:
+                    return
+                moment = min(due)
+                for rule in self.clock_rules:
+                    rule.apply(self.store, moment)
+            logger.error("stripe emulator: clock rules still due after %d steps", MAX_CLOCK_STEPS)
 
     def advance_clock(self, seconds: float) -> int:
         """Move the emulator clock forward and apply what became due."""
@@ -232,7 +281,7 @@ class EmulatorApp:
         try:
             response, replayed = self._serve(request, request_id, idempotency_key)
         except StripeError as error:
-            response, replayed = self._error_response(error, request_id), False
+            response, replayed = self._error_response(error, request_id, _is_v2(request.path)), False
         response.headers["Request-Id"] = request_id
         response.headers["Stripe-Version"] = version
         if idempotency_key:
@@ -251,18 +300,33 @@ class EmulatorApp:
         return response
 
     @staticmethod
-    def _error_response(error: StripeError, request_id: str) -> HttpResponse:
-        return HttpResponse.json(error.status, error.body(request_id), error.headers)
+    def _error_response(error: StripeError, request_id: str, v2: bool) -> HttpResponse:
+        body = error.body_v2() if v2 else error.body(request_id)
+        return HttpResponse.json(error.status, body, error.headers)
+
+    def _authenticate_for(self, route: Route, request: HttpRequest) -> None:
+        if route.auth == "meter_event_session":
+            key = _presented_key(request)
+            if not key:
+                _authenticate(request)  # Stripe's "You did not provide an API key" 401
+            with self.store.lock:
+                meter_events.authenticate_session(self.store, key)
+        else:
+            _authenticate(request)
 
     def _serve(self, request: HttpRequest, request_id: str, idempotency_key: str | None) -> tuple[HttpResponse, bool]:
-        _authenticate(request)
-        route, path_params = self.router.match(request.method, request.path)
+        try:
+            route, path_params = self.router.match(request.method, request.path)
+        except StripeError:
+            _authenticate(request)  # an unauthenticated request is refused before its URL is looked at
+            raise
+        self._authenticate_for(route, request)
         fault = self.faults.take(request.method, request.path)
         if fault is not None and fault.rate_limited:
             self._sleep(fault.hang_seconds)
             raise _rate_limited(fault)
         tree = self._decode(request, route)
-        if not (idempotency_key and route.api == "v1"):
+        if not idempotency_key:
             response, _ = self._execute(
                 route,
                 path_params=path_params,
@@ -271,6 +335,7 @@ class EmulatorApp:
                 request_id=request_id,
                 fault=fault,
                 idempotency_key=None,
+                v2=route.api == "v2",
             )
             return response, False
         fingerprint = json.dumps(canonical(tree), sort_keys=True)
@@ -292,7 +357,10 @@ class EmulatorApp:
                 request_id=request_id,
                 fault=fault,
                 idempotency_key=idempotency_key,
+                v2=route.api == "v2",
             )
+            if route.api == "v2":
+                save = 200 <= response.status < 300  # v2 keeps successes only: a failure is retried for real
             if save:
                 keep = SavedResponse(
                     method=request.method,
@@ -335,13 +403,15 @@ class EmulatorApp:
         request_id: str,
         fault: Fault | None,
         idempotency_key: str | None,
+        v2: bool = False,
     ) -> tuple[HttpResponse, bool]:
         """Run the endpoint (or the injected fault): the response, and whether idempotency keeps it."""
         try:
             if fault is not None:
                 self._sleep(fault.hang_seconds)
                 if fault.status is not None:
-                    raise _server_error(fault, saved_under_key=bool(idempotency_key) and fault.saved)
+                    saved = bool(idempotency_key) and fault.saved and not v2
+                    raise _server_error(fault, saved_under_key=saved)
             params = route.params.coerce(tree, "")
             expand_paths: list[str] = params.pop("expand", None) or []
             expand.validate(expand_paths, route.returns, route.is_list, KINDS)
@@ -360,4 +430,8 @@ class EmulatorApp:
                 expand.apply(result, expand_paths, self.store, KINDS)
             return HttpResponse.json(200, result), True
         except StripeError as error:
-            return self._error_response(error, request_id), error.saved
+            return self._error_response(error, request_id, v2), error.saved
+
+
+def _is_v2(path: str) -> bool:
+    return path == "/v2" or path.startswith("/v2/")

@@ -63,6 +63,20 @@ class EmulatorControl:
         """Every recorded Stripe event, oldest first."""
         return list(self._call("GET", "/events")["data"])
 
+    def thin_events(self) -> list[dict[str, Any]]:
+        """Every thin event (with ``data``), oldest first."""
+        return list(self._call("GET", "/thin_events")["data"])
+
+    def meter_events(self) -> list[dict[str, Any]]:
+        """The meter events the meters count, in arrival order."""
+        return list(self._call("GET", "/meter_events")["data"])
+
+    def set_meter_processing_lag(self, seconds: float) -> None:
+        self._call("POST", "/meter_processing_lag", {"seconds": seconds})
+
+    def meter_processing_lag(self) -> float:
+        return float(self._call("GET", "/meter_processing_lag")["seconds"])
+
     def requests_log(self) -> list[dict[str, Any]]:
         return list(self._call("GET", "/requests")["data"])
 
@@ -75,9 +89,16 @@ class EmulatorControl:
         secret: str,
         enabled_events: Iterable[str] = ("*",),
         api_version: str | None = None,
+        event_payload: str = "snapshot",
     ) -> dict[str, Any]:
         """A webhook endpoint signing with ``secret`` (see ``StripeEmulator.add_webhook_endpoint``)."""
-        body = {"url": url, "secret": secret, "enabled_events": list(enabled_events), "api_version": api_version}
+        body = {
+            "url": url,
+            "secret": secret,
+            "enabled_events": list(enabled_events),
+            "api_version": api_version,
+            "event_payload": event_payload,
+        }
         result: dict[str, Any] = self._call("POST", "/webhook_endpoints", body)
         return result
 

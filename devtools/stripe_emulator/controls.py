@@ -14,10 +14,17 @@
                              "request_id", "idempotent_replayed"}, ...]}`` in arrival order
 ``DELETE /_emulator/requests`` clear the log
 ``GET /_emulator/events``    ``{"data": [event, ...]}``: every recorded Stripe event, oldest first
+``GET /_emulator/thin_events`` ``{"data": [v2 event, ...]}``: every thin event (with ``data``), oldest first
+``GET /_emulator/meter_events`` ``{"data": [{"meter", "event_name", "customer", "value", "timestamp",
+                             "identifier", "received_at", "source"}, ...]}``: the counted meter events
+``GET /_emulator/meter_processing_lag`` ``{"seconds": s}``
+``POST /_emulator/meter_processing_lag`` ``{"seconds": s}``: summaries and invoices see a meter event s
+                             seconds after it arrived (default 0; reset sets it back)
 ``GET /_emulator/health``    ``{"ok": true}``
 ``POST /_emulator/customers`` ``{"id": "cus_...", "name": ...}``: a customer with a chosen id (seeding)
-``POST /_emulator/webhook_endpoints`` ``{"url", "secret", "enabled_events": ["*"], "api_version": null}``:
-                             a webhook endpoint signing with a chosen secret (answered with it)
+``POST /_emulator/webhook_endpoints`` ``{"url", "secret", "enabled_events": ["*"], "api_version": null,
+                             "event_payload": "snapshot"}``: a webhook endpoint signing with a chosen
+                             secret (answered with it); ``"thin"``: a thin event destination
 ``GET /_emulator/webhook_deliveries`` ``{"data": [{"event_id", "type", "endpoint", "url", "attempt",
                              "status", "error", "delivered", "time", "next_retry_in"}, ...]}``, oldest first
 ``POST /_emulator/webhook_deliveries/wait`` ``{"timeout": 5}``: ``{"idle": true}`` once no delivery is
@@ -97,8 +104,26 @@ def _events(app: EmulatorApp, _body: dict[str, Any]) -> Any:
     return {"data": app.recorded_events()}
 
 
+def _thin_events(app: EmulatorApp, _body: dict[str, Any]) -> Any:
+    return {"data": app.thin_events()}
+
+
+def _meter_events(app: EmulatorApp, _body: dict[str, Any]) -> Any:
+    return {"data": app.counted_meter_events()}
+
+
+def _get_processing_lag(app: EmulatorApp, _body: dict[str, Any]) -> Any:
+    return {"seconds": app.meter_processing_lag()}
+
+
+def _set_processing_lag(app: EmulatorApp, body: dict[str, Any]) -> Any:
+    if set(body) != {"seconds"}:
+        raise ControlError('send {"seconds": s}')
+    return {"seconds": app.set_meter_processing_lag(body["seconds"])}
+
+
 def _add_webhook_endpoint(app: EmulatorApp, body: dict[str, Any]) -> Any:
-    unknown = set(body) - {"url", "secret", "enabled_events", "api_version"}
+    unknown = set(body) - {"url", "secret", "enabled_events", "api_version", "event_payload"}
     if unknown or not isinstance(body.get("url"), str) or not isinstance(body.get("secret"), str):
         raise ControlError('send {"url": "http://...", "secret": "whsec_...", "enabled_events": ["*"]}')
     enabled_events = body.get("enabled_events", ["*"])
@@ -107,7 +132,12 @@ def _add_webhook_endpoint(app: EmulatorApp, body: dict[str, Any]) -> Any:
         raise ControlError('enabled_events must be a list of event types (or ["*"])')
     if api_version is not None and not isinstance(api_version, str):
         raise ControlError("api_version must be a string or null")
-    return webhook_endpoints.register(app.store, body["url"], body["secret"], enabled_events, api_version)
+    event_payload = body.get("event_payload", "snapshot")
+    if not isinstance(event_payload, str):
+        raise ControlError('event_payload is "snapshot" or "thin"')
+    return webhook_endpoints.register(
+        app.store, body["url"], body["secret"], enabled_events, api_version, event_payload=event_payload
+    )
 
 
 def _webhook_deliveries(app: EmulatorApp, _body: dict[str, Any]) -> Any:
@@ -135,6 +165,10 @@ CONTROLS: dict[tuple[str, str], Control] = {
     ("GET", "/_emulator/requests"): _requests,
     ("DELETE", "/_emulator/requests"): _clear_requests,
     ("GET", "/_emulator/events"): _events,
+    ("GET", "/_emulator/thin_events"): _thin_events,
+    ("GET", "/_emulator/meter_events"): _meter_events,
+    ("GET", "/_emulator/meter_processing_lag"): _get_processing_lag,
+    ("POST", "/_emulator/meter_processing_lag"): _set_processing_lag,
     ("GET", "/_emulator/health"): _health,
     ("POST", "/_emulator/customers"): _seed_customer,
     ("POST", "/_emulator/webhook_endpoints"): _add_webhook_endpoint,

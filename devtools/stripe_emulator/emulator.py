@@ -126,9 +126,28 @@ class StripeEmulator:
         """Every recorded Stripe event, oldest first (only those of ``type`` when given)."""
         return [event for event in self.app.recorded_events() if type is None or event["type"] == type]
 
+    def thin_events(self, type: str | None = None) -> list[dict[str, Any]]:
+        """Every thin event (``v2.core.event`` with its ``data``: meter error reports), oldest first (only
+        those of ``type`` when given). Queued meter events are processed first."""
+        return [event for event in self.app.thin_events() if type is None or event["type"] == type]
+
+    def meter_events(self, meter: str | None = None) -> list[dict[str, Any]]:
+        """The meter events the meters count (``meter, event_name, customer, value`` (a decimal string)``,
+        timestamp, identifier, received_at, source``: ``v1``/``v2``/``stream``), in arrival order; queued
+        events are processed first. Refused, duplicate and not-yet-due events are not in it."""
+        return [usage for usage in self.app.counted_meter_events() if meter is None or usage["meter"] == meter]
+
+    def set_meter_processing_lag(self, seconds: float) -> None:
+        """Summaries and invoices see a meter event only ``seconds`` after it arrived (default 0), as
+        Stripe's asynchronous aggregation lags; ``reset()`` sets it back to 0."""
+        self.app.set_meter_processing_lag(seconds)
+
+    def meter_processing_lag(self) -> float:
+        return self.app.meter_processing_lag()
+
     def on_event(self, listener: Callable[[dict[str, Any]], None]) -> Callable[[], None]:
-        """Call ``listener(event)`` for each event recorded from now on (under the store lock: be quick);
-        returns a function that unsubscribes. Webhook delivery hooks in here too."""
+        """Call ``listener(event)`` for each event recorded from now on, thin events included (under the
+        store lock: be quick); returns a function that unsubscribes. Webhook delivery hooks in here too."""
         return self.app.store.bus.subscribe(listener)
 
     def add_webhook_endpoint(
@@ -137,11 +156,16 @@ class StripeEmulator:
         secret: str,
         enabled_events: Iterable[str] = ("*",),
         api_version: str | None = None,
+        event_payload: str = "snapshot",
     ) -> dict[str, Any]:
         """Emulator-only: register an enabled webhook endpoint that signs with ``secret`` (the receiver's
         configured one, e.g. ``whsec_local``), as ``POST /v1/webhook_endpoints`` would with a secret of
-        Stripe's choosing. Returns the endpoint, ``secret`` included; ``ValueError`` for a bad argument."""
-        return webhook_endpoints.register(self.app.store, url, secret, enabled_events, api_version)
+        Stripe's choosing. ``event_payload="thin"`` registers an event destination for thin events
+        (``v1.billing.meter.error_report_triggered``...) instead of snapshot events. Returns the endpoint,
+        ``secret`` included; ``ValueError`` for a bad argument."""
+        return webhook_endpoints.register(
+            self.app.store, url, secret, enabled_events, api_version, event_payload=event_payload
+        )
 
     def webhook_deliveries(self) -> list[dict[str, Any]]:
         """Every webhook delivery attempt, oldest first, as ``{"event_id", "type", "endpoint", "url",

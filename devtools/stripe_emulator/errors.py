@@ -54,6 +54,16 @@ class StripeError(Exception):
         error["type"] = self.type
         return {"error": error}
 
+    def body_v2(self) -> dict[str, Any]:
+        """The API v2 envelope: ``{"error": {"type", "code", "message"}}`` (the SDK's
+        ``specific_v2_api_error`` picks the exception by ``type``, then falls back to the HTTP status)."""
+        error: dict[str, Any] = {"type": self.type, "code": self.code, "message": self.message}
+        if self.code:
+            error["doc_url"] = f"https://docs.stripe.com/error-codes/{self.code.replace('_', '-')}"
+        if self.param:
+            error["param"] = self.param
+        return {"error": error}
+
 
 class ParamError(StripeError):
     """A 400 found while validating parameters: never saved for idempotent replay."""

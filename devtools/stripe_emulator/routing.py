@@ -8,7 +8,9 @@ Resource modules declare their endpoints with a :class:`RouteTable`::
     def create(call: Call) -> JSON: ...
 
 ``returns`` (and ``is_list``) tell the server which fields ``expand`` may name. ``api`` is ``"v1"``
-(form-encoded, v1 idempotency) or ``"v2"`` (JSON bodies).
+(form-encoded, v1 idempotency, v1 error envelope) or ``"v2"`` (JSON bodies, v2 idempotency and errors).
+``auth`` is ``"secret_key"`` (``sk_test_``/``rk_test_``) or ``"meter_event_session"`` (the meter event
+stream, which takes a session's authentication token as its API key).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from .params import Obj
 from .store import JSON, Kind, Store
 
 ApiMode = Literal["v1", "v2"]
+AuthMode = Literal["secret_key", "meter_event_session"]
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
@@ -70,6 +73,7 @@ class Route:
     returns: Kind
     is_list: bool = False
     api: ApiMode = "v1"
+    auth: AuthMode = "secret_key"
     regex: re.Pattern[str] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -97,9 +101,10 @@ class RouteTable:
         returns: Kind,
         is_list: bool = False,
         api: ApiMode = "v1",
+        auth: AuthMode = "secret_key",
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
-            self.routes.append(Route(method, pattern, handler, params, returns, is_list, api))
+            self.routes.append(Route(method, pattern, handler, params, returns, is_list, api, auth))
             return handler
 
         return register
@@ -109,14 +114,28 @@ class RouteTable:
     ) -> Callable[[Handler], Handler]:
         return self._add("GET", pattern, params=params, returns=returns, is_list=is_list, api=api)
 
-    def post(self, pattern: str, *, params: Obj, returns: Kind, api: ApiMode = "v1") -> Callable[[Handler], Handler]:
-        return self._add("POST", pattern, params=params, returns=returns, api=api)
+    def post(
+        self, pattern: str, *, params: Obj, returns: Kind, api: ApiMode = "v1", auth: AuthMode = "secret_key"
+    ) -> Callable[[Handler], Handler]:
+        return self._add("POST", pattern, params=params, returns=returns, api=api, auth=auth)
 
     def delete(self, pattern: str, *, params: Obj, returns: Kind, api: ApiMode = "v1") -> Callable[[Handler], Handler]:
         return self._add("DELETE", pattern, params=params, returns=returns, api=api)
 
     def __iter__(self) -> Iterator[Route]:
         return iter(self.routes)
+
+
+@dataclass(frozen=True)
+class ClockRule:
+    """A transition time makes by itself. ``next_due(store)`` is the earliest time something is due (or
+    ``None``); ``apply(store, moment)`` applies everything due by ``moment``, stamped with the time each
+    was due. The app steps through due times in order, so one rule's work (an invoice created at a
+    renewal) can fall due for another (its finalization an hour later) within one clock move."""
+
+    name: str
+    next_due: Callable[[Store], float | None]
+    apply: Callable[[Store, float], None]
 
 
 class Router:

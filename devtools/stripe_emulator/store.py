@@ -6,7 +6,8 @@ object gets a sequence number when created; lists are answered newest first, as 
 pagination cursors compare sequence numbers.
 
 All access goes through :attr:`Store.lock` (the server holds it while an endpoint runs). Recorded
-Stripe events are published on :attr:`Store.bus` (:mod:`.bus`).
+Stripe events are published on :attr:`Store.bus` (:mod:`.bus`). State that is not a Stripe object with an
+``id`` (the meter event ledger) lives in :meth:`Store.state`, forgotten on reset like the objects.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from .bus import EventBus
 from .errors import resource_missing
@@ -84,6 +85,7 @@ class Store:
         self._objects: dict[str, dict[str, JSON]] = {}
         self._seq: dict[tuple[str, str], int] = {}
         self._counter = 0
+        self._state: dict[str, Any] = {}
         self.bus = EventBus()
 
     def reset(self) -> None:
@@ -91,7 +93,16 @@ class Store:
             self._objects.clear()
             self._seq.clear()
             self._counter = 0
+            self._state.clear()
             self.clock.reset()
+
+    def state[T](self, name: str, factory: Callable[[], T]) -> T:
+        """Named state of a resource module that is not an object store (created on first use, dropped on
+        reset): ``store.state("meter_ledger", MeterLedger)``."""
+        with self.lock:
+            if name not in self._state:
+                self._state[name] = factory()
+            return cast(T, self._state[name])
 
     # ids -------------------------------------------------------------------------------------------
     def new_id(self, kind: Kind) -> str:
@@ -145,6 +156,11 @@ class Store:
         """Copies of every object of ``kind``, newest first, optionally filtered."""
         objects: Iterable[JSON] = reversed(list(self._objects.get(kind.object, {}).values()))
         return [copy.deepcopy(obj) for obj in objects if where is None or where(obj)]
+
+    def scan(self, kind: Kind) -> list[JSON]:
+        """The stored objects of ``kind`` themselves, oldest first, without copying: for read-only scans
+        (what a clock rule has due) that must stay cheap. Never modify what this returns."""
+        return list(self._objects.get(kind.object, {}).values())
 
     def sequence(self, kind: Kind, object_id: str) -> int | None:
         return self._seq.get((kind.object, object_id))

@@ -31,6 +31,11 @@ How Stripe delivers (https://docs.stripe.com/webhooks), and what the emulator do
   in the order they were recorded (Stripe does not promise that; receivers must not rely on it), and a
   receiver that hangs delays the others by up to ``timeout``.
 
+- **Thin events** (``v2.core.event``, :mod:`.resources.thin_events`) go the same way to the endpoints
+  registered for thin payloads (Stripe's event destinations): the body is the notification (the event
+  without ``data``), signed the same way (``parse_event_notification`` verifies it); v2 events have no
+  ``pending_webhooks`` to count down.
+
 Every attempt is logged (:meth:`WebhookDispatcher.deliveries`). :meth:`WebhookDispatcher.wait` blocks until
 nothing is queued or in flight. Reset forgets the queue and the log; an attempt in flight during a reset
 finishes and is discarded.
@@ -52,9 +57,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .resources import webhook_endpoints
+from .resources import thin_events, webhook_endpoints
 from .resources.events import API_VERSION
-from .resources.kinds import EVENT, WEBHOOK_ENDPOINT
+from .resources.kinds import EVENT, THIN_EVENT, WEBHOOK_ENDPOINT
 from .signing import signature_header
 from .store import JSON, Store
 
@@ -77,6 +82,7 @@ class _Attempt:
     endpoint_id: str = field(compare=False)
     number: int = field(compare=False)  # 1: the first delivery, 2: the first retry...
     generation: int = field(compare=False)
+    thin: bool = field(compare=False, default=False)
 
 
 @dataclass(frozen=True)
@@ -182,7 +188,8 @@ class WebhookDispatcher:
 
     # the bus side: under the store lock, in the recording request's thread ---------------------------
     def _on_event(self, event: JSON) -> None:
-        endpoint_ids = webhook_endpoints.targets(self.store, event["type"])
+        thin = thin_events.is_thin(event)
+        endpoint_ids = webhook_endpoints.targets(self.store, event["type"], thin=thin)
         if not endpoint_ids:
             return
         now = time.monotonic()
@@ -190,7 +197,7 @@ class WebhookDispatcher:
             for endpoint_id in endpoint_ids:
                 heapq.heappush(
                     self._queue,
-                    _Attempt(now, next(self._seq), event["id"], event["type"], endpoint_id, 1, self._generation),
+                    _Attempt(now, next(self._seq), event["id"], event["type"], endpoint_id, 1, self._generation, thin),
                 )
             self._cond.notify_all()
 
@@ -225,7 +232,7 @@ class WebhookDispatcher:
         with self.store.lock:
             if not self._current(attempt):
                 return
-            event = self.store.get(EVENT, attempt.event_id)
+            event = self.store.get(THIN_EVENT if attempt.thin else EVENT, attempt.event_id)
             endpoint = self.store.get(WEBHOOK_ENDPOINT, attempt.endpoint_id)
         if event is None:
             return
@@ -234,7 +241,10 @@ class WebhookDispatcher:
             url = None if endpoint is None else endpoint["url"]
             self._record(attempt, _Outcome(url, None, f"not attempted: the webhook endpoint is {why}", False))
             return
-        event["api_version"] = endpoint["api_version"] or API_VERSION
+        if attempt.thin:
+            event = thin_events.notification(event)
+        else:
+            event["api_version"] = endpoint["api_version"] or API_VERSION
         body = json.dumps(event, indent=2, ensure_ascii=False)
         status, error = self._post(endpoint["url"], body, signature_header(body, endpoint["secret"]))
         self._record(attempt, _Outcome(endpoint["url"], status, error, True))
@@ -282,6 +292,7 @@ class WebhookDispatcher:
                         attempt.endpoint_id,
                         attempt.number + 1,
                         attempt.generation,
+                        attempt.thin,
                     ),
                 )
             self._log.append(
@@ -298,7 +309,7 @@ class WebhookDispatcher:
                     "next_retry_in": next_retry,
                 }
             )
-            if outcome.delivered:
+            if outcome.delivered and not attempt.thin:
                 event = self.store.get(EVENT, attempt.event_id)
                 if event is not None:
                     event["pending_webhooks"] = max(0, event["pending_webhooks"] - 1)

@@ -15,6 +15,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -195,6 +196,29 @@ def test_a_new_subscription_reaches_finance_through_webhooks(stack: LocalStackPr
     assert found, "no Finance message arrived for the new subscription's first invoice"
     assert "Webhook Clinic" in found[0]["Subject"]
     assert found[0]["MessageAttributes"]["event_type"]["Value"] == "invoice.review_requested"
+
+
+def test_usage_is_reported_by_the_stream_worker(stack: LocalStackProcess) -> None:
+    """POST usage -> UsageTable stream (polled by the stack) -> reporter -> Stripe meter events."""
+    base = f"{stack.api_url}/funders/usage-demo"
+    customer = new_customer(stack, "Usage Clinic")
+    assert _call("PUT", base, {"name": "Usage Clinic", "stripe_customer_id": customer})[0] == 200
+    assert _call("POST", f"{base}/subscription", {})[0] == 201
+    time.sleep(1.5)  # usage after the subscription's start (Stripe times have whole seconds)
+    occurred = datetime.now(UTC).isoformat()
+    for i in range(3):
+        status, body = _call(
+            "POST", f"{base}/usage", {"usage_id": f"e2e-{i}", "kind": "case", "quantity": 2, "occurred_at": occurred}
+        )
+        assert status == 202, body
+    deadline = time.monotonic() + 30
+    totals: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        totals = _call("GET", f"{base}/usage")[1]["totals"]["case"]
+        if totals["reported"] == 6:
+            break
+        time.sleep(0.5)
+    assert totals == {"recorded": 6, "reported": 6, "pending": 0, "failed": 0, "unbillable": 0}
 
 
 def test_unknown_stripe_customer(stack: LocalStackProcess) -> None:

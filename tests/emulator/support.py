@@ -50,6 +50,10 @@ class Target:
     def is_emulator(self) -> bool:
         return self.emulator is not None
 
+    def now(self) -> int:
+        """The target's clock: the emulator's (which tests move), or real time for Stripe."""
+        return self.emulator.now() if self.emulator is not None else int(time.time())
+
     def client(self, *, api_key: str | None = None, **options: Any) -> stripe.StripeClient:
         return make_client(api_key or self.api_key, self.base_url, **options)
 

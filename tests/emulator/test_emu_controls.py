@@ -126,3 +126,29 @@ def test_standalone_server_starts_answers_and_stops(stop_signal: signal.Signals)
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_meter_controls_over_http(emulator: StripeEmulator, emulator_client: stripe.StripeClient) -> None:
+    """``EmulatorControl`` reads the counted meter events and the thin events, sets the processing lag, and
+    registers thin event destinations, as the Python twins do (README, Test controls)."""
+    control = EmulatorControl(emulator.url)
+    meter = emulator_client.v1.billing.meters.create(
+        {"display_name": "Cases", "event_name": "ctl_cases", "default_aggregation": {"formula": "sum"}}
+    )
+    customer = emulator_client.v1.customers.create({"name": "A"})
+    for customer_id in (customer.id, "cus_Unknown0000001"):
+        emulator_client.v1.billing.meter_events.create(
+            {"event_name": "ctl_cases", "payload": {"stripe_customer_id": customer_id, "value": "2"}}
+        )
+    assert [(usage["meter"], usage["value"]) for usage in control.meter_events()] == [(meter.id, "2")]
+    assert [event["type"] for event in control.thin_events()] == ["v1.billing.meter.error_report_triggered"]
+    control.set_meter_processing_lag(45)
+    assert control.meter_processing_lag() == 45 == emulator.meter_processing_lag()
+    with pytest.raises(EmulatorControlError):
+        control.set_meter_processing_lag(-1)
+    destination = control.add_webhook_endpoint(
+        "http://127.0.0.1:9/thin", "whsec_thin", ["v1.billing.meter.error_report_triggered"], event_payload="thin"
+    )
+    assert destination["secret"] == "whsec_thin"
+    with pytest.raises(EmulatorControlError):
+        control.add_webhook_endpoint("http://127.0.0.1:9/x", "whsec_x", ["*"], event_payload="fat")

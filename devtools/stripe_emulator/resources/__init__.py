@@ -3,29 +3,30 @@
 To add a resource: give it a :class:`~stripe_emulator.store.Kind` in :mod:`.kinds`, write a module with
 a ``routes = RouteTable()`` and its endpoints, and list the module here.
 
-``CLOCK_RULES`` are the transitions time makes by itself (an auto-advancing draft invoice finalized an
-hour after its creation, a subscription canceled at ``cancel_at``): each rule applies, in due order and
-at the time each was due, what has come due by ``now``. The emulator runs them whenever its clock moves
-and before every API request. Subscription renewals will be one more rule.
+``CLOCK_RULES`` are the transitions time makes by itself: queued meter events processed (counted, or
+reported in error reports), subscriptions renewed at their items' period end, canceled at ``cancel_at``,
+auto-advancing drafts finalized an hour after their creation. Each is a :class:`~..routing.ClockRule`;
+whenever the clock moves and before every API request the app steps through the due times in order and
+applies every rule at each (see ``EmulatorApp.tick``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from ..routing import Route
-from ..store import Store
+from ..routing import ClockRule, Route
 from . import (
     billing_meters,
     customers,
     events,
     invoiceitems,
     invoices,
+    meter_event_summaries,
+    meter_events,
     prices,
     products,
     subscription_items,
     subscription_schedules,
     subscriptions,
+    thin_events,
     webhook_endpoints,
 )
 from .kinds import KINDS
@@ -35,18 +36,27 @@ MODULES = (
     products,
     prices,
     billing_meters,
+    meter_events,
+    meter_event_summaries,
     invoiceitems,
     invoices,
     subscriptions,
     subscription_items,
     subscription_schedules,
     events,
+    thin_events,
     webhook_endpoints,
 )
 
 ROUTES: tuple[Route, ...] = tuple(route for module in MODULES for route in module.routes)
 
-ClockRule = Callable[[Store, int], None]
-CLOCK_RULES: tuple[ClockRule, ...] = (invoices.finalize_due, subscriptions.cancel_due)
+# At one moment: usage first (so a renewal bills it), then renewals (before a cancellation at the same
+# period end, which they leave alone), cancellations, and finalizations last.
+CLOCK_RULES: tuple[ClockRule, ...] = (
+    ClockRule("process meter events", meter_events.next_due, meter_events.process_due),
+    ClockRule("renew subscriptions", subscriptions.renew_next_due, subscriptions.renew_due),
+    ClockRule("cancel subscriptions", subscriptions.cancel_next_due, subscriptions.cancel_due),
+    ClockRule("finalize invoices", invoices.finalize_next_due, invoices.finalize_due),
+)
 
 __all__ = ["CLOCK_RULES", "KINDS", "ROUTES", "ClockRule"]

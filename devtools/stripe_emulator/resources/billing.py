@@ -64,10 +64,14 @@ def round_minor(value: Decimal) -> int:
 
 
 def format_money(amount: Decimal, currency: str) -> str:
+    """``$35.00``; a fraction of a minor unit (``unit_amount_decimal``) is shown, not rounded: ``$0.125``."""
     symbol = CURRENCY_SYMBOLS.get(currency, currency.upper() + " ")
-    if currency in ZERO_DECIMAL_CURRENCIES:
-        return f"{symbol}{amount:,.0f}"
-    return f"{symbol}{amount / 100:,.2f}"
+    major = amount if currency in ZERO_DECIMAL_CURRENCIES else amount / 100
+    places = 0 if currency in ZERO_DECIMAL_CURRENCIES else 2
+    exponent = major.normalize().as_tuple().exponent
+    if isinstance(exponent, int) and -exponent > places:
+        places = -exponent
+    return f"{symbol}{major:,.{places}f}"
 
 
 def interval_text(price: JSON) -> str:

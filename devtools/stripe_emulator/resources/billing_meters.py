@@ -6,6 +6,9 @@
   ``value_settings`` to ``{"event_payload_key": "value"}``.
 - Deactivating sets ``status: inactive`` and ``status_transitions.deactivated_at``; a deactivated meter
   cannot back a new price and accepts no events until reactivated.
+- ``event_time_window`` (``hour``/``day``) makes the meter take pre-aggregated events: only the most
+  recent event of each window counts. Meter events and summaries: :mod:`.meter_events`,
+  :mod:`.meter_event_summaries`.
 """
 
 from __future__ import annotations

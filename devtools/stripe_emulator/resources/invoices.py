@@ -2,8 +2,8 @@
 (https://docs.stripe.com/invoicing/overview#invoice-lifecycle).
 
 The emulator makes invoices for subscriptions only (there is no ``POST /v1/invoices`` yet): a
-subscription's first invoice, the invoice of an ``always_invoice`` change, the final invoice of a
-cancellation.
+subscription's first invoice, the invoice of an ``always_invoice`` change, the invoice of each renewal at
+period end and the final invoice of a cancellation (both ``subscription_cycle``).
 
 - **Draft**: lines, totals and ``due_date`` (``send_invoice``: creation + ``days_until_due`` days) are
   set; ``number``, ``hosted_invoice_url`` and ``effective_at`` are ``null``. With ``auto_advance`` the
@@ -40,6 +40,7 @@ cancellation.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
 from ..errors import StripeError, invalid_request
@@ -157,6 +158,11 @@ FINALIZED_UPDATABLE = {
     "paid": {"metadata", "expand"},
     "void": {"metadata", "expand"},
 }
+
+
+# Called as ``hook(call, invoice)`` on a draft about to be finalized (the invoice as a mutable dict):
+# subscriptions refresh the usage lines of a renewal invoice with usage that arrived during the grace period.
+BEFORE_FINALIZE: list[Callable[[Call, JSON], None]] = []
 
 
 # lines -------------------------------------------------------------------------------------------
@@ -298,8 +304,12 @@ def create_draft(
     invoice_items: list[JSON] | None = None,
     auto_advance: bool,
     record_event: bool = True,
+    period: tuple[int, int] | None = None,
 ) -> JSON:
-    """A draft invoice of ``subscription`` with ``lines`` and the pending ``invoice_items`` it takes."""
+    """A draft invoice of ``subscription`` with ``lines`` and the pending ``invoice_items`` it takes.
+
+    ``period`` is the invoice's ``period_start``/``period_end`` (a renewal's: the period that ended, whose
+    usage it bills); the creation time otherwise."""
     invoice_items = invoice_items or []
     invoice_id = call.store.new_id(INVOICE)
     all_lines = [*lines, *(invoice_item_line(item) for item in invoice_items)]
@@ -385,8 +395,8 @@ def create_draft(
             "payment_method_options": None,
             "payment_method_types": None,
         },
-        "period_end": call.now,
-        "period_start": call.now,
+        "period_end": period[1] if period else call.now,
+        "period_start": period[0] if period else call.now,
         "post_payment_credit_notes_amount": 0,
         "pre_payment_credit_notes_amount": 0,
         "receipt_number": None,
@@ -427,6 +437,9 @@ def create_draft(
 # transitions -------------------------------------------------------------------------------------
 def finalize(call: Call, invoice: JSON, *, auto_advance: bool | None = None) -> JSON:
     """Draft -> open (or paid when nothing is due); records ``invoice.finalized`` (and ``invoice.paid``)."""
+    for hook in BEFORE_FINALIZE:
+        hook(call, invoice)
+    _refresh_totals(invoice)
     customer = call.store.require(CUSTOMER, invoice["customer"])
     sequence = int(customer["next_invoice_sequence"])
     customer["next_invoice_sequence"] = sequence + 1
@@ -465,7 +478,18 @@ def _mark_paid(call: Call, invoice: JSON, *, event_types: tuple[str, ...]) -> JS
     return saved
 
 
-def finalize_due(store: Store, now: int) -> None:
+def _finalizes_at(invoice: JSON) -> int | None:
+    if invoice["status"] == "draft" and invoice["auto_advance"]:
+        return invoice["automatically_finalizes_at"]  # type: ignore[no-any-return]
+    return None
+
+
+def finalize_next_due(store: Store) -> float | None:
+    times = [at for invoice in store.scan(INVOICE) if (at := _finalizes_at(invoice)) is not None]
+    return min(times) if times else None
+
+
+def finalize_due(store: Store, now: float) -> None:
     """Clock rule: finalize every auto-advancing draft whose ``automatically_finalizes_at`` has come, at
     the time it was due, in that order."""
     due = store.all(

@@ -34,6 +34,19 @@ INVOICE_ITEM = Kind(
     },
 )
 BILLING_METER = Kind(object="billing.meter", label="billing meter", prefix="mtr_test_61", id_length=29)
+# Meter events have no ``id`` (their ``identifier`` is the caller's): these kinds only name what the meter
+# event endpoints answer; the events themselves live in the meter ledger (``meter_events.MeterLedger``).
+BILLING_METER_EVENT = Kind(object="billing.meter_event", label="billing meter event", prefix="", id_length=0)
+BILLING_METER_EVENT_SUMMARY = Kind(
+    object="billing.meter_event_summary", label="billing meter event summary", prefix="mtrusg_test_", id_length=0
+)
+V2_METER_EVENT = Kind(object="v2.billing.meter_event", label="meter event", prefix="", id_length=0)
+METER_EVENT_SESSION = Kind(
+    object="v2.billing.meter_event_session", label="meter event session", prefix="bmes_test_", id_length=24
+)
+METER_EVENT_STREAM = Kind(object="v2.billing.meter_event_stream", label="meter event stream", prefix="", id_length=0)
+# Thin events (API v2): ids like Stripe's ``evt_test_65R2GpwDsnmpzihMjdT16R2GDhI4SQdXJGRbvn7JA8mPEm``.
+THIN_EVENT = Kind(object="v2.core.event", label="event", prefix="evt_test_65", id_length=44)
 SUBSCRIPTION = Kind(
     object="subscription",
     label="subscription",
@@ -81,6 +94,12 @@ ALL_KINDS = (
     PRICE,
     INVOICE_ITEM,
     BILLING_METER,
+    BILLING_METER_EVENT,
+    BILLING_METER_EVENT_SUMMARY,
+    V2_METER_EVENT,
+    METER_EVENT_SESSION,
+    METER_EVENT_STREAM,
+    THIN_EVENT,
     SUBSCRIPTION,
     SUBSCRIPTION_ITEM,
     SUBSCRIPTION_SCHEDULE,

@@ -19,7 +19,8 @@ The emulator models the shape the project uses: one phase starting ``now``.
   becomes ``null``. Only ``not_started`` or ``active`` schedules can be released or canceled: "You
   cannot release a subscription schedule that is currently in the `released` status."
 - **Cancel** cancels the subscription with it (``invoice_now`` and ``prorate`` default to true).
-- What happens when the phase ends (``end_behavior``) is not modeled yet; renewals neither.
+- What happens when the phase ends (``end_behavior``) is not modeled yet: a subscription still managed by
+  a schedule does not renew (released, it renews like any subscription).
 - Events: ``subscription_schedule.created``, ``.updated``, ``.released``, ``.canceled``, with the
   subscription's ``customer.subscription.*`` and ``invoice.created`` events.
 """

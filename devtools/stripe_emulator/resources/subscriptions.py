@@ -39,14 +39,29 @@ Cancellation (``DELETE /v1/subscriptions/{id}``): ``canceled``, ``canceled_at``/
 ``cancellation_details.reason: cancellation_requested``. ``prorate`` credits the unused time of licensed
 items (pending items); ``invoice_now`` bills at once, on a final invoice (``billing_reason:
 subscription_cycle``, finalized in the request), the subscription's pending items and its metered usage
-since the period start (zero-amount lines until usage reporting exists); with neither, the
+since the period start (the meters' aggregated values, :func:`metered_usage`); with neither, the
 subscription's pending prorations are deleted. Open invoices of the customer lose ``auto_advance``
 ("Stripe stops automatic collection of all finalized invoices for the customer"). Cancelling again is 404
 ``resource_missing``. A schedule managing the subscription is canceled with it. Deleting the customer cancels its
 subscriptions the same way (no invoice, no proration).
 
-Not modeled (documented, refused or ignored loudly): renewals at period end (the clock hook
-:func:`cancel_due` shows where they go), trials, discounts, taxes, payment methods, pause/resume.
+Renewal (the clock rule :func:`renew_due`, https://docs.stripe.com/billing/subscriptions/overview#subscription-lifecycle):
+when the items' ``current_period_end`` passes, an ``active`` subscription not managed by a schedule renews
+at that moment: one ``subscription_cycle`` invoice (draft, ``auto_advance``, ``period_start``/``period_end``
+the ended period) bills the licensed items for the next period in advance (quantity × unit amount, line
+period = the new period), the metered items' usage of the ended period in arrears (quantity = the meter's
+aggregated value for the customer over ``[period start, period end)``, 0 if negative; amount = quantity ×
+unit amount, ``unit_amount_decimal`` rounded half up to the minor unit) and the subscription's pending
+invoice items (prorations); the items' periods advance (counted from ``billing_cycle_anchor``);
+``latest_invoice`` names the invoice. Events: ``invoiceitem.updated`` (pending items attached),
+``invoice.created``, ``customer.subscription.updated``. The draft is finalized an hour later (invoices'
+clock rule); its usage lines are recounted then, so usage for the ended period that arrives during this
+grace period lands on it (https://docs.stripe.com/billing/subscriptions/usage-based/configure-grace-period).
+A subscription with ``cancel_at`` at (or before) the period end is canceled instead (:func:`cancel_due`).
+
+Not modeled (documented, refused or ignored loudly): what a schedule does when its phase ends (a
+subscription still managed by a schedule does not renew), trials, discounts, taxes, payment methods,
+pause/resume.
 
 Lists exclude ``canceled`` and ``incomplete_expired`` subscriptions unless ``status`` asks
 (``all``, ``ended``, ``canceled``...). Search takes ``created``, ``metadata``, ``status``.
@@ -85,9 +100,17 @@ from ..params import (
 from ..routing import Call, RouteTable
 from ..search import METADATA, SEARCH_PARAMS, SearchField, number_field, search_page, string_field
 from ..store import JSON, Store
-from . import billing, customers, events, invoiceitems, invoices
+from . import billing, customers, events, invoiceitems, invoices, meter_events
 from .customers import check_currency, claim_currency
-from .kinds import CUSTOMER, INVOICE_ITEM, PRICE, SUBSCRIPTION, SUBSCRIPTION_ITEM, SUBSCRIPTION_SCHEDULE
+from .kinds import (
+    BILLING_METER,
+    CUSTOMER,
+    INVOICE_ITEM,
+    PRICE,
+    SUBSCRIPTION,
+    SUBSCRIPTION_ITEM,
+    SUBSCRIPTION_SCHEDULE,
+)
 
 routes = RouteTable()
 
@@ -714,22 +737,11 @@ def end(call: Call, subscription: JSON, *, invoice_now: bool, prorate: bool, det
                 events.record(call, "invoiceitem.deleted", leftover)
     invoices.stop_collection(call, subscription["customer"])
     if invoice_now:
-        usage_lines: list[JSON] = []
-        for item in items:
-            if not billing.is_metered(item["price"]):
-                continue
-            usage = metered_usage(call, item)
-            usage_lines.append(
-                invoices.subscription_line(
-                    subscription,
-                    item["id"],
-                    item["price"],
-                    quantity=usage,
-                    amount=billing.amount_of(item["price"], usage),
-                    period={"start": int(item["current_period_start"]), "end": call.now},
-                    description=billing.item_description(call.store, item["price"], usage),
-                )
-            )
+        usage_lines = [
+            _usage_line(call, subscription, item, int(item["current_period_start"]), call.now)
+            for item in items
+            if billing.is_metered(item["price"])
+        ]
         pending = invoiceitems.pending_for_subscription(call, subscription["id"])
         if usage_lines or pending:
             invoice = invoices.create_draft(
@@ -770,16 +782,79 @@ def _cancel_for_deleted_customer(call: Call, customer: JSON) -> None:
 customers.ON_DELETE.append(_cancel_for_deleted_customer)
 
 
-def metered_usage(call: Call, item: JSON) -> int:
-    """Usage of a metered item in its current period not billed yet: 0 until usage reporting (billing
-    meter events) exists — the usage issue replaces this with the meter's summary."""
-    del call, item
-    return 0
+def metered_usage(store: Store, price: JSON, customer: str, *, start: int, end: int, now: float) -> int:
+    """The quantity of a metered price for ``customer`` over ``[start, end)``: its meter's aggregated value
+    (https://docs.stripe.com/billing/subscriptions/usage-based/how-it-works), as processed by ``now``;
+    0 when the overall usage is negative ("If the overall cycle usage is negative, Stripe reports the
+    invoice line item usage quantity as 0", recording-usage-api#usage-values)."""
+    meter_id = (price.get("recurring") or {}).get("meter")
+    meter = store.get(BILLING_METER, meter_id) if meter_id else None
+    if meter is None:
+        return 0
+    total = meter_events.usage_total(store, meter, customer, start=start, end=end, now=now)
+    return max(0, int(total))
 
 
-def cancel_due(store: Store, now: int) -> None:
+def _usage_line(call: Call, subscription: JSON, item: JSON, start: int, end: int) -> JSON:
+    price = item["price"]
+    usage = metered_usage(call.store, price, subscription["customer"], start=start, end=end, now=call.now)
+    return invoices.subscription_line(
+        subscription,
+        item["id"],
+        price,
+        quantity=usage,
+        amount=billing.amount_of(price, usage),
+        period={"start": start, "end": end},
+        description=billing.item_description(call.store, price, usage),
+    )
+
+
+def refresh_usage_lines(call: Call, invoice: JSON) -> None:
+    """Before a ``subscription_cycle`` draft is finalized, recount its metered lines: usage for the ended
+    period that arrived during the grace period (the hour between the invoice's creation and its
+    finalization) lands on it (https://docs.stripe.com/billing/subscriptions/usage-based/configure-grace-period)."""
+    if invoice["billing_reason"] != "subscription_cycle" or invoice["status"] != "draft":
+        return
+    for line in invoice["lines"]["data"]:
+        details = (line.get("parent") or {}).get("subscription_item_details") or {}
+        if not details or details.get("proration") or details.get("invoice_item"):
+            continue
+        price = call.store.get(PRICE, ((line.get("pricing") or {}).get("price_details") or {}).get("price", ""))
+        if price is None or not billing.is_metered(price):
+            continue
+        period = line["period"]
+        usage = metered_usage(
+            call.store, price, invoice["customer"], start=period["start"], end=period["end"], now=call.now
+        )
+        amount = billing.amount_of(price, usage)
+        line.update(
+            {
+                "amount": amount,
+                "description": billing.item_description(call.store, price, usage),
+                "quantity": usage,
+                "quantity_decimal": str(usage),
+                "subtotal": amount,
+            }
+        )
+
+
+invoices.BEFORE_FINALIZE.append(refresh_usage_lines)
+
+
+def _cancel_moment(subscription: JSON) -> int | None:
+    if subscription["status"] in ENDED or subscription["cancel_at"] is None:
+        return None
+    return int(subscription["cancel_at"])
+
+
+def cancel_next_due(store: Store) -> float | None:
+    times = [at for sub in store.scan(SUBSCRIPTION) if (at := _cancel_moment(sub)) is not None]
+    return min(times) if times else None
+
+
+def cancel_due(store: Store, now: float) -> None:
     """Clock rule: cancel subscriptions whose ``cancel_at`` has come (``cancel_at_period_end``), at that
-    time, billing their metered usage on a final invoice. Period renewals will be a sibling rule."""
+    time, billing their metered usage on a final invoice."""
     due = store.all(
         SUBSCRIPTION,
         lambda sub: sub["status"] not in ENDED and sub["cancel_at"] is not None and sub["cancel_at"] <= now,
@@ -788,6 +863,108 @@ def cancel_due(store: Store, now: int) -> None:
         moment = int(subscription["cancel_at"])
         clock_call = Call(store, {}, {}, moment, f"/v1/subscriptions/{subscription['id']}")
         end(clock_call, subscription, invoice_now=True, prorate=False, details=None)
+
+
+# renewals ----------------------------------------------------------------------------------------
+def _period_ends(store: Store) -> dict[str, list[int]]:
+    ends: dict[str, list[int]] = {}
+    for item in store.scan(SUBSCRIPTION_ITEM):
+        ends.setdefault(item["subscription"], []).append(int(item["current_period_end"]))
+    return ends
+
+
+def _renewal_moment(subscription: JSON, ends: list[int]) -> int | None:
+    """When ``subscription`` renews next: its earliest item period end, unless it is not ``active``, still
+    managed by a schedule (phase ends are not modeled), or canceled by then (``cancel_at``)."""
+    if subscription["status"] != "active" or subscription["schedule"] or not ends:
+        return None
+    moment = min(ends)
+    if subscription["cancel_at"] is not None and subscription["cancel_at"] <= moment:
+        return None
+    return moment
+
+
+def renew_next_due(store: Store) -> float | None:
+    ends = _period_ends(store)
+    times = [
+        at
+        for subscription in store.scan(SUBSCRIPTION)
+        if (at := _renewal_moment(subscription, ends.get(subscription["id"], []))) is not None
+    ]
+    return min(times) if times else None
+
+
+def next_period_end(anchor: int, price: JSON, after: int) -> int:
+    """The first period end of ``price`` counted from the billing cycle ``anchor`` that lies after
+    ``after`` (the n-th end is computed from the anchor, so a 31st comes back after a short month)."""
+    recurring = price["recurring"] or {"interval": "month", "interval_count": 1}
+    count = recurring.get("interval_count") or 1
+    periods = 1
+    while (candidate := billing.add_interval(anchor, recurring["interval"], periods * count)) <= after:
+        periods += 1
+    return candidate
+
+
+def renew(store: Store, subscription: JSON, moment: int) -> JSON:
+    """Start the next period of the items ending at ``moment``: one ``subscription_cycle`` invoice (draft,
+    ``auto_advance``) with the licensed items for the new period in advance, the metered items' usage for
+    the ended one in arrears and the subscription's pending invoice items; the items' periods advance.
+    Records ``invoice.created`` and ``customer.subscription.updated``."""
+    call = Call(store, {}, {}, moment, f"/v1/subscriptions/{subscription['id']}")
+    before = copy.deepcopy(subscription)
+    lines: list[JSON] = []
+    starts: list[int] = []
+    for item in items_of(store, subscription["id"]):
+        if int(item["current_period_end"]) > moment:
+            continue
+        price = item["price"]
+        start = int(item["current_period_start"])
+        starts.append(start)
+        new_end = next_period_end(int(subscription["billing_cycle_anchor"]), price, moment)
+        if billing.is_metered(price):
+            lines.append(_usage_line(call, subscription, item, start, moment))
+        else:
+            quantity = int(item["quantity"] or 0)
+            lines.append(
+                invoices.subscription_line(
+                    subscription,
+                    item["id"],
+                    price,
+                    quantity=quantity,
+                    amount=billing.amount_of(price, quantity),
+                    period={"start": moment, "end": new_end},
+                    description=billing.item_description(store, price, quantity),
+                )
+            )
+        item["current_period_start"] = moment
+        item["current_period_end"] = new_end
+        store.save(SUBSCRIPTION_ITEM, item)
+    invoice = invoices.create_draft(
+        call,
+        subscription=subscription,
+        billing_reason="subscription_cycle",
+        lines=lines,
+        invoice_items=invoiceitems.pending_for_subscription(call, subscription["id"]),
+        auto_advance=True,
+        period=(min(starts, default=moment), moment),
+    )
+    subscription["latest_invoice"] = invoice["id"]
+    saved = sync_items(call, subscription)
+    events.record(call, "customer.subscription.updated", saved, previous=before)
+    return saved
+
+
+def renew_due(store: Store, now: float) -> None:
+    """Clock rule: renew every active subscription whose items' period has ended by ``now``, at the time it
+    ended (https://docs.stripe.com/billing/subscriptions/overview#subscription-lifecycle)."""
+    ends = _period_ends(store)
+    due = [
+        (moment, subscription)
+        for subscription in store.all(SUBSCRIPTION)
+        if (moment := _renewal_moment(subscription, ends.get(subscription["id"], []))) is not None and moment <= now
+    ]
+    for moment, subscription in sorted(due, key=lambda pair: (pair[0], pair[1]["created"])):
+        renew(store, subscription, moment)
 
 
 # endpoints ---------------------------------------------------------------------------------------

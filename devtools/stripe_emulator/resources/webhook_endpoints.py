@@ -118,12 +118,17 @@ DELETE = Obj({})
 LIST = list_params()
 
 
+EVENT_PAYLOADS = ("snapshot", "thin")
+PRIVATE_FIELDS = frozenset({"secret", "event_payload"})
+
+
 def public(endpoint: JSON) -> JSON:
-    """The endpoint as retrieve, list and update answer it: without its ``secret``."""
-    return {key: value for key, value in endpoint.items() if key != "secret"}
+    """The endpoint as retrieve, list and update answer it: without its ``secret`` (nor the emulator's
+    ``event_payload`` marker of thin event destinations)."""
+    return {key: value for key, value in endpoint.items() if key not in PRIVATE_FIELDS}
 
 
-def _insert(store: Store, now: int, params: dict[str, Any], secret: str) -> JSON:
+def _insert(store: Store, now: int, params: dict[str, Any], secret: str, event_payload: str = "snapshot") -> JSON:
     description = params.get("description")
     endpoint: JSON = {
         "id": store.new_id(WEBHOOK_ENDPOINT),
@@ -139,6 +144,8 @@ def _insert(store: Store, now: int, params: dict[str, Any], secret: str) -> JSON
         "status": "enabled",
         "url": params["url"],
     }
+    if event_payload != "snapshot":
+        endpoint["event_payload"] = event_payload
     return store.insert(WEBHOOK_ENDPOINT, endpoint)
 
 
@@ -153,13 +160,22 @@ def register(
     secret: str,
     enabled_events: Iterable[str] = (ALL_EVENTS,),
     api_version: str | None = None,
+    *,
+    event_payload: str = "snapshot",
 ) -> JSON:
     """Emulator-only: an enabled endpoint signing with ``secret`` (returned with it, as create answers).
 
-    Raises ``ValueError`` for what Stripe's create would refuse (bad URL, event type, API version).
+    ``event_payload="thin"`` makes it what Stripe calls an event destination with thin payloads
+    (https://docs.stripe.com/event-destinations): it is sent the thin events (``v2.core.event``
+    notifications) of the types it lists (``*``: every thin event), and no snapshot events; a
+    ``"snapshot"`` endpoint (the default, and every ``/v1/webhook_endpoints`` one) gets snapshot events
+    only, as on Stripe. Raises ``ValueError`` for what Stripe's create would refuse (bad URL, event type,
+    API version).
     """
     if not isinstance(secret, str) or not secret:
         raise ValueError("secret must be a non-empty string (Stripe's look like whsec_...)")
+    if event_payload not in EVENT_PAYLOADS:
+        raise ValueError(f"event_payload must be one of {EVENT_PAYLOADS}")
     raw: dict[str, Any] = {"url": url, "enabled_events": list(enabled_events)}
     if api_version is not None:
         raw["api_version"] = api_version
@@ -168,7 +184,7 @@ def register(
     except StripeError as error:
         raise ValueError(error.message) from None
     with store.lock:
-        return _insert(store, store.clock.now(), params, secret)
+        return _insert(store, store.clock.now(), params, secret, event_payload)
 
 
 @routes.get("/v1/webhook_endpoints/{webhook_endpoint}", params=RETRIEVE, returns=WEBHOOK_ENDPOINT)
@@ -211,12 +227,18 @@ def subscribed(endpoint: JSON, event_type: str) -> bool:
     return endpoint["status"] == "enabled" and (ALL_EVENTS in enabled or event_type in enabled)
 
 
-def targets(store: Store, event_type: str) -> list[str]:
-    """The ids of the endpoints an event of ``event_type`` recorded now goes to, oldest endpoint first.
+def targets(store: Store, event_type: str, *, thin: bool = False) -> list[str]:
+    """The ids of the endpoints an event of ``event_type`` recorded now goes to, oldest endpoint first:
+    snapshot endpoints for snapshot events, thin event destinations for thin events.
 
     Only endpoints enabled when the event is created get it: "Stripe won't attempt to resend any events
     generated while the respective webhook endpoint is disabled" (https://docs.stripe.com/workbench/webhooks).
     """
+    payload = "thin" if thin else "snapshot"
     with store.lock:
         oldest_first = reversed(store.all(WEBHOOK_ENDPOINT))
-        return [endpoint["id"] for endpoint in oldest_first if subscribed(endpoint, event_type)]
+        return [
+            endpoint["id"]
+            for endpoint in oldest_first
+            if endpoint.get("event_payload", "snapshot") == payload and subscribed(endpoint, event_type)
+        ]

@@ -1,0 +1,192 @@
+"""Usage benchmark (issue 5): the aggregated reporter against a naive one (one meter event per record),
+measured in the same run on the same moto tables and Stripe emulator. Reported, not asserted.
+
+Figures: Stripe requests per 1,000 records (goal <= 10), DynamoDB writes per record (goal <= 2), ingest
+handler time per record, reporter records per second; each beside the naive baseline, as ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+os.environ.update(
+    AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1", AWS_REGION="us-east-1"
+)
+os.environ.pop("AWS_ENDPOINT_URL", None)
+
+import boto3
+from moto import mock_aws
+
+from incytes_billing.adapters.dynamodb_batches import DynamoDBMeterBatchStore
+from incytes_billing.adapters.dynamodb_funders import DynamoDBFunderRepository
+from incytes_billing.adapters.dynamodb_usage import DynamoDBUsageRepository
+from incytes_billing.adapters.stripe_gateway import StripeGateway, build_stripe_client
+from incytes_billing.catalog.sync import run_catalog_sync
+from incytes_billing.config import StripeSettings
+from incytes_billing.domain.reporting import UsageReporter
+from incytes_billing.models.catalog import load_catalog
+from incytes_billing.models.funder import Funder
+from incytes_billing.models.subscription import FunderSubscription, SubscriptionItem
+from incytes_billing.models.usage import MeterBatch
+from local_stack.lambda_runtime import LambdaRunner
+from local_stack.template import create_aws_resources, load_template
+from stripe_emulator import StripeEmulator
+
+ROOT = Path(__file__).resolve().parents[1]
+KEY = "sk_test_emulator"
+WRITES = ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems")
+
+
+def count_dynamodb_writes(counter: Counter[str]) -> None:
+    def count(model: Any, **_: Any) -> None:
+        if model.name in WRITES:
+            counter[model.name] += 1
+
+    boto3.setup_default_session()
+    assert boto3.DEFAULT_SESSION is not None
+    boto3.DEFAULT_SESSION.events.register("before-call.dynamodb", count)
+
+
+def setup_funders(resources: Any, stripe_url: str, funders: int) -> dict[str, str]:
+    import stripe
+
+    client = stripe.StripeClient(KEY, base_addresses={"api": stripe_url})
+    repository = DynamoDBFunderRepository(boto3.resource("dynamodb").Table(resources["FundersTable"]))
+    started = datetime.now(UTC) - timedelta(days=1)
+    items = [
+        SubscriptionItem(kind=k, item_id=f"si_{k}", price_id=f"p_{k}", product_id=f"incytes_{k}", quantity=None)
+        for k in ("seat", "case", "sms")
+    ]
+    customers = {}
+    for n in range(funders):
+        customers[f"f{n}"] = client.v1.customers.create({"name": f"Funder {n}"}).id
+        subscription = FunderSubscription(
+            subscription_id=f"sub_{n}",
+            status="active",
+            items=items,
+            current_period_start=int(started.timestamp()),
+            current_period_end=int((started + timedelta(days=30)).timestamp()),
+            stripe_created=int(started.timestamp()),
+        )
+        repository.save(
+            Funder(
+                funder_id=f"f{n}",
+                name=f"Funder {n}",
+                stripe_customer_id=customers[f"f{n}"],
+                currency="usd",
+                seats=1,
+                subscription=subscription,
+                created_at=started,
+                updated_at=started,
+            ),
+            expected_version=None,
+        )
+    return customers
+
+
+def ingest(runner: LambdaRunner, records: int, funders: int, prefix: str) -> float:
+    """Record usage through the real handler (API Gateway events); answer seconds per record."""
+    event = json.loads((ROOT / "events/usage/post_usage.json").read_text())
+    now = datetime.now(UTC).isoformat()
+    started = time.perf_counter()
+    for i in range(records):
+        funder = f"f{i % funders}"
+        event["path"], event["pathParameters"] = f"/funders/{funder}/usage", {"funder_id": funder}
+        kind = "case" if i % 2 else "sms"
+        event["body"] = json.dumps({"usage_id": f"{prefix}{i}", "kind": kind, "quantity": 1, "occurred_at": now})
+        assert runner.invoke("UsageFunction", event).result["statusCode"] == 202
+    return (time.perf_counter() - started) / records
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--records", type=int, default=1000)
+    parser.add_argument("--funders", type=int, default=5)
+    parser.add_argument("--out", type=Path, default=ROOT / "build/bench/usage.json")
+    args = parser.parse_args()
+
+    writes: Counter[str] = Counter()
+    with mock_aws(), StripeEmulator() as emulator:
+        count_dynamodb_writes(writes)
+        template = load_template(ROOT / "template.yaml")
+        resources = create_aws_resources(template, prefix="bench")
+        ssm = boto3.client("ssm")
+        ssm.put_parameter(Name="/incytes-billing/stripe-api-key", Value=KEY, Type="SecureString", Overwrite=True)
+        run_catalog_sync(KEY, emulator.url)
+        setup_funders(resources, emulator.url, args.funders)
+        runner = LambdaRunner(template, ROOT, resources, {"StripeApiBase": emulator.url})
+        dynamodb = boto3.resource("dynamodb")
+        usage = DynamoDBUsageRepository(dynamodb.Table(resources["UsageTable"]))
+        settings = StripeSettings(emulator.url, 10.0, 2, 3, 0.2)
+        gateway = StripeGateway(build_stripe_client(KEY, settings), settings)
+        funder_ids = [f"f{n}" for n in range(args.funders)]
+        results: dict[str, dict[str, float]] = {}
+
+        for name in ("aggregated", "naive"):
+            writes.clear()
+            emulator.clear_requests_log()
+            ingest_seconds = ingest(runner, args.records, args.funders, prefix=f"{name}-")
+            ingest_writes = sum(writes.values())
+            writes.clear()
+            started = time.perf_counter()
+            if name == "aggregated":
+                reporter = UsageReporter(
+                    usage,
+                    DynamoDBMeterBatchStore(dynamodb.Table(resources["UsageBatchesTable"])),
+                    DynamoDBFunderRepository(dynamodb.Table(resources["FundersTable"])),
+                    gateway,
+                    load_catalog(),
+                )
+                summary = reporter.report_funders(funder_ids)
+                assert summary.reported == args.records, summary
+            else:  # one meter event per record, then its mark
+                repository = DynamoDBFunderRepository(dynamodb.Table(resources["FundersTable"]))
+                for funder_id in funder_ids:
+                    customer = repository.get(funder_id).stripe_customer_id  # type: ignore[union-attr]
+                    for record in usage.pending(funder_id):
+                        gateway.send_meter_event(
+                            MeterBatch(
+                                batch_id=record.usage_id,
+                                funder_id=funder_id,
+                                kind=record.kind,
+                                customer_id=str(customer),
+                                event_name=f"incytes_{record.kind}",
+                                value=record.quantity,
+                                timestamp=int(time.time()),
+                                record_ids=[record.usage_id],
+                                identifier=f"naive-{record.usage_id}",
+                                created_at=int(time.time()),
+                            )
+                        )
+                        usage.settle(record, "reported")
+            report_seconds = time.perf_counter() - started
+            stripe_requests = sum(1 for e in emulator.requests_log() if e["path"] == "/v1/billing/meter_events")
+            results[name] = {
+                "stripe_requests_per_1000_records": stripe_requests * 1000 / args.records,
+                "dynamodb_writes_per_record": (ingest_writes + sum(writes.values())) / args.records,
+                "ingest_ms_per_record": ingest_seconds * 1000,
+                "reporter_records_per_second": args.records / report_seconds,
+            }
+
+    aggregated, naive = results["aggregated"], results["naive"]
+    print(f"Usage reporting: {args.records} records across {args.funders} funders (moto + Stripe emulator, in-process)")
+    print(f"  {'figure':40} {'aggregated':>12} {'naive':>12} {'naive/aggr':>11}")
+    for figure in aggregated:
+        ratio = naive[figure] / aggregated[figure] if aggregated[figure] else float("inf")
+        print(f"  {figure:40} {aggregated[figure]:12.2f} {naive[figure]:12.2f} {ratio:11.2f}")
+    print("goals: <= 10 Stripe requests per 1,000 records; <= 2 DynamoDB writes per record")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"records": args.records, "funders": args.funders, **results}, indent=2))
+    print(f"written to {args.out.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

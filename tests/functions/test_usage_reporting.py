@@ -1,0 +1,136 @@
+"""Usage billed exactly once through Stripe meters: UsageFunction -> UsageTable stream -> UsageReporterFunction
+-> the emulator's meter events (issue 5 §2), in-process with the same event source the local stack runs."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+import stripe
+
+from incytes_billing.catalog.sync import run_catalog_sync
+from local_stack.stream_source import DynamoDBStreamSource, dynamodb_stream_sources, streams_client
+from local_stack.template import StackResources
+from stripe_emulator import StripeEmulator
+from tests.support import EMULATOR_API_KEY, Invoke, load_event, template
+
+REPORTER = "UsageReporterFunction"
+
+
+@pytest.fixture
+def subscribed(invoke: Invoke, stripe_api: str, demo_customer: str) -> dict[str, Any]:
+    run_catalog_sync(EMULATOR_API_KEY, stripe_api)
+    assert invoke("FundersFunction", load_event("funders/put_funder_linked.json"))["statusCode"] == 200
+    response = invoke("SubscriptionsFunction", load_event("subscriptions/post_subscription.json"))
+    assert response["statusCode"] == 201, response["body"]
+    created: dict[str, Any] = json.loads(response["body"])
+    return created
+
+
+@pytest.fixture
+def stream(invoke: Invoke, aws: StackResources) -> DynamoDBStreamSource:
+    (source,) = dynamodb_stream_sources(template(), aws, invoke, streams_client())
+    return source
+
+
+# Just after the subscription started (Stripe's `created` has whole seconds) and well inside Stripe's window.
+OCCURRED_DELAY = timedelta(seconds=2)
+
+
+def record(invoke: Invoke, usage_id: str, kind: str, quantity: int, when: datetime, funder_id: str = "f1") -> None:
+    event = load_event("usage/post_usage.json")
+    event["path"] = f"/funders/{funder_id}/usage"
+    event["pathParameters"] = {"funder_id": funder_id}
+    event["body"] = json.dumps(
+        {"usage_id": usage_id, "kind": kind, "quantity": quantity, "occurred_at": when.isoformat()}
+    )
+    assert invoke("UsageFunction", event)["statusCode"] in (200, 202)
+
+
+def meter_requests(emulator: StripeEmulator) -> int:
+    return sum(1 for entry in emulator.requests_log() if entry["path"] == "/v1/billing/meter_events")
+
+
+def meter_total(client: stripe.StripeClient, event_name: str, customer: str) -> int:
+    meter = next(m for m in client.v1.billing.meters.list({"limit": 100}).data if m.event_name == event_name)
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    summaries = client.v1.billing.meters.event_summaries.list(
+        meter.id,
+        {
+            "customer": customer,
+            "start_time": int((now - timedelta(days=2)).timestamp()),
+            "end_time": int((now + timedelta(minutes=2)).timestamp()),
+        },
+    )
+    return int(sum(summary.aggregated_value for summary in summaries.data))
+
+
+def statuses(aws: StackResources) -> dict[str, str]:
+    items = boto3.resource("dynamodb").Table(aws["UsageTable"]).scan()["Items"]
+    return {str(item["usage_id"]): str(item["status"]) for item in items}
+
+
+def test_usage_is_aggregated_and_billed_once(
+    invoke: Invoke,
+    subscribed: dict[str, Any],
+    stream: DynamoDBStreamSource,
+    stripe_emulator: StripeEmulator,
+    stripe_client: stripe.StripeClient,
+    aws: StackResources,
+) -> None:
+    when = datetime.now(UTC) + OCCURRED_DELAY
+    for i in range(30):
+        record(invoke, f"u{i}", "case" if i % 3 else "sms", 1 + i % 2, when)
+    record(invoke, "u0", "sms", 1, when)  # a duplicate submission
+    stripe_emulator.clear_requests_log()
+
+    stream.drain()
+
+    assert meter_requests(stripe_emulator) == 2  # one aggregated meter event per kind
+    cases = sum(1 + i % 2 for i in range(30) if i % 3)
+    sms = sum(1 + i % 2 for i in range(30) if not i % 3)
+    assert meter_total(stripe_client, "incytes_case", "cus_LocalDemoAcme") == cases
+    assert meter_total(stripe_client, "incytes_sms", "cus_LocalDemoAcme") == sms
+    assert set(statuses(aws).values()) == {"reported"}
+
+    # The same stream read again (a redelivery): nothing is billed twice.
+    (again,) = dynamodb_stream_sources(template(), aws, invoke, streams_client())
+    again.drain()
+    assert meter_requests(stripe_emulator) == 2
+    totals = invoke("UsageFunction", load_event("usage/get_usage.json") | {"queryStringParameters": None})
+    assert json.loads(totals["body"])["totals"]["case"]["reported"] == cases
+
+
+def test_stripe_failure_is_retried_from_the_saved_batch(
+    invoke: Invoke,
+    subscribed: dict[str, Any],
+    stream: DynamoDBStreamSource,
+    stripe_emulator: StripeEmulator,
+    stripe_client: stripe.StripeClient,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("STRIPE_MAX_NETWORK_RETRIES", "0")
+    record(invoke, "a", "case", 4, datetime.now(UTC) + OCCURRED_DELAY)
+    stripe_emulator.inject_fault(path_prefix="/v1/billing/meter_events", status=500, count=1)
+    stream.drain()  # the first attempt fails: the stream position stays on the record
+    stream.drain()
+    assert meter_total(stripe_client, "incytes_case", "cus_LocalDemoAcme") == 4
+
+
+def test_usage_without_a_subscription_waits_then_is_redriven(
+    invoke: Invoke, stripe_api: str, demo_customer: str, stream: DynamoDBStreamSource, aws: StackResources
+) -> None:
+    run_catalog_sync(EMULATOR_API_KEY, stripe_api)
+    assert invoke("FundersFunction", load_event("funders/put_funder_linked.json"))["statusCode"] == 200
+    record(invoke, "early", "sms", 2, datetime.now(UTC) - timedelta(minutes=1))
+    stream.drain()
+    assert statuses(aws) == {"early": "pending"}  # waits for a subscription
+
+    response = invoke("SubscriptionsFunction", load_event("subscriptions/post_subscription.json"))
+    assert response["statusCode"] == 201
+    invoke(REPORTER, {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}})
+    # It occurred before the subscription started: kept, shown to Finance, never billed.
+    assert statuses(aws) == {"early": "unbillable"}
