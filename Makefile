@@ -12,6 +12,8 @@ SAM_VENV := .venv-sam
 SAM := $(SAM_VENV)/bin/sam
 export PYTHONPATH := $(CURDIR)/layers/shared:$(CURDIR)/devtools:$(CURDIR)
 export PYTHONDONTWRITEBYTECODE := 1
+# Two workers: CI machines have 2 cores, and the 10,000-record reliability test alone takes a minute or two.
+PYTEST_ARGS ?= -n 2
 
 .PHONY: help venv test lint typecheck cfn-lint pytest local invoke inbox webhook-event emulator catalog sam-venv sam-check sam-build webhook-event bench clean
 

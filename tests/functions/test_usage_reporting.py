@@ -21,16 +21,6 @@ REPORTER = "UsageReporterFunction"
 
 
 @pytest.fixture
-def subscribed(invoke: Invoke, stripe_api: str, demo_customer: str) -> dict[str, Any]:
-    run_catalog_sync(EMULATOR_API_KEY, stripe_api)
-    assert invoke("FundersFunction", load_event("funders/put_funder_linked.json"))["statusCode"] == 200
-    response = invoke("SubscriptionsFunction", load_event("subscriptions/post_subscription.json"))
-    assert response["statusCode"] == 201, response["body"]
-    created: dict[str, Any] = json.loads(response["body"])
-    return created
-
-
-@pytest.fixture
 def stream(invoke: Invoke, aws: StackResources) -> DynamoDBStreamSource:
     (source,) = dynamodb_stream_sources(template(), aws, invoke, streams_client())
     return source

@@ -75,17 +75,6 @@ def pipeline(invoke: Invoke, aws: StackResources, stripe_api: str) -> Pipeline:
     return Pipeline(invoke, aws, stripe_api)
 
 
-@pytest.fixture
-def subscribed(invoke: Invoke, stripe_api: str, demo_customer: str) -> dict[str, Any]:
-    """Funder f1, linked to the demo customer, with a one-click subscription (its first invoice held)."""
-    run_catalog_sync(EMULATOR_API_KEY, stripe_api)
-    assert invoke("FundersFunction", load_event("funders/put_funder_linked.json"))["statusCode"] == 200
-    response = invoke("SubscriptionsFunction", load_event("subscriptions/post_subscription.json"))
-    assert response["statusCode"] == 201, response["body"]
-    created: dict[str, Any] = json.loads(response["body"])
-    return created
-
-
 def test_first_invoice_created_notifies_finance_once(pipeline: Pipeline, subscribed: dict[str, Any]) -> None:
     invoice_id = subscribed["first_invoice"]["id"]
     body = pipeline.stripe_event("invoice.created", invoice_id)

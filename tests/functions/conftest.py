@@ -1,0 +1,22 @@
+"""Fixtures of the handler suites."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from incytes_billing.catalog.sync import run_catalog_sync
+from tests.support import EMULATOR_API_KEY, Invoke, load_event
+
+
+@pytest.fixture
+def subscribed(invoke: Invoke, stripe_api: str, demo_customer: str) -> dict[str, Any]:
+    """Funder f1, linked to the demo customer, with a one-click subscription (its first invoice held)."""
+    run_catalog_sync(EMULATOR_API_KEY, stripe_api)
+    assert invoke("FundersFunction", load_event("funders/put_funder_linked.json"))["statusCode"] == 200
+    response = invoke("SubscriptionsFunction", load_event("subscriptions/post_subscription.json"))
+    assert response["statusCode"] == 201, response["body"]
+    created: dict[str, Any] = json.loads(response["body"])
+    return created
