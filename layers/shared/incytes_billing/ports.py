@@ -175,6 +175,10 @@ class UsageRepository(Protocol):
         """The funder's records still to report (status pending)."""
         ...
 
+    def funders(self) -> set[str]:
+        """Every funder with records in the ledger."""
+        ...
+
     def funders_with_pending(self) -> set[str]:
         """Every funder that has records still to report (for the scheduled re-drive)."""
         ...
@@ -209,4 +213,16 @@ class MeterGateway(Protocol):
         Raises MeterEventRejected when Stripe refuses it for good (the records then fail), StripeUnavailable
         when trying again later may work.
         """
+        ...
+
+
+class MeterSummaryGateway(Protocol):
+    def meter_total(self, event_name: str, customer_id: str, start: int, end: int) -> int:
+        """What Stripe's meter summaries hold for the customer in [start, end) (minute-aligned bounds)."""
+        ...
+
+
+class UndeliveredEvents(Protocol):
+    def undelivered_events(self, *, since: int) -> list[str]:
+        """Raw JSON of the events Stripe could not deliver to us (events.list delivery_success=false)."""
         ...

@@ -22,6 +22,7 @@ from incytes_billing.config import Settings
 from incytes_billing.domain.events import EventProcessor, FinanceSettings
 from incytes_billing.domain.funders import FunderService
 from incytes_billing.domain.invoices import InvoiceReviewService
+from incytes_billing.domain.reconciliation import Reconciler
 from incytes_billing.domain.reporting import UsageReporter
 from incytes_billing.domain.subscriptions import SubscriptionService
 from incytes_billing.domain.webhooks import WebhookIngress
@@ -136,6 +137,19 @@ def usage_reporter() -> UsageReporter:
 
 def usage_repository() -> DynamoDBUsageRepository:
     return DynamoDBUsageRepository(_table("usage_table_name"))
+
+
+def reconciler() -> Reconciler:
+    gateway = stripe_gateway()
+    return Reconciler(
+        usage=usage_repository(),
+        funders=DynamoDBFunderRepository(_funders_table()),
+        meters=gateway,
+        undelivered=gateway,
+        ingress=webhook_ingress(),
+        finance=event_processor(),
+        catalog=catalog(),
+    )
 
 
 def reset() -> None:

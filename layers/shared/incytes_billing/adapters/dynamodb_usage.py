@@ -76,9 +76,14 @@ class DynamoDBUsageRepository:
                 request = dict(answer.get("UnprocessedKeys") or {})
         return items
 
+    def funders(self) -> set[str]:
+        return self._funder_ids({"ProjectionExpression": "funder_id"})
+
     def funders_with_pending(self) -> set[str]:
+        return self._funder_ids({"IndexName": PENDING_INDEX, "ProjectionExpression": "funder_id"})
+
+    def _funder_ids(self, scan: dict[str, Any]) -> set[str]:
         funders: set[str] = set()
-        scan: dict[str, Any] = {"IndexName": PENDING_INDEX, "ProjectionExpression": "funder_id"}
         while True:
             page = self._table.scan(**scan)
             funders.update(str(item["funder_id"]) for item in page["Items"])

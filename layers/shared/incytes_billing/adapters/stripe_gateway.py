@@ -7,6 +7,7 @@ StripeUnavailable (503 upstream), a request Stripe refuses becomes StripeRejecte
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -374,6 +375,35 @@ class StripeGateway:
                 raise MeterEventRejected(_stripe_message(error)) from error
 
         self._call(send)
+
+    def meter_total(self, event_name: str, customer_id: str, start: int, end: int) -> int:
+        def total() -> int:
+            meter = next(
+                (
+                    m
+                    for m in self._client.v1.billing.meters.list({"limit": 100}).auto_paging_iter()
+                    if m.event_name == event_name
+                ),
+                None,
+            )
+            if meter is None:
+                return 0
+            summaries = self._client.v1.billing.meters.event_summaries.list(
+                meter.id, {"customer": customer_id, "start_time": start, "end_time": end, "limit": 100}
+            )
+            return int(sum(summary.aggregated_value for summary in summaries.auto_paging_iter()))
+
+        return self._call(total)
+
+    def undelivered_events(self, *, since: int) -> list[str]:
+        events = self._call(
+            lambda: list(
+                self._client.v1.events.list(
+                    {"delivery_success": False, "created": {"gte": since}, "limit": 100}
+                ).auto_paging_iter()
+            )
+        )
+        return [json.dumps(event.to_dict()) for event in events]
 
 
 def _is_duplicate_identifier(error: stripe.InvalidRequestError) -> bool:

@@ -99,9 +99,9 @@ class EventProcessor:
         if event.type == "invoice.created" and record.first_invoice and record.status == "draft":
             if invoice.auto_advance:
                 self._stripe.hold_invoice(invoice.id)  # a linked subscription's draft: hold it for review
-            self._notify(self._review_notice(funder, record, livemode=invoice.livemode))
+            self.notify(self._review_notice(funder, record, livemode=invoice.livemode))
         if event.type == "invoice.payment_failed":
-            self._notify(self._payment_failed_notice(funder, record, event, livemode=invoice.livemode))
+            self.notify(self._payment_failed_notice(funder, record, event, livemode=invoice.livemode))
 
     def _record_invoice(self, funder: Funder, invoice: InvoiceSnapshot, event_created: int) -> InvoiceRecord:
         for _ in range(MAX_WRITE_ATTEMPTS):
@@ -249,7 +249,8 @@ class EventProcessor:
 
     # --- Finance --------------------------------------------------------------------------------------------
 
-    def _notify(self, notice: FinanceNotice) -> None:
+    def notify(self, notice: FinanceNotice) -> None:
+        """Publish a notice to Finance once per key (claimed first; see NotificationClaims)."""
         now = int(self._clock().timestamp())
         outcome = self._claims.claim(notice.key, now=now, stale_after=self._settings.claim_stale_seconds)
         if outcome == "published":
@@ -272,7 +273,7 @@ class EventProcessor:
                 continue
             notice = self._review_notice(funder, invoice, livemode=invoice.livemode)
             days = (int(now.timestamp()) - invoice.stripe_created) // 86400
-            self._notify(
+            self.notify(
                 replace(
                     notice,
                     key=f"invoice-review-reminder#{invoice.invoice_id}#{now.date().isoformat()}",
