@@ -45,11 +45,7 @@ class Reconciler:
         self._undelivered = undelivered
         self._ingress = ingress
         self._finance = finance
-        self._event_names = {
-            kind: catalog.meters[product.meter].event_name
-            for kind, product in catalog.products.items()
-            if product.meter is not None
-        }
+        self._event_names = catalog.meter_event_names()
         self._clock = clock
 
     def run(self, funder_ids: list[str]) -> ReconciliationReport:

@@ -56,11 +56,7 @@ class UsageReporter:
         self._batches = batches
         self._funders = funders
         self._meters = meters
-        self._event_names: dict[str, str] = {
-            kind: catalog.meters[product.meter].event_name
-            for kind, product in catalog.products.items()
-            if product.meter is not None
-        }
+        self._event_names = catalog.meter_event_names()
         self._clock = clock
 
     def report_funders(self, funder_ids: Iterable[str]) -> ReportSummary:

@@ -59,6 +59,14 @@ class CatalogConfig(BaseModel):
                 raise ValueError(f"product {kind} names unknown meter {product.meter}")
         return self
 
+    def meter_event_names(self) -> dict[str, str]:
+        """The meter event name of each metered kind (case, sms)."""
+        return {
+            kind: self.meters[product.meter].event_name
+            for kind, product in self.products.items()
+            if product.meter is not None
+        }
+
     def lookup_key(self, kind: ProductKind, currency: Currency) -> str:
         return f"{self.lookup_key_prefix}_{kind}_{currency}"
 
