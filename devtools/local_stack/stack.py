@@ -39,6 +39,7 @@ STRIPE_API_BASE_PARAMETER = "StripeApiBase"
 STRIPE_KEY_PARAMETER = "StripeApiKeyParameterName"
 WEBHOOK_SECRETS_PARAMETER = "StripeWebhookSecretsParameterName"
 WEBHOOK_ROUTE = "/stripe/webhook"
+API_BASE_URL_PARAMETER = "ApiBaseUrl"
 STRIPE_API_VERSION = "2026-10-28.endive"  # the endpoint's pinned version, as in production
 
 
@@ -282,6 +283,9 @@ class LocalStack:
         overrides = dict(s.parameter_overrides)
         if STRIPE_API_BASE_PARAMETER in declared:
             overrides[STRIPE_API_BASE_PARAMETER] = api_base or ""
+        if API_BASE_URL_PARAMETER in declared and API_BASE_URL_PARAMETER not in overrides:
+            # Finance's messages link to this API for approvals: the local one, not a made-up execute-api host.
+            overrides[API_BASE_URL_PARAMETER] = f"http://{s.host}:{s.api_port}"
         parameters = resolve_parameters(template, overrides)
 
         resources = create_aws_resources(

@@ -196,6 +196,8 @@ def test_a_new_subscription_reaches_finance_through_webhooks(stack: LocalStackPr
     assert found, "no Finance message arrived for the new subscription's first invoice"
     assert "Webhook Clinic" in found[0]["Subject"]
     assert found[0]["MessageAttributes"]["event_type"]["Value"] == "invoice.review_requested"
+    approve_url = json.loads(found[0]["Message"])["approve_url"]
+    assert approve_url == f"{stack.api_url}/invoices/{invoice_id}/approve"  # the local API, not AWS
 
 
 def test_usage_is_reported_by_the_stream_worker(stack: LocalStackProcess) -> None:
