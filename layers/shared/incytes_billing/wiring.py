@@ -57,8 +57,13 @@ def stripe_gateway() -> StripeGateway:
 
 
 @cache
-def _funders_table():  # type: ignore[no-untyped-def]  # boto3 resources are untyped at runtime
-    return boto3.resource("dynamodb").Table(settings().funders_table_name)
+def _table(setting: str) -> Table:
+    """The DynamoDB table named by a setting, built once per container."""
+    return boto3.resource("dynamodb").Table(settings().require(setting))
+
+
+def _funders_table() -> Table:
+    return _table("funders_table_name")
 
 
 def funder_service() -> FunderService:
@@ -92,13 +97,8 @@ def webhook_secrets() -> list[str]:
 
 @cache
 def webhook_ingress() -> WebhookIngress:
-    config = settings()
-    events = DynamoDBStripeEventStore(boto3.resource("dynamodb").Table(config.require("stripe_events_table_name")))
-    return WebhookIngress(events, SqsEventQueue(boto3.client("sqs"), config.require("stripe_events_queue_url")))
-
-
-def _table(setting: str) -> Table:
-    return boto3.resource("dynamodb").Table(settings().require(setting))
+    events = DynamoDBStripeEventStore(_table("stripe_events_table_name"))
+    return WebhookIngress(events, SqsEventQueue(boto3.client("sqs"), settings().require("stripe_events_queue_url")))
 
 
 @cache
@@ -158,7 +158,7 @@ def reset() -> None:
         settings,
         _ssm,
         _gateway_for_key,
-        _funders_table,
+        _table,
         catalog,
         idempotency_store,
         webhook_ingress,

@@ -13,10 +13,11 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from incytes_billing.domain.funder_updates import MAX_WRITE_ATTEMPTS, update_funder
 from incytes_billing.errors import ConcurrentUpdate, RetryLater
 from incytes_billing.models.events import EventStatus, FinanceNotice, StoredEvent
 from incytes_billing.models.funder import Funder
-from incytes_billing.models.invoice import STATUS_RANK, InvoiceLine, InvoiceRecord, ReviewStatus
+from incytes_billing.models.invoice import FIRST_INVOICE_REASON, STATUS_RANK, InvoiceLine, InvoiceRecord, ReviewStatus
 from incytes_billing.models.stripe_events import CustomerSnapshot, InvoiceSnapshot, SubscriptionSnapshot
 from incytes_billing.models.subscription import FirstInvoice
 from incytes_billing.ports import (
@@ -28,8 +29,6 @@ from incytes_billing.ports import (
     StripeEventStore,
 )
 
-FIRST_INVOICE_REASON = "subscription_create"
-MAX_WRITE_ATTEMPTS = 5
 INVOICE_EVENTS = (
     "invoice.created",
     "invoice.updated",
@@ -160,45 +159,35 @@ class EventProcessor:
         )
 
     def _sync_first_invoice(self, funder_id: str, record: InvoiceRecord) -> None:
-        for _ in range(MAX_WRITE_ATTEMPTS):
-            funder = self._funders.get(funder_id)
-            subscription = funder.subscription if funder is not None else None
-            if funder is None or subscription is None or subscription.subscription_id != record.subscription_id:
-                return  # the subscription's own write will record its first invoice
-            first = FirstInvoice(
-                id=record.invoice_id,
-                status=record.status,
-                amount_due=record.amount_due,
-                currency=record.currency,
-                review_status=record.review_status,
-            )
+        first = FirstInvoice(
+            id=record.invoice_id,
+            status=record.status,
+            amount_due=record.amount_due,
+            currency=record.currency,
+            review_status=record.review_status,
+        )
+
+        def sync(funder: Funder) -> Funder | None:
+            subscription = funder.subscription
+            if subscription is None or subscription.subscription_id != record.subscription_id:
+                return None  # the subscription's own write will record its first invoice
             if subscription.first_invoice == first:
-                return
-            updated = funder.model_copy(
-                update={
-                    "subscription": subscription.model_copy(update={"first_invoice": first}),
-                    "version": funder.version + 1,
-                }
-            )
-            try:
-                self._funders.save(updated, expected_version=funder.version)
-            except ConcurrentUpdate:
-                continue
-            return
-        raise RetryLater(f"funder {funder_id} is being updated concurrently")
+                return None
+            return funder.model_copy(update={"subscription": subscription.model_copy(update={"first_invoice": first})})
+
+        self._update_funder(funder_id, sync)
 
     # --- subscriptions and customers -----------------------------------------------------------------------
 
     def _on_subscription(self, event: StoredEvent, payload: dict[str, Any]) -> None:
         snapshot = SubscriptionSnapshot.model_validate(payload)
-        funder = self._funder_of(snapshot.customer, event)
-        for _ in range(MAX_WRITE_ATTEMPTS):
-            current = self._funders.get(funder.funder_id)
-            record = current.subscription if current is not None else None
-            if current is None or record is None or record.subscription_id != snapshot.id:
-                return  # not the subscription this funder is billed by
+
+        def apply(funder: Funder) -> Funder | None:
+            record = funder.subscription
+            if record is None or record.subscription_id != snapshot.id:
+                return None  # not the subscription this funder is billed by
             if event.created < record.state_event_created:
-                return  # older than what is recorded
+                return None  # older than what is recorded
             items = [
                 item.model_copy(update={"quantity": snapshot.seat_quantities.get(item.item_id, item.quantity)})
                 for item in record.items
@@ -217,28 +206,25 @@ class EventProcessor:
                     "state_event_created": event.created,
                 }
             )
-            updated = current.model_copy(update={"subscription": updated_record, "version": current.version + 1})
-            try:
-                self._funders.save(updated, expected_version=current.version)
-            except ConcurrentUpdate:
-                continue
-            return
-        raise RetryLater(f"funder {funder.funder_id} is being updated concurrently")
+            return funder.model_copy(update={"subscription": updated_record})
+
+        self._update_funder(self._funder_of(snapshot.customer, event).funder_id, apply)
 
     def _on_customer_deleted(self, event: StoredEvent, payload: dict[str, Any]) -> None:
         customer = CustomerSnapshot.model_validate(payload)
-        for _ in range(MAX_WRITE_ATTEMPTS):
-            funder = self._funders.find_by_customer(customer.id)
-            if funder is None or funder.stripe_customer_deleted:
-                return  # nothing of ours to update: a deleted customer is never linked later
-            try:
-                self._funders.save(
-                    funder.model_copy(update={"stripe_customer_deleted": True, "version": funder.version + 1}),
-                    expected_version=funder.version,
-                )
-            except ConcurrentUpdate:
-                continue
-            return
+        funder = self._funders.find_by_customer(customer.id)
+        if funder is None:
+            return  # nothing of ours to update: a deleted customer is never linked later
+        self._update_funder(
+            funder.funder_id,
+            lambda f: None if f.stripe_customer_deleted else f.model_copy(update={"stripe_customer_deleted": True}),
+        )
+
+    def _update_funder(self, funder_id: str, change: Callable[[Funder], Funder | None]) -> None:
+        try:
+            update_funder(self._funders, funder_id, change)
+        except ConcurrentUpdate as error:
+            raise RetryLater(f"funder {funder_id} is being updated concurrently") from error
 
     def _funder_of(self, customer_id: str, event: StoredEvent) -> Funder:
         funder = self._funders.find_by_customer(customer_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from incytes_billing.domain.funder_updates import MAX_WRITE_ATTEMPTS
 from incytes_billing.errors import ConcurrentUpdate, InvoiceNotDraft, InvoiceNotFound
 from incytes_billing.models.invoice import InvoiceRecord
 from incytes_billing.models.stripe import StripeInvoice
@@ -9,7 +10,6 @@ from incytes_billing.ports import FunderRepository, InvoiceGateway, InvoiceRepos
 
 APPROVED_STATUSES = ("open", "paid")
 CLOSED_STATUSES = ("void", "uncollectible")
-MAX_WRITE_ATTEMPTS = 5
 
 
 class InvoiceReviewService:

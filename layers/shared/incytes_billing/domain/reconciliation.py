@@ -12,6 +12,7 @@ from incytes_billing.domain.events import EventProcessor
 from incytes_billing.domain.webhooks import WebhookIngress
 from incytes_billing.models.catalog import CatalogConfig
 from incytes_billing.models.events import FinanceNotice, VerifiedEvent
+from incytes_billing.models.usage import utc_text
 from incytes_billing.ports import FunderRepository, MeterSummaryGateway, UndeliveredEvents, UsageRepository
 
 # Stripe aggregates meter events asynchronously: usage newer than this is not compared yet.
@@ -115,4 +116,4 @@ class Reconciler:
 
 
 def _text(epoch: int) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return utc_text(datetime.fromtimestamp(epoch, UTC))

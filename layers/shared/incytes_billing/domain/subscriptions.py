@@ -8,10 +8,12 @@ subscription already tagged with the funder (a crash after Stripe succeeded but 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 from incytes_billing.config import SubscriptionPolicy
+from incytes_billing.domain.funder_updates import update_funder
 from incytes_billing.errors import (
     BillingError,
     CatalogIncomplete,
@@ -32,6 +34,7 @@ from incytes_billing.errors import (
 from incytes_billing.models.catalog import CatalogConfig
 from incytes_billing.models.common import SUPPORTED_CURRENCIES, Currency
 from incytes_billing.models.funder import Funder
+from incytes_billing.models.invoice import FIRST_INVOICE_REASON
 from incytes_billing.models.stripe import NewSubscription, StripeInvoice, StripeSubscription
 from incytes_billing.models.subscription import (
     LIVE_SUBSCRIPTION_STATUSES,
@@ -43,9 +46,6 @@ from incytes_billing.models.subscription import (
     SubscriptionOrigin,
 )
 from incytes_billing.ports import FunderRepository, SubscriptionGateway
-
-MAX_WRITE_ATTEMPTS = 5
-FIRST_INVOICE_REASON = "subscription_create"
 
 
 class SubscriptionService:
@@ -102,42 +102,39 @@ class SubscriptionService:
 
     def _claim(self, funder_id: str) -> Funder:
         """Mark the funder as being subscribed (conditional write); a concurrent request gets a 409."""
-        for _ in range(MAX_WRITE_ATTEMPTS):
-            funder = self._require_funder(funder_id)
+
+        def claim(funder: Funder) -> Funder:
             if funder.subscription is not None and funder.subscription.is_live:
                 raise SubscriptionExists(funder_id, funder.subscription.subscription_id)
             now = self._epoch()
             expires = funder.subscription_claim_expires_at
             if expires is not None and expires > now:
                 raise SubscriptionInProgress(funder_id, retry_after_seconds=max(1, min(expires - now, 5)))
-            claimed = funder.model_copy(
+            return funder.model_copy(
                 update={
                     "subscription_attempts": funder.subscription_attempts + 1,
                     "subscription_claim_expires_at": now + self._policy.claim_seconds,
-                    "version": funder.version + 1,
                 }
             )
-            try:
-                self._funders.save(claimed, expected_version=funder.version)
-            except ConcurrentUpdate:
-                continue
-            return claimed
-        raise SubscriptionInProgress(funder_id, retry_after_seconds=1)
+
+        try:
+            claimed = update_funder(self._funders, funder_id, claim)
+        except ConcurrentUpdate:
+            raise SubscriptionInProgress(funder_id, retry_after_seconds=1) from None
+        if claimed is None:
+            raise FunderNotFound(funder_id)
+        return claimed
 
     def _release_claim(self, funder_id: str, attempt: int) -> None:
         """Best effort after a failure, so that a retry need not wait for the claim to expire."""
-        for _ in range(MAX_WRITE_ATTEMPTS):
-            funder = self._funders.get(funder_id)
-            if funder is None or funder.subscription_attempts != attempt:
-                return
-            try:
-                self._funders.save(
-                    funder.model_copy(update={"subscription_claim_expires_at": None, "version": funder.version + 1}),
-                    expected_version=funder.version,
-                )
-            except ConcurrentUpdate:
-                continue
-            return
+
+        def release(funder: Funder) -> Funder | None:
+            if funder.subscription_attempts != attempt:
+                return None  # a later attempt holds the claim now
+            return funder.model_copy(update={"subscription_claim_expires_at": None})
+
+        with contextlib.suppress(ConcurrentUpdate):
+            update_funder(self._funders, funder_id, release)
 
     def _find_or_create(
         self, funder: Funder, customer_id: str, currency: str, seats: int, prices: dict[ItemKind, str]
@@ -315,24 +312,22 @@ class SubscriptionService:
         currency: Currency | None = None,
     ) -> Funder:
         """Write the subscription onto the funder (re-read on a concurrent change) and free the claim."""
-        for _ in range(MAX_WRITE_ATTEMPTS):
-            funder = self._require_funder(funder_id)
-            updated = funder.model_copy(
+        stored = update_funder(
+            self._funders,
+            funder_id,
+            lambda funder: funder.model_copy(
                 update={
                     "subscription": record,
                     "seats": seats or funder.seats,
                     "currency": currency or (SUPPORTED_CURRENCIES.get(record.currency or "") or funder.currency),
                     "subscription_claim_expires_at": None,
                     "updated_at": self._clock(),
-                    "version": funder.version + 1,
                 }
-            )
-            try:
-                self._funders.save(updated, expected_version=funder.version)
-            except ConcurrentUpdate:
-                continue
-            return updated
-        raise ConcurrentUpdate(f"Funder '{funder_id}' is being changed by other requests; retry.")
+            ),
+        )
+        if stored is None:
+            raise FunderNotFound(funder_id)
+        return stored
 
     def _epoch(self) -> int:
         return int(self._clock().timestamp())
