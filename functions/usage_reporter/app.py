@@ -7,7 +7,8 @@
 The stream is only a trigger: the ledger itself says what is pending, so a retried or re-split stream batch
 reports nothing twice. Powertools' batch processor works record by record; this aggregates the whole batch
 (one meter event per funder, kind and period), so stream failures are reported by hand: the first record of a
-funder that could not be reported, from where Lambda retries (bisecting, then the on-failure destination).
+funder whose usage could not be sent (Stripe unavailable), from where Lambda retries (bisecting, then the
+on-failure destination).
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from incytes_billing import wiring
 from incytes_billing.domain.reporting import ReportSummary
-from incytes_billing.errors import StripeUnavailable
 
 logger = Logger()
 metrics = Metrics()
@@ -31,10 +31,11 @@ def _funder_of(record: dict[str, Any]) -> str:
 
 
 def _publish(summary: ReportSummary) -> None:
-    for name in ("sent_batches", "reported", "unbillable", "failed", "waiting"):
+    for name in ("sent_batches", "streamed_batches", "reported", "unbillable", "failed", "waiting"):
         metrics.add_metric(name=f"Usage_{name}", unit=MetricUnit.Count, value=getattr(summary, name))
+    metrics.add_metric(name="Usage_awaiting_validation", unit=MetricUnit.Count, value=summary.awaiting_validation)
     if summary.failure_reasons:
-        logger.warning("usage not billed", extra={"reasons": summary.failure_reasons[:20]})
+        logger.warning("usage not billed yet", extra={"reasons": summary.failure_reasons[:20]})
 
 
 @logger.inject_lambda_context
@@ -44,17 +45,11 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     if "Records" not in event:  # the schedule
         summary = reporter.report_funders(wiring.usage_repository().funders_with_pending())
         _publish(summary)
-        return {"reported": summary.reported, "waiting": summary.waiting}
+        return {"reported": summary.reported, "waiting": summary.waiting, "streamed": summary.awaiting_validation}
 
     records = [r for r in event["Records"] if r.get("eventName") == "INSERT"]
-    summary = ReportSummary()
-    failed: list[str] = []
-    for funder_id in sorted({_funder_of(r) for r in records}):
-        try:
-            reporter.report_funder(funder_id, summary)
-        except StripeUnavailable as error:
-            logger.warning("usage report deferred", extra={"funder_id": funder_id, "reason": error.message})
-            failed.append(funder_id)
+    summary = reporter.report_funders({_funder_of(r) for r in records})
     _publish(summary)
-    first_failures = [r["dynamodb"]["SequenceNumber"] for r in records if _funder_of(r) in failed][:1]
-    return {"batchItemFailures": [{"itemIdentifier": sequence} for sequence in first_failures]}
+    # Stripe was unavailable for these funders: Lambda retries from their first record (then bisects).
+    deferred = [r["dynamodb"]["SequenceNumber"] for r in records if _funder_of(r) in summary.deferred_funders][:1]
+    return {"batchItemFailures": [{"itemIdentifier": sequence} for sequence in deferred]}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,7 +12,7 @@ from incytes_billing.errors import MeterEventRejected, StripeUnavailable
 from incytes_billing.models.catalog import load_catalog
 from incytes_billing.models.funder import Funder
 from incytes_billing.models.subscription import FunderSubscription, SubscriptionItem
-from incytes_billing.models.usage import MeterBatch, UsageRecord, UsageStatus, utc_text
+from incytes_billing.models.usage import BatchOutcome, BatchStatus, MeterBatch, UsageRecord, UsageStatus, utc_text
 from tests.unit.test_funder_service import MemoryFunders
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -37,11 +38,20 @@ class MemoryUsage:
     def pending(self, funder_id: str) -> list[UsageRecord]:
         return [r for (f, _), r in sorted(self.records.items()) if f == funder_id and r.status == "pending"]
 
+    def get_many(self, funder_id: str, usage_ids: list[str]) -> list[UsageRecord]:
+        return [self.records[(funder_id, u)] for u in usage_ids if (funder_id, u) in self.records]
+
     def settle(
-        self, record: UsageRecord, status: UsageStatus, *, reason: str | None = None, batch_id: str | None = None
+        self,
+        record: UsageRecord,
+        status: UsageStatus,
+        *,
+        reason: str | None = None,
+        batch_id: str | None = None,
+        expected: tuple[UsageStatus, ...] = ("pending",),
     ) -> None:
         key = (record.funder_id, record.usage_id)
-        if self.records[key].status == "pending":
+        if self.records[key].status in expected:
             update = {"status": status, "reason": reason, "batch_id": batch_id}
             self.records[key] = self.records[key].model_copy(update=update)
             self.writes += 1
@@ -64,11 +74,26 @@ class MemoryBatches:
     def open_batches(self, funder_id: str) -> list[MeterBatch]:
         return [b for b in self.batches.values() if b.funder_id == funder_id and b.status != "settled"]
 
-    def mark_sent(self, batch_id: str) -> None:
-        self.batches[batch_id] = self.batches[batch_id].model_copy(update={"status": "sent"})
+    def in_meter_window(self, customer_id: str, event_name: str, start: int, end: int) -> list[MeterBatch]:
+        return [
+            b
+            for b in self.batches.values()
+            if b.customer_id == customer_id and b.event_name == event_name and start <= b.timestamp < end
+        ]
 
-    def mark_settled(self, batch_id: str) -> None:
-        self.batches[batch_id] = self.batches[batch_id].model_copy(update={"status": "settled"})
+    def mark_sent(self, batch_id: str, *, at: int) -> None:
+        self._advance(batch_id, "sent", at)
+
+    def mark_streamed(self, batch_id: str, *, at: int) -> None:
+        self._advance(batch_id, "streamed", at)
+
+    def _advance(self, batch_id: str, status: BatchStatus, at: int) -> None:
+        if self.batches[batch_id].status != "settled":
+            self.batches[batch_id] = self.batches[batch_id].model_copy(update={"status": status, "sent_at": at})
+
+    def mark_settled(self, batch_id: str, outcome: BatchOutcome) -> None:
+        update = {"status": "settled", "outcome": outcome}
+        self.batches[batch_id] = self.batches[batch_id].model_copy(update=update)
 
 
 class MemoryMeters:
@@ -84,6 +109,14 @@ class MemoryMeters:
         if self.fail:
             raise self.fail.pop(0)
         self.events.setdefault(batch.identifier, batch)
+
+    def stream_meter_events(self, batches: Sequence[MeterBatch]) -> None:
+        assert 1 <= len(batches) <= 100
+        self.requests += 1
+        if self.fail:
+            raise self.fail.pop(0)
+        for batch in batches:
+            self.events.setdefault(batch.identifier, batch)
 
     def total(self, customer: str, kind: str) -> int:
         return sum(e.value for e in self.events.values() if e.customer_id == customer and e.kind == kind)
@@ -188,8 +221,8 @@ def test_stripe_unavailable_leaves_records_claimed_for_the_retry(
 ) -> None:
     usage.add("f1", "a", "sms", 4, NOW)
     meters.fail.append(StripeUnavailable("down"))
-    with pytest.raises(StripeUnavailable):
-        reporter.report_funders(["f1"])
+    summary = reporter.report_funders(["f1"])
+    assert summary.deferred_funders == {"f1"}
     assert usage.status("a")[0] == "pending"
     reporter.report_funders(["f1"])
     assert (usage.status("a")[0], meters.total("cus_1", "sms")) == ("reported", 4)
@@ -253,11 +286,73 @@ def test_batch_older_than_stripes_dedupe_window_is_not_resent(
 ) -> None:
     usage.add("f1", "a", "case", 1, NOW)
     meters.fail.append(StripeUnavailable("down"))
-    with pytest.raises(StripeUnavailable):
-        reporter.report_funders(["f1"])
+    assert reporter.report_funders(["f1"]).deferred_funders == {"f1"}
     (batch,) = batches.batches.values()
     batches.batches[batch.batch_id] = batch.model_copy(update={"created_at": batch.created_at - 25 * 3600})
     summary = reporter.report_funders(["f1"])
     assert meters.requests == 1  # no blind re-send after 24 h
     assert summary.waiting == 1
     assert usage.status("a")[0] == "pending"
+
+
+def test_stripe_unavailable_stops_calling_it_and_defers_every_funder_left(
+    funders: MemoryFunders, usage: MemoryUsage, batches: MemoryBatches, meters: MemoryMeters
+) -> None:
+    second = funders.items["f1"].model_copy(update={"funder_id": "f2", "stripe_customer_id": "cus_f2"})
+    funders.items["f2"] = second
+    reporter = UsageReporter(usage, batches, funders, meters, load_catalog(), clock=lambda: NOW)
+    usage.add("f1", "a", "case", 1, NOW)
+    usage.add("f2", "b", "case", 1, NOW)
+    meters.fail.append(StripeUnavailable("throttled"))
+    summary = reporter.report_funders(["f1", "f2"])
+    assert meters.requests == 1  # no second call into a Stripe that just refused
+    assert summary.deferred_funders == {"f1", "f2"}
+    assert summary.waiting == 2
+
+
+def test_a_large_backlog_is_split_into_bounded_batches(
+    reporter: UsageReporter, usage: MemoryUsage, batches: MemoryBatches, meters: MemoryMeters
+) -> None:
+    for i in range(2500):
+        usage.add("f1", f"c{i:05}", "case", 1, NOW)
+    reporter.report_funders(["f1"])
+    assert sorted(len(b.record_ids) for b in batches.batches.values()) == [500, 1000, 1000]
+    assert meters.total("cus_1", "case") == 2500
+
+
+@pytest.fixture
+def streamer(usage: MemoryUsage, batches: MemoryBatches, funders: MemoryFunders, meters: MemoryMeters) -> UsageReporter:
+    return UsageReporter(usage, batches, funders, meters, load_catalog(), mode="stream", clock=lambda: NOW)
+
+
+def test_stream_mode_sends_100_events_a_request_and_keeps_records_pending(
+    streamer: UsageReporter, usage: MemoryUsage, batches: MemoryBatches, meters: MemoryMeters, funders: MemoryFunders
+) -> None:
+    template = funders.items["f1"]
+    for n in range(60):  # 60 funders x 2 kinds = 120 meter events
+        funders.items[f"s{n}"] = template.model_copy(update={"funder_id": f"s{n}", "stripe_customer_id": f"cus_s{n}"})
+        usage.add(f"s{n}", "c", "case", 2, NOW)
+        usage.add(f"s{n}", "m", "sms", 3, NOW)
+    summary = streamer.report_funders([f"s{n}" for n in range(60)])
+    assert meters.requests == 2  # 120 events: two stream requests
+    assert (summary.streamed_batches, summary.awaiting_validation, summary.reported) == (120, 120, 0)
+    # Validated asynchronously: nothing is `reported` until Stripe is known to have counted it.
+    assert {usage.status(u)[0] for u in ("c", "m")} == {"pending"}
+    assert {(b.status, b.sent_at) for b in batches.batches.values()} == {("streamed", int(NOW.timestamp()))}
+
+    again = streamer.report_funders([f"s{n}" for n in range(60)])  # a re-run streams nothing twice
+    assert meters.requests == 2
+    assert again.awaiting_validation == 120
+
+
+def test_stream_mode_unavailable_leaves_batches_saved_for_the_retry(
+    streamer: UsageReporter, usage: MemoryUsage, batches: MemoryBatches, meters: MemoryMeters
+) -> None:
+    usage.add("f1", "a", "case", 1, NOW)
+    meters.fail.append(StripeUnavailable("down"))
+    assert streamer.report_funders(["f1"]).deferred_funders == {"f1"}
+    assert {b.status for b in batches.batches.values()} == {"saved"}
+    streamer.report_funders(["f1"])
+    (batch,) = batches.batches.values()
+    assert batch.status == "streamed"
+    assert meters.total("cus_1", "case") == 1

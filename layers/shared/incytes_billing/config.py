@@ -30,6 +30,7 @@ class SubscriptionPolicy:
 
 COLLECTION_METHODS = ("send_invoice", "charge_automatically")
 PRORATION_BEHAVIORS = ("create_prorations", "none", "always_invoice")
+METER_EVENT_MODES = ("sync", "stream")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +51,7 @@ class Settings:
     notification_claim_stale_seconds: int
     usage_table_name: str | None
     usage_batches_table_name: str | None
+    meter_event_mode: str  # sync (v1 meter events) | stream (v2 meter event stream, validated asynchronously)
 
     @classmethod
     def from_environment(cls) -> Settings:
@@ -83,6 +85,7 @@ class Settings:
             notification_claim_stale_seconds=int(env.get("NOTIFICATION_CLAIM_STALE_SECONDS", "300")),
             usage_table_name=env.get("USAGE_TABLE_NAME") or None,
             usage_batches_table_name=env.get("USAGE_BATCHES_TABLE_NAME") or None,
+            meter_event_mode=_choice(env, "METER_EVENT_MODE", "sync", METER_EVENT_MODES),
         )
 
     def require(self, name: str) -> str:

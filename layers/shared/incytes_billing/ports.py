@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from incytes_billing.models.catalog import MeterRecord, MeterSpec, PriceRecord, PriceSpec, ProductSpec
 from incytes_billing.models.events import EventStatus, FinanceNotice, StoredEvent, VerifiedEvent
@@ -17,7 +17,7 @@ from incytes_billing.models.stripe import (
     StripeInvoice,
     StripeSubscription,
 )
-from incytes_billing.models.usage import MeterBatch, UsageRecord, UsageStatus
+from incytes_billing.models.usage import BatchOutcome, MeterBatch, UsageRecord, UsageStatus
 
 
 class FunderRepository(Protocol):
@@ -183,10 +183,21 @@ class UsageRepository(Protocol):
         """Every funder that has records still to report (for the scheduled re-drive)."""
         ...
 
+    def get_many(self, funder_id: str, usage_ids: list[str]) -> list[UsageRecord]:
+        """The funder's records with these ids (those that exist), read consistently."""
+        ...
+
     def settle(
-        self, record: UsageRecord, status: UsageStatus, *, reason: str | None = None, batch_id: str | None = None
+        self,
+        record: UsageRecord,
+        status: UsageStatus,
+        *,
+        reason: str | None = None,
+        batch_id: str | None = None,
+        expected: tuple[UsageStatus, ...] = ("pending",),
     ) -> None:
-        """Final state: reported (with its batch), unbillable or failed (with the reason)."""
+        """Final state: reported (with its batch), unbillable or failed (with the reason). Only from a status
+        in `expected` (pending; a record reported from a batch Stripe later refused may become failed)."""
         ...
 
 
@@ -198,20 +209,39 @@ class MeterBatchStore(Protocol):
     def get(self, batch_id: str) -> MeterBatch | None: ...
 
     def open_batches(self, funder_id: str) -> list[MeterBatch]:
-        """The funder's batches whose records are not all settled yet (left by an interrupted attempt)."""
+        """The funder's batches not settled yet: left by an interrupted attempt, or streamed and unconfirmed."""
         ...
 
-    def mark_sent(self, batch_id: str) -> None: ...
+    def in_meter_window(self, customer_id: str, event_name: str, start: int, end: int) -> list[MeterBatch]:
+        """Every batch of the customer on the meter with start <= timestamp < end, whatever its status."""
+        ...
 
-    def mark_settled(self, batch_id: str) -> None: ...
+    def mark_sent(self, batch_id: str, *, at: int) -> None:
+        """Stripe accepted it (synchronous validation). Never moves a settled batch back."""
+        ...
+
+    def mark_streamed(self, batch_id: str, *, at: int) -> None:
+        """The meter event stream took it; Stripe validates it later. Never moves a settled batch back."""
+        ...
+
+    def mark_settled(self, batch_id: str, outcome: BatchOutcome) -> None: ...
 
 
 class MeterGateway(Protocol):
     def send_meter_event(self, batch: MeterBatch) -> None:
-        """Send the batch as one meter event (its identifier makes a repeat harmless for at least 24 h).
+        """Send the batch as one meter event, validated synchronously (its identifier makes a repeat harmless
+        for at least 24 h).
 
         Raises MeterEventRejected when Stripe refuses it for good (the records then fail), StripeUnavailable
         when trying again later may work.
+        """
+        ...
+
+    def stream_meter_events(self, batches: Sequence[MeterBatch]) -> None:
+        """Send up to 100 batches through the v2 meter event stream in one request. Stripe validates them
+        asynchronously: refusals come later as `v1.billing.meter.error_report_triggered` events.
+
+        Raises StripeUnavailable when trying again later may work (repeated identifiers are dropped).
         """
         ...
 
@@ -225,4 +255,9 @@ class MeterSummaryGateway(Protocol):
 class UndeliveredEvents(Protocol):
     def undelivered_events(self, *, since: int) -> list[str]:
         """Raw JSON of the events Stripe could not deliver to us (events.list delivery_success=false)."""
+        ...
+
+    def current_object(self, object_type: str, object_id: str) -> dict[str, Any] | None:
+        """The object as Stripe renders it now in our pinned API version; None when Stripe no longer has it
+        or its type is not one we re-fetch."""
         ...

@@ -132,6 +132,7 @@ def usage_reporter() -> UsageReporter:
         DynamoDBFunderRepository(_funders_table()),
         stripe_gateway(),
         catalog(),
+        mode="stream" if settings().meter_event_mode == "stream" else "sync",
     )
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from incytes_billing.adapters.dynamodb_items import is_conditional_check_failure, plain_numbers, to_item
-from incytes_billing.models.usage import MeterBatch
+from incytes_billing.models.usage import BatchOutcome, MeterBatch, meter_key
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 
 # Sparse: only batches not yet settled carry open_funder_id.
 OPEN_INDEX = "open_by_funder"
+# Every batch of one customer on one meter, by timestamp: what Stripe's meter summaries should hold.
+METER_TIME_INDEX = "by_meter_time"
 
 
 class DynamoDBMeterBatchStore:
@@ -25,7 +27,7 @@ class DynamoDBMeterBatchStore:
     def save(self, batch: MeterBatch) -> MeterBatch:
         try:
             self._table.put_item(
-                Item={**to_item(batch), "open_funder_id": batch.funder_id},
+                Item={**to_item(batch), "open_funder_id": batch.funder_id, "meter_key": batch.meter_key},
                 ConditionExpression="attribute_not_exists(batch_id)",
             )
         except ClientError as error:
@@ -47,18 +49,44 @@ class DynamoDBMeterBatchStore:
         batches = [self.get(str(item["batch_id"])) for item in items]
         return [batch for batch in batches if batch is not None and batch.status != "settled"]
 
-    def mark_settled(self, batch_id: str) -> None:
-        self._table.update_item(
-            Key={"batch_id": batch_id},
-            UpdateExpression="SET #s = :settled REMOVE open_funder_id",
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues={":settled": "settled"},
-        )
+    def in_meter_window(self, customer_id: str, event_name: str, start: int, end: int) -> list[MeterBatch]:
+        query: dict[str, Any] = {
+            "IndexName": METER_TIME_INDEX,
+            "KeyConditionExpression": Key("meter_key").eq(meter_key(customer_id, event_name))
+            & Key("timestamp").between(start, end - 1),
+        }
+        batches: list[MeterBatch] = []
+        while True:
+            page = self._table.query(**query)
+            batches.extend(MeterBatch.model_validate(plain_numbers(item)) for item in page["Items"])
+            if "LastEvaluatedKey" not in page:
+                return batches
+            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def mark_sent(self, batch_id: str) -> None:
+    def mark_sent(self, batch_id: str, *, at: int) -> None:
+        self._advance(batch_id, "sent", at)
+
+    def mark_streamed(self, batch_id: str, *, at: int) -> None:
+        self._advance(batch_id, "streamed", at)
+
+    def _advance(self, batch_id: str, status: str, at: int) -> None:
+        try:
+            self._table.update_item(
+                Key={"batch_id": batch_id},
+                UpdateExpression="SET #s = :status, sent_at = :at",
+                ConditionExpression="#s <> :settled",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":status": status, ":at": at, ":settled": "settled"},
+            )
+        except ClientError as error:
+            if not is_conditional_check_failure(error):
+                raise
+            # Settled meanwhile (an error report refused it): the settlement stands.
+
+    def mark_settled(self, batch_id: str, outcome: BatchOutcome) -> None:
         self._table.update_item(
             Key={"batch_id": batch_id},
-            UpdateExpression="SET #s = :sent",
+            UpdateExpression="SET #s = :settled, outcome = :outcome REMOVE open_funder_id",
             ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues={":sent": "sent"},
+            ExpressionAttributeValues={":settled": "settled", ":outcome": outcome},
         )

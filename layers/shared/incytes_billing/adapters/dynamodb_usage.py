@@ -91,21 +91,27 @@ class DynamoDBUsageRepository:
                 return funders
             scan["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
+    def get_many(self, funder_id: str, usage_ids: list[str]) -> list[UsageRecord]:
+        keys = [{"funder_id": funder_id, "usage_id": usage_id} for usage_id in usage_ids]
+        return [UsageRecord.model_validate(plain_numbers(item)) for item in self._batch_get(keys)]
+
     def settle(
-        self, record: UsageRecord, status: UsageStatus, *, reason: str | None = None, batch_id: str | None = None
+        self,
+        record: UsageRecord,
+        status: UsageStatus,
+        *,
+        reason: str | None = None,
+        batch_id: str | None = None,
+        expected: tuple[UsageStatus, ...] = ("pending",),
     ) -> None:
+        names = {f":was{i}": was for i, was in enumerate(expected)}
         try:
             self._table.update_item(
                 Key={"funder_id": record.funder_id, "usage_id": record.usage_id},
                 UpdateExpression="SET #s = :status, reason = :reason, batch_id = :batch REMOVE pending_since",
-                ConditionExpression="#s = :pending",
+                ConditionExpression=f"#s IN ({', '.join(names)})",
                 ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={
-                    ":status": status,
-                    ":reason": reason,
-                    ":batch": batch_id,
-                    ":pending": "pending",
-                },
+                ExpressionAttributeValues={":status": status, ":reason": reason, ":batch": batch_id, **names},
             )
         except ClientError as error:
             if not is_conditional_check_failure(error):

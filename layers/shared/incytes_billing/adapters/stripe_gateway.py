@@ -11,6 +11,7 @@ import json
 import random
 import time
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -37,6 +38,8 @@ FUNDER_METADATA = "incytes_funder_id"
 # How Stripe refuses a meter event whose identifier it has seen (within its dedupe window).
 DUPLICATE_METER_EVENT_CODES = frozenset({"duplicate_meter_event", "meter_event_duplicate_identifier"})
 RESOURCE_MISSING = "resource_missing"
+# A meter event session's token lives 15 minutes: renew it a little before, not on the first refusal.
+SESSION_RENEW_MARGIN_SECONDS = 60
 
 logger = Logger(child=True)
 T = TypeVar("T")
@@ -72,6 +75,8 @@ class StripeGateway:
         self._client = client
         self._settings = settings
         self._sleep = sleep
+        self._meter_ids: dict[str, str] = {}  # event name -> meter id (meters are never renamed)
+        self._meter_session: tuple[str, float] | None = None  # stream token, expires at
 
     # --- error translation -------------------------------------------------------------------------------
 
@@ -376,24 +381,51 @@ class StripeGateway:
 
         self._call(send)
 
+    def stream_meter_events(self, batches: Sequence[MeterBatch]) -> None:
+        events: Any = [
+            {
+                "event_name": batch.event_name,
+                "identifier": batch.identifier,
+                "payload": {"stripe_customer_id": batch.customer_id, "value": str(batch.value)},
+                "timestamp": datetime.fromtimestamp(batch.timestamp, UTC).isoformat().replace("+00:00", "Z"),
+            }
+            for batch in batches
+        ]
+
+        def send() -> None:
+            try:
+                self._client.v2.billing.meter_event_stream.create({"events": events}, {"api_key": self._session()})
+            except stripe.TemporarySessionExpiredError:
+                self._meter_session = None  # expired early (clock skew): one new session, one retry
+                self._client.v2.billing.meter_event_stream.create({"events": events}, {"api_key": self._session()})
+
+        self._call(send)
+
+    def _session(self) -> str:
+        """The meter event stream's API key: a session token, cached until shortly before it expires."""
+        if self._meter_session is None or self._meter_session[1] - time.time() < SESSION_RENEW_MARGIN_SECONDS:
+            session = self._client.v2.billing.meter_event_session.create()
+            expires_at = datetime.fromisoformat(str(session.expires_at).replace("Z", "+00:00")).timestamp()
+            self._meter_session = (session.authentication_token, expires_at)
+        return self._meter_session[0]
+
     def meter_total(self, event_name: str, customer_id: str, start: int, end: int) -> int:
         def total() -> int:
-            meter = next(
-                (
-                    m
-                    for m in self._client.v1.billing.meters.list({"limit": 100}).auto_paging_iter()
-                    if m.event_name == event_name
-                ),
-                None,
-            )
-            if meter is None:
+            meter_id = self._meter_id(event_name)
+            if meter_id is None:
                 return 0
             summaries = self._client.v1.billing.meters.event_summaries.list(
-                meter.id, {"customer": customer_id, "start_time": start, "end_time": end, "limit": 100}
+                meter_id, {"customer": customer_id, "start_time": start, "end_time": end, "limit": 100}
             )
             return int(sum(summary.aggregated_value for summary in summaries.auto_paging_iter()))
 
         return self._call(total)
+
+    def _meter_id(self, event_name: str) -> str | None:
+        if event_name not in self._meter_ids:
+            for meter in self._client.v1.billing.meters.list({"limit": 100}).auto_paging_iter():
+                self._meter_ids.setdefault(meter.event_name, meter.id)
+        return self._meter_ids.get(event_name)
 
     def undelivered_events(self, *, since: int) -> list[str]:
         events = self._call(
@@ -404,6 +436,20 @@ class StripeGateway:
             )
         )
         return [json.dumps(event.to_dict()) for event in events]
+
+    def current_object(self, object_type: str, object_id: str) -> dict[str, Any] | None:
+        retrievers: dict[str, Callable[[], stripe.StripeObject]] = {
+            "invoice": lambda: self._client.v1.invoices.retrieve(object_id),
+            "subscription": lambda: self._client.v1.subscriptions.retrieve(object_id),
+            # A deleted customer comes back with 200 and `deleted: true`: replayed as Stripe has it.
+            "customer": lambda: self._client.v1.customers.retrieve(object_id),
+        }
+        retrieve = retrievers.get(object_type)
+        if retrieve is None:
+            return None
+        current = self._call_or_none(retrieve)
+        # Recursive (nested objects become dicts); for_json turns Decimal and datetime fields into text.
+        return None if current is None else current.to_dict(recursive=True, for_json=True)
 
 
 def _is_duplicate_identifier(error: stripe.InvalidRequestError) -> bool:

@@ -99,8 +99,17 @@ class Reconciler:
     def replay_undelivered(self) -> int:
         since = int(self._clock().timestamp()) - REPLAY_WINDOW_SECONDS
         replayed = 0
-        for payload in self._undelivered.undelivered_events(since=since):
+        for snapshot_payload in self._undelivered.undelivered_events(since=since):
+            payload = snapshot_payload
             body = json.loads(payload)
+            # events.list renders an old event in the API version of its creation: replay the object as
+            # Stripe has it now (our pinned version); keep the snapshot when it cannot be re-fetched.
+            snapshot = body["data"]["object"]
+            if snapshot.get("object") and snapshot.get("id"):
+                current = self._undelivered.current_object(str(snapshot["object"]), str(snapshot["id"]))
+                if current is not None:
+                    body["data"]["object"] = current
+                    payload = json.dumps(body)
             event = VerifiedEvent(
                 event_id=body["id"],
                 type=body["type"],

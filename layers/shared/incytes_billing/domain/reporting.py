@@ -9,35 +9,53 @@ of any new batch. Two DynamoDB writes per record (recorded, then settled); batch
 One reporter runs at a time (reserved concurrency 1), so two batches never take the same record.
 A batch saved more than 24 h ago is not re-sent blindly (Stripe's dedupe is only guaranteed for 24 h): it is
 left for the reconciler, which checks the meter summaries first.
+
+Two modes (`METER_EVENT_MODE`):
+- `sync` (default): one `v1/billing/meter_events` request per batch, validated synchronously, so its records
+  are `reported` as soon as Stripe answers.
+- `stream`: the v2 meter event stream, up to 100 batches per request (~10,000 requests/s at Stripe). Stripe
+  validates asynchronously, so a streamed batch's records stay `pending` until it is settled: refused by a
+  `v1.billing.meter.error_report_triggered` event (domain.meter_errors), or confirmed (or found missing)
+  against the meter summaries by the reconciler (domain.batch_checks).
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Literal
 
-from incytes_billing.errors import MeterEventRejected
+from incytes_billing.errors import MeterEventRejected, StripeUnavailable
 from incytes_billing.models.catalog import CatalogConfig
 from incytes_billing.models.funder import Funder
 from incytes_billing.models.usage import MeterBatch, UsageKind, UsageRecord
 from incytes_billing.ports import FunderRepository, MeterBatchStore, MeterGateway, UsageRepository
 
+MeterEventMode = Literal["sync", "stream"]
 STRIPE_DEDUPE_SECONDS = 24 * 3600
 OLDEST_ACCEPTED_SECONDS = 35 * 24 * 3600
 # Usage may still land in the previous period while its invoice is being finalized (Stripe's grace period).
 FINALIZATION_GRACE_SECONDS = 3600
+# A batch item holds its record ids: this keeps it far below DynamoDB's 400 KB item limit.
+MAX_RECORDS_PER_BATCH = 1000
+STREAM_MAX_EVENTS = 100  # per meter event stream request (Stripe's limit)
+
+Planned = tuple[MeterBatch, list[UsageRecord]]
 
 
 @dataclass
 class ReportSummary:
     sent_batches: int = 0
+    streamed_batches: int = 0
     reported: int = 0
     unbillable: int = 0
     failed: int = 0
-    waiting: int = 0  # no customer or subscription yet, or a batch left for the reconciler
+    waiting: int = 0  # no customer or subscription yet, a batch left for the reconciler, or Stripe unavailable
+    awaiting_validation: int = 0  # streamed: Stripe validates them asynchronously
+    deferred_funders: set[str] = field(default_factory=set)  # Stripe was unavailable: retry these
     failure_reasons: list[str] = field(default_factory=list)
 
 
@@ -50,6 +68,7 @@ class UsageReporter:
         meters: MeterGateway,
         catalog: CatalogConfig,
         *,
+        mode: MeterEventMode = "sync",
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._usage = usage
@@ -57,40 +76,102 @@ class UsageReporter:
         self._funders = funders
         self._meters = meters
         self._event_names = catalog.meter_event_names()
+        self._mode = mode
         self._clock = clock
 
     def report_funders(self, funder_ids: Iterable[str]) -> ReportSummary:
+        """Report every pending record of these funders. Stripe being unavailable is not an error here: what
+        could not be sent stays saved and pending, and its funders are named in `deferred_funders`."""
         summary = ReportSummary()
+        planned: list[Planned] = []
         for funder_id in sorted(set(funder_ids)):
-            self.report_funder(funder_id, summary)
+            planned.extend(self._plan(funder_id, summary))
+        if self._mode == "stream":
+            self._stream(planned, summary)
+        else:
+            self._send(planned, summary)
         return summary
 
-    def report_funder(self, funder_id: str, summary: ReportSummary) -> None:
+    def _plan(self, funder_id: str, summary: ReportSummary) -> list[Planned]:
+        """The funder's batches to send: open ones an earlier attempt left first, then new ones."""
         records = self._usage.pending(funder_id)
         if not records:
-            return
-        # First finish what an earlier attempt started: its open batches, with their own identifiers.
+            return []
         by_id = {record.usage_id: record for record in records}
         taken: set[str] = set()
+        planned: list[Planned] = []
+        now = self._now()
         for batch in self._batches.open_batches(funder_id):
             taken.update(batch.record_ids)
-            self._deliver(batch, [by_id[i] for i in batch.record_ids if i in by_id], summary)
+            members = [by_id[i] for i in batch.record_ids if i in by_id]
+            if batch.status == "sent":  # Stripe accepted it before a crash: finish marking
+                self._settle_delivered(batch, members, summary)
+            elif batch.status == "streamed":
+                summary.awaiting_validation += len(members)  # the reconciler or an error report settles it
+            elif not members:  # its records were settled without it (refused): nothing left to send
+                self._batches.mark_settled(batch.batch_id, "refused")
+            elif now - batch.created_at > STRIPE_DEDUPE_SECONDS:
+                summary.waiting += len(members)  # the reconciler checks Stripe's summaries before any re-send
+                summary.failure_reasons.append(f"batch {batch.batch_id} is older than 24 h: left for reconciliation")
+            else:
+                planned.append((batch, members))
 
         funder = self._funders.get(funder_id)
         fresh = [record for record in records if record.usage_id not in taken]
         if funder is None or not fresh:
             summary.waiting += len(fresh)
-            return
+            return planned
         groups = self._classify(funder, fresh, summary)
         for (kind, period_start), members in sorted(groups.items()):
-            batch = self._batches.save(self._new_batch(funder, kind, period_start, members))
-            self._deliver(batch, members, summary)
+            for chunk in _chunks(sorted(members, key=lambda r: r.usage_id), MAX_RECORDS_PER_BATCH):
+                batch = self._batches.save(self._new_batch(funder, kind, period_start, chunk))
+                planned.append((batch, chunk))
+        return planned
+
+    def _send(self, planned: list[Planned], summary: ReportSummary) -> None:
+        """Synchronous validation: one request per batch; its records are reported once Stripe accepts it."""
+        for position, (batch, members) in enumerate(planned):
+            try:
+                self._meters.send_meter_event(batch)
+            except MeterEventRejected as rejected:
+                for record in members:
+                    self._fail(record, f"Stripe refused its meter event: {rejected}", summary)
+                self._batches.mark_settled(batch.batch_id, "refused")
+                continue
+            except StripeUnavailable as error:
+                self._defer(planned[position:], error, summary)
+                return
+            self._batches.mark_sent(batch.batch_id, at=self._now())
+            summary.sent_batches += 1
+            self._settle_delivered(batch, members, summary)
+
+    def _stream(self, planned: list[Planned], summary: ReportSummary) -> None:
+        """Asynchronous validation: 100 batches per request; their records wait for the batch's settlement."""
+        for start in range(0, len(planned), STREAM_MAX_EVENTS):
+            chunk = planned[start : start + STREAM_MAX_EVENTS]
+            try:
+                self._meters.stream_meter_events([batch for batch, _ in chunk])
+            except StripeUnavailable as error:
+                self._defer(planned[start:], error, summary)
+                return
+            now = self._now()
+            for batch, members in chunk:
+                self._batches.mark_streamed(batch.batch_id, at=now)
+                summary.streamed_batches += 1
+                summary.awaiting_validation += len(members)
+
+    def _defer(self, planned: list[Planned], error: StripeUnavailable, summary: ReportSummary) -> None:
+        """Stripe is down or throttling: stop calling it; the saved batches are re-sent by the next attempt."""
+        for batch, members in planned:
+            summary.deferred_funders.add(batch.funder_id)
+            summary.waiting += len(members)
+        summary.failure_reasons.append(f"{len(planned)} batches deferred: {error.message}")
 
     def _classify(
         self, funder: Funder, records: list[UsageRecord], summary: ReportSummary
     ) -> dict[tuple[UsageKind, int], list[UsageRecord]]:
         """Settle what can never be billed; group the rest per kind and billing period."""
-        now = int(self._clock().timestamp())
+        now = self._now()
         subscription = funder.subscription
         groups: dict[tuple[UsageKind, int], list[UsageRecord]] = defaultdict(list)
         for record in records:
@@ -131,30 +212,15 @@ class UsageReporter:
             value=sum(record.quantity for record in members),
             timestamp=max(_epoch(record.occurred_at) for record in members),
             record_ids=record_ids,
-            identifier=f"incytes-usage-{batch_id}",
-            created_at=int(self._clock().timestamp()),
+            identifier=f"{IDENTIFIER_PREFIX}{batch_id}",
+            created_at=self._now(),
         )
 
-    def _deliver(self, batch: MeterBatch, members: list[UsageRecord], summary: ReportSummary) -> None:
-        now = int(self._clock().timestamp())
-        if batch.status != "sent":
-            if now - batch.created_at > STRIPE_DEDUPE_SECONDS:
-                summary.waiting += len(members)  # the reconciler checks Stripe's summaries before any re-send
-                summary.failure_reasons.append(f"batch {batch.batch_id} is older than 24 h: left for reconciliation")
-                return
-            try:
-                self._meters.send_meter_event(batch)
-            except MeterEventRejected as rejected:
-                for record in members:
-                    self._fail(record, f"Stripe refused its meter event: {rejected}", summary)
-                self._batches.mark_settled(batch.batch_id)
-                return
-            self._batches.mark_sent(batch.batch_id)
-            summary.sent_batches += 1
+    def _settle_delivered(self, batch: MeterBatch, members: list[UsageRecord], summary: ReportSummary) -> None:
         for record in members:
             self._usage.settle(record, "reported", batch_id=batch.batch_id)
             summary.reported += 1
-        self._batches.mark_settled(batch.batch_id)
+        self._batches.mark_settled(batch.batch_id, "delivered")
 
     def _unbillable(self, record: UsageRecord, reason: str, summary: ReportSummary) -> None:
         self._usage.settle(record, "unbillable", reason=reason)
@@ -164,6 +230,21 @@ class UsageReporter:
         self._usage.settle(record, "failed", reason=reason)
         summary.failed += 1
         summary.failure_reasons.append(f"{record.funder_id}/{record.usage_id}: {reason}")
+
+    def _now(self) -> int:
+        return int(self._clock().timestamp())
+
+
+# A meter event's identifier names its batch, so an error report's samples lead back to the records.
+IDENTIFIER_PREFIX = "incytes-usage-"
+
+
+def batch_id_of(identifier: str) -> str | None:
+    return identifier.removeprefix(IDENTIFIER_PREFIX) if identifier.startswith(IDENTIFIER_PREFIX) else None
+
+
+def _chunks[T](items: Sequence[T], size: int) -> list[list[T]]:
+    return [list(items[start : start + size]) for start in range(0, len(items), size)]
 
 
 def _epoch(utc_text: str) -> int:

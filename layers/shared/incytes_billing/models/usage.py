@@ -64,8 +64,16 @@ def utc_text(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
+BatchStatus = Literal["saved", "sent", "streamed", "settled"]
+BatchOutcome = Literal["delivered", "refused"]
+
+
 class MeterBatch(BaseModel):
-    """One meter event's worth of usage: saved before Stripe is called, so a retry re-sends the same event."""
+    """One meter event's worth of usage: saved before Stripe is called, so a retry re-sends the same event.
+
+    saved -> sent (Stripe accepted it synchronously) -> settled (records marked), or
+    saved -> streamed (the v2 stream took it; validated asynchronously) -> settled once confirmed or refused.
+    """
 
     model_config = ConfigDict(extra="ignore")
 
@@ -79,4 +87,25 @@ class MeterBatch(BaseModel):
     record_ids: list[str]
     identifier: str  # Stripe dedupes meter events by identifier (for at least 24 h)
     created_at: int
-    status: Literal["saved", "sent", "settled"] = "saved"
+    status: BatchStatus = "saved"
+    outcome: BatchOutcome | None = None  # set when settled: did Stripe count it?
+    sent_at: int | None = None  # when Stripe took it (accepted, or streamed)
+
+    @property
+    def meter_key(self) -> str:
+        """What Stripe aggregates by: the customer on one meter (the UsageBatchesTable's by_meter_time index)."""
+        return meter_key(self.customer_id, self.event_name)
+
+    @property
+    def delivered(self) -> bool:
+        """Known to be counted by Stripe."""
+        return self.status == "sent" or (self.status == "settled" and self.outcome != "refused")
+
+    @property
+    def in_flight(self) -> bool:
+        """Maybe counted by Stripe, not known yet: saved (perhaps sent before a crash) or streamed."""
+        return self.status in ("saved", "streamed")
+
+
+def meter_key(customer_id: str, event_name: str) -> str:
+    return f"{customer_id}#{event_name}"

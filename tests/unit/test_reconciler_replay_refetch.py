@@ -1,0 +1,118 @@
+"""Reconciler.replay_undelivered: the event's object re-fetched when Stripe has it, the snapshot kept when not
+(in-memory ports)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from incytes_billing.domain.reconciliation import Reconciler
+from incytes_billing.domain.webhooks import WebhookIngress
+from incytes_billing.models.catalog import load_catalog
+from incytes_billing.models.events import EventStatus, StoredEvent, VerifiedEvent
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+def event(event_id: str, obj: dict[str, Any]) -> str:
+    body = {
+        "id": event_id,
+        "object": "event",
+        "type": f"{obj.get('object', 'thing')}.updated",
+        "created": int(NOW.timestamp()) - 60,
+        "livemode": False,
+        "api_version": "2025-03-31.basil",
+        "data": {"object": obj},
+    }
+    return json.dumps(body)
+
+
+class FakeUndelivered:
+    def __init__(self, payloads: list[str], current: dict[tuple[str, str], dict[str, Any]]) -> None:
+        self.payloads = payloads
+        self.current = current
+        self.asked: list[tuple[str, str]] = []
+
+    def undelivered_events(self, *, since: int) -> list[str]:
+        return self.payloads
+
+    def current_object(self, object_type: str, object_id: str) -> dict[str, Any] | None:
+        self.asked.append((object_type, object_id))
+        return self.current.get((object_type, object_id))
+
+
+class MemoryEvents:
+    def __init__(self) -> None:
+        self.events: dict[str, VerifiedEvent] = {}
+
+    def insert(self, event: VerifiedEvent, *, received_at: int) -> bool:
+        return self.events.setdefault(event.event_id, event) is event
+
+    def status(self, event_id: str) -> EventStatus | None:
+        return "received" if event_id in self.events else None
+
+    def get(self, event_id: str) -> StoredEvent | None:  # pragma: no cover - not used by replay
+        return None
+
+    def mark(self, event_id: str, status: EventStatus) -> None:  # pragma: no cover - not used by replay
+        pass
+
+
+class MemoryQueue:
+    def __init__(self) -> None:
+        self.queued: list[str] = []
+
+    def enqueue(self, event_id: str) -> None:
+        self.queued.append(event_id)
+
+
+def reconciler(undelivered: FakeUndelivered, events: MemoryEvents) -> Reconciler:
+    unused = cast(Any, None)  # the usage comparison's ports: replay does not touch them
+    return Reconciler(
+        usage=unused,
+        funders=unused,
+        meters=unused,
+        undelivered=undelivered,
+        ingress=WebhookIngress(events, MemoryQueue(), clock=lambda: NOW),
+        finance=unused,
+        catalog=load_catalog(),
+        clock=lambda: NOW,
+    )
+
+
+def test_replay_keeps_the_snapshot_when_stripe_has_no_current_object() -> None:
+    snapshot = {"object": "customer", "id": "cus_Gone", "name": "Snapshot"}
+    payload = event("evt_1", snapshot)
+    undelivered = FakeUndelivered([payload], current={})
+    events = MemoryEvents()
+
+    assert reconciler(undelivered, events).replay_undelivered() == 1
+
+    assert undelivered.asked == [("customer", "cus_Gone")]
+    assert events.events["evt_1"].payload == payload  # verbatim, not re-serialized
+
+
+def test_replay_substitutes_the_current_object() -> None:
+    snapshot = {"object": "invoice", "id": "in_1", "status": "draft"}
+    current = {"object": "invoice", "id": "in_1", "status": "open", "lines": {"object": "list", "data": []}}
+    undelivered = FakeUndelivered([event("evt_2", snapshot)], current={("invoice", "in_1"): current})
+    events = MemoryEvents()
+
+    assert reconciler(undelivered, events).replay_undelivered() == 1
+
+    stored = events.events["evt_2"]
+    body = json.loads(stored.payload)
+    assert body["data"]["object"] == current
+    assert (body["id"], body["type"]) == (stored.event_id, stored.type) == ("evt_2", "invoice.updated")
+
+
+def test_replay_does_not_ask_for_an_object_without_type_or_id() -> None:
+    payload = event("evt_3", {"name": "no id, no type"})
+    undelivered = FakeUndelivered([payload], current={})
+    events = MemoryEvents()
+
+    assert reconciler(undelivered, events).replay_undelivered() == 1
+
+    assert undelivered.asked == []
+    assert events.events["evt_3"].payload == payload
