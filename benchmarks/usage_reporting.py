@@ -17,11 +17,16 @@ from pathlib import Path
 from typing import Any
 
 os.environ.update(
-    AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1", AWS_REGION="us-east-1"
+    AWS_ACCESS_KEY_ID="bench",
+    AWS_SECRET_ACCESS_KEY="bench",
+    AWS_DEFAULT_REGION="us-east-1",
+    AWS_REGION="us-east-1",
+    POWERTOOLS_METRICS_DISABLED="true",  # the handlers' metric lines would bury the table
 )
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
 import boto3
+import stripe
 from moto import mock_aws
 
 from incytes_billing.adapters.dynamodb_batches import DynamoDBMeterBatchStore
@@ -32,12 +37,11 @@ from incytes_billing.catalog.sync import run_catalog_sync
 from incytes_billing.config import StripeSettings
 from incytes_billing.domain.reporting import UsageReporter
 from incytes_billing.models.catalog import load_catalog
-from incytes_billing.models.funder import Funder
-from incytes_billing.models.subscription import FunderSubscription, SubscriptionItem
 from incytes_billing.models.usage import MeterBatch
 from local_stack.lambda_runtime import LambdaRunner
 from local_stack.template import create_aws_resources, load_template
 from stripe_emulator import StripeEmulator
+from tests.support import usage_ready_funders
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY = "sk_test_emulator"
@@ -54,43 +58,6 @@ def count_dynamodb_writes(counter: Counter[str]) -> None:
     boto3.DEFAULT_SESSION.events.register("before-call.dynamodb", count)
 
 
-def setup_funders(resources: Any, stripe_url: str, funders: int) -> dict[str, str]:
-    import stripe
-
-    client = stripe.StripeClient(KEY, base_addresses={"api": stripe_url})
-    repository = DynamoDBFunderRepository(boto3.resource("dynamodb").Table(resources["FundersTable"]))
-    started = datetime.now(UTC) - timedelta(days=1)
-    items = [
-        SubscriptionItem(kind=k, item_id=f"si_{k}", price_id=f"p_{k}", product_id=f"incytes_{k}", quantity=None)
-        for k in ("seat", "case", "sms")
-    ]
-    customers = {}
-    for n in range(funders):
-        customers[f"f{n}"] = client.v1.customers.create({"name": f"Funder {n}"}).id
-        subscription = FunderSubscription(
-            subscription_id=f"sub_{n}",
-            status="active",
-            items=items,
-            current_period_start=int(started.timestamp()),
-            current_period_end=int((started + timedelta(days=30)).timestamp()),
-            stripe_created=int(started.timestamp()),
-        )
-        repository.save(
-            Funder(
-                funder_id=f"f{n}",
-                name=f"Funder {n}",
-                stripe_customer_id=customers[f"f{n}"],
-                currency="usd",
-                seats=1,
-                subscription=subscription,
-                created_at=started,
-                updated_at=started,
-            ),
-            expected_version=None,
-        )
-    return customers
-
-
 def ingest(runner: LambdaRunner, records: int, funders: int, prefix: str) -> float:
     """Record usage through the real handler (API Gateway events); answer seconds per record."""
     event = json.loads((ROOT / "events/usage/post_usage.json").read_text())
@@ -103,6 +70,47 @@ def ingest(runner: LambdaRunner, records: int, funders: int, prefix: str) -> flo
         event["body"] = json.dumps({"usage_id": f"{prefix}{i}", "kind": kind, "quantity": 1, "occurred_at": now})
         assert runner.invoke("UsageFunction", event).result["statusCode"] == 202
     return (time.perf_counter() - started) / records
+
+
+def report_naively(usage: DynamoDBUsageRepository, funders: DynamoDBFunderRepository, gateway: StripeGateway) -> int:
+    """The baseline: one meter event per record, then its mark. Answers the records reported."""
+    reported = 0
+    for funder_id in sorted(usage.funders_with_pending()):
+        customer = funders.get(funder_id).stripe_customer_id  # type: ignore[union-attr]
+        for record in usage.pending(funder_id):
+            gateway.send_meter_event(
+                MeterBatch(
+                    batch_id=record.usage_id,
+                    funder_id=funder_id,
+                    kind=record.kind,
+                    customer_id=str(customer),
+                    event_name=f"incytes_{record.kind}",
+                    value=record.quantity,
+                    timestamp=int(time.time()),
+                    record_ids=[record.usage_id],
+                    identifier=f"naive-{record.usage_id}",
+                    created_at=int(time.time()),
+                )
+            )
+            usage.settle(record, "reported")
+            reported += 1
+    return reported
+
+
+# Stripe requests that carry usage, per mode (stream mode also opens a session every 15 minutes).
+METER_PATHS = ("/v1/billing/meter_events", "/v2/billing/meter_event_stream", "/v2/billing/meter_event_session")
+
+
+def print_table(results: dict[str, dict[str, float]], records: int, funders: int) -> None:
+    naive = results["naive"]
+    print(f"Usage reporting: {records} records across {funders} funders (moto + Stripe emulator, in-process)")
+    print(f"  {'figure':36} {'naive':>9} {'sync':>9} {'stream':>9} {'naive/sync':>11} {'naive/stream':>13}")
+    for figure in naive:
+        sync, stream = results["sync"][figure], results["stream"][figure]
+        ratios = [naive[figure] / value if value else float("inf") for value in (sync, stream)]
+        print(f"  {figure:36} {naive[figure]:9.2f} {sync:9.2f} {stream:9.2f} {ratios[0]:11.2f} {ratios[1]:13.2f}")
+    print("goals: <= 10 Stripe requests per 1,000 records; <= 2 DynamoDB writes per record")
+    print("stream mode: records stay pending until the reconciler confirms their batches (not counted here)")
 
 
 def main() -> int:
@@ -120,54 +128,34 @@ def main() -> int:
         ssm = boto3.client("ssm")
         ssm.put_parameter(Name="/incytes-billing/stripe-api-key", Value=KEY, Type="SecureString", Overwrite=True)
         run_catalog_sync(KEY, emulator.url)
-        setup_funders(resources, emulator.url, args.funders)
-        runner = LambdaRunner(template, ROOT, resources, {"StripeApiBase": emulator.url})
+        client = stripe.StripeClient(KEY, base_addresses={"api": emulator.url})
         dynamodb = boto3.resource("dynamodb")
+        started = datetime.now(UTC) - timedelta(days=1)
+        usage_ready_funders(dynamodb.Table(resources["FundersTable"]), client, args.funders, started=started)
+        runner = LambdaRunner(template, ROOT, resources, {"StripeApiBase": emulator.url})
         usage = DynamoDBUsageRepository(dynamodb.Table(resources["UsageTable"]))
+        funders = DynamoDBFunderRepository(dynamodb.Table(resources["FundersTable"]))
         settings = StripeSettings(emulator.url, 10.0, 2, 3, 0.2)
         gateway = StripeGateway(build_stripe_client(KEY, settings), settings)
         funder_ids = [f"f{n}" for n in range(args.funders)]
         results: dict[str, dict[str, float]] = {}
 
-        for name in ("aggregated", "naive"):
+        for name in ("naive", "sync", "stream"):
             writes.clear()
             emulator.clear_requests_log()
             ingest_seconds = ingest(runner, args.records, args.funders, prefix=f"{name}-")
             ingest_writes = sum(writes.values())
             writes.clear()
-            started = time.perf_counter()
-            if name == "aggregated":
-                reporter = UsageReporter(
-                    usage,
-                    DynamoDBMeterBatchStore(dynamodb.Table(resources["UsageBatchesTable"])),
-                    DynamoDBFunderRepository(dynamodb.Table(resources["FundersTable"])),
-                    gateway,
-                    load_catalog(),
-                )
+            clock = time.perf_counter()
+            if name == "naive":
+                assert report_naively(usage, funders, gateway) == args.records
+            else:
+                batches = DynamoDBMeterBatchStore(dynamodb.Table(resources["UsageBatchesTable"]))
+                reporter = UsageReporter(usage, batches, funders, gateway, load_catalog(), mode=name)  # type: ignore[arg-type]
                 summary = reporter.report_funders(funder_ids)
-                assert summary.reported == args.records, summary
-            else:  # one meter event per record, then its mark
-                repository = DynamoDBFunderRepository(dynamodb.Table(resources["FundersTable"]))
-                for funder_id in funder_ids:
-                    customer = repository.get(funder_id).stripe_customer_id  # type: ignore[union-attr]
-                    for record in usage.pending(funder_id):
-                        gateway.send_meter_event(
-                            MeterBatch(
-                                batch_id=record.usage_id,
-                                funder_id=funder_id,
-                                kind=record.kind,
-                                customer_id=str(customer),
-                                event_name=f"incytes_{record.kind}",
-                                value=record.quantity,
-                                timestamp=int(time.time()),
-                                record_ids=[record.usage_id],
-                                identifier=f"naive-{record.usage_id}",
-                                created_at=int(time.time()),
-                            )
-                        )
-                        usage.settle(record, "reported")
-            report_seconds = time.perf_counter() - started
-            stripe_requests = sum(1 for e in emulator.requests_log() if e["path"] == "/v1/billing/meter_events")
+                assert summary.reported + summary.awaiting_validation == args.records, summary
+            report_seconds = time.perf_counter() - clock
+            stripe_requests = sum(1 for e in emulator.requests_log() if e["path"] in METER_PATHS)
             results[name] = {
                 "stripe_requests_per_1000_records": stripe_requests * 1000 / args.records,
                 "dynamodb_writes_per_record": (ingest_writes + sum(writes.values())) / args.records,
@@ -175,13 +163,7 @@ def main() -> int:
                 "reporter_records_per_second": args.records / report_seconds,
             }
 
-    aggregated, naive = results["aggregated"], results["naive"]
-    print(f"Usage reporting: {args.records} records across {args.funders} funders (moto + Stripe emulator, in-process)")
-    print(f"  {'figure':40} {'aggregated':>12} {'naive':>12} {'naive/aggr':>11}")
-    for figure in aggregated:
-        ratio = naive[figure] / aggregated[figure] if aggregated[figure] else float("inf")
-        print(f"  {figure:40} {aggregated[figure]:12.2f} {naive[figure]:12.2f} {ratio:11.2f}")
-    print("goals: <= 10 Stripe requests per 1,000 records; <= 2 DynamoDB writes per record")
+    print_table(results, args.records, args.funders)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"records": args.records, "funders": args.funders, **results}, indent=2))
     print(f"written to {args.out.relative_to(ROOT)}")

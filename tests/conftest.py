@@ -75,12 +75,19 @@ def funders_table(aws: StackResources) -> Any:
 
 
 @pytest.fixture
-def invoke(aws: StackResources, stripe_api: str) -> Invoke:
+def stack_parameters() -> dict[str, str]:
+    """Template parameter overrides for `invoke` (a module overrides this fixture, e.g. MeterEventMode)."""
+    return {}
+
+
+@pytest.fixture
+def invoke(aws: StackResources, stripe_api: str, stack_parameters: dict[str, str]) -> Invoke:
     """Invoke a template function in-process with its template environment (moto + emulator behind it).
 
-    Each test starts from a cold start; environment variables a test sets are seen by the handler.
+    Each test starts from a cold start; environment variables a test sets are seen by the handler (those the
+    template sets come from its parameters: see `stack_parameters`).
     """
-    overrides = {"StripeApiBase": stripe_api}
+    overrides = {**stack_parameters, "StripeApiBase": stripe_api}
     parameters = resolve_parameters(template(), overrides)
     for name, value in (
         (parameters["StripeApiKeyParameterName"], EMULATOR_API_KEY),

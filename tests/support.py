@@ -5,10 +5,14 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Callable
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+from incytes_billing.adapters.dynamodb_funders import DynamoDBFunderRepository
+from incytes_billing.models.funder import Funder
+from incytes_billing.models.subscription import FunderSubscription, SubscriptionItem
 from local_stack.template import Template, load_template
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -35,3 +39,38 @@ def load_event(relative_path: str) -> dict[str, Any]:
     """A fresh copy of an `events/` file, exactly as `sam local invoke -e` would read it."""
     event: dict[str, Any] = json.loads((EVENTS_DIR / relative_path).read_text())
     return event
+
+
+def usage_ready_funders(funders_table: Any, client: Any, count: int, *, started: datetime) -> dict[str, str]:
+    """Funders f0..f{count-1}, each with a new Stripe customer and a subscription record (period from
+    `started`, 30 days) as the reporter needs it, written straight to the table; answers funder -> customer."""
+    repository = DynamoDBFunderRepository(funders_table)
+    items = [
+        SubscriptionItem(kind=k, item_id=f"si_{k}", price_id=f"price_{k}", product_id=f"incytes_{k}", quantity=None)
+        for k in ("seat", "case", "sms")
+    ]
+    start = int(started.timestamp())
+    customers = {}
+    for n in range(count):
+        funder_id = f"f{n}"
+        customers[funder_id] = str(client.v1.customers.create({"name": f"Funder {n}"}).id)
+        subscription = FunderSubscription(
+            subscription_id=f"sub_{n}",
+            status="active",
+            items=items,
+            current_period_start=start,
+            current_period_end=start + 30 * 86400,
+            stripe_created=start,
+        )
+        funder = Funder(
+            funder_id=funder_id,
+            name=f"Funder {n}",
+            stripe_customer_id=customers[funder_id],
+            currency="usd",
+            seats=1,
+            subscription=subscription,
+            created_at=started,
+            updated_at=started,
+        )
+        repository.save(funder, expected_version=None)
+    return customers

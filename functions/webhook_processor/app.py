@@ -41,6 +41,14 @@ def apply_event(record: SQSRecord) -> None:
         raise
     metrics.add_metric(name=f"StripeEvent_{outcome or 'unknown'}", unit=MetricUnit.Count, value=1)
     logger.info("event applied", extra={"event_id": event_id, "outcome": outcome})
+    meter_errors = wiring.event_processor().take_meter_error_outcome()
+    if meter_errors.failed_records:  # the failed-usage alarm watches this metric
+        metrics.add_metric(name="Usage_failed", unit=MetricUnit.Count, value=meter_errors.failed_records)
+    if meter_errors.unattributed_errors:
+        logger.warning(
+            "meter errors no sample names: the reconciler settles their batches against the meter summaries",
+            extra={"event_id": event_id, "unattributed": meter_errors.unattributed_errors},
+        )
 
 
 def _back_off(record: SQSRecord) -> None:

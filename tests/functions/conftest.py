@@ -8,7 +8,22 @@ from typing import Any
 import pytest
 
 from incytes_billing.catalog.sync import run_catalog_sync
-from tests.support import EMULATOR_API_KEY, Invoke, load_event
+from local_stack.stream_source import DynamoDBStreamSource, dynamodb_stream_sources, streams_client
+from local_stack.template import StackResources
+from tests.functions.pipeline import Pipeline
+from tests.support import EMULATOR_API_KEY, Invoke, load_event, template
+
+
+@pytest.fixture
+def pipeline(invoke: Invoke, aws: StackResources, stripe_api: str) -> Pipeline:
+    return Pipeline(invoke, aws, stripe_api)
+
+
+@pytest.fixture
+def stream(invoke: Invoke, aws: StackResources) -> DynamoDBStreamSource:
+    """The UsageTable stream feeding UsageReporterFunction, as the local stack runs it."""
+    (source,) = dynamodb_stream_sources(template(), aws, invoke, streams_client())
+    return source
 
 
 @pytest.fixture

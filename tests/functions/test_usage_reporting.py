@@ -7,7 +7,6 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
 import pytest
 import stripe
 
@@ -15,52 +14,10 @@ from incytes_billing.catalog.sync import run_catalog_sync
 from local_stack.stream_source import DynamoDBStreamSource, dynamodb_stream_sources, streams_client
 from local_stack.template import StackResources
 from stripe_emulator import StripeEmulator
+from tests.functions.usage_support import OCCURRED_DELAY, meter_requests, meter_total, record, statuses
 from tests.support import EMULATOR_API_KEY, Invoke, load_event, template
 
 REPORTER = "UsageReporterFunction"
-
-
-@pytest.fixture
-def stream(invoke: Invoke, aws: StackResources) -> DynamoDBStreamSource:
-    (source,) = dynamodb_stream_sources(template(), aws, invoke, streams_client())
-    return source
-
-
-# Just after the subscription started (Stripe's `created` has whole seconds) and well inside Stripe's window.
-OCCURRED_DELAY = timedelta(seconds=2)
-
-
-def record(invoke: Invoke, usage_id: str, kind: str, quantity: int, when: datetime, funder_id: str = "f1") -> None:
-    event = load_event("usage/post_usage.json")
-    event["path"] = f"/funders/{funder_id}/usage"
-    event["pathParameters"] = {"funder_id": funder_id}
-    event["body"] = json.dumps(
-        {"usage_id": usage_id, "kind": kind, "quantity": quantity, "occurred_at": when.isoformat()}
-    )
-    assert invoke("UsageFunction", event)["statusCode"] in (200, 202)
-
-
-def meter_requests(emulator: StripeEmulator) -> int:
-    return sum(1 for entry in emulator.requests_log() if entry["path"] == "/v1/billing/meter_events")
-
-
-def meter_total(client: stripe.StripeClient, event_name: str, customer: str) -> int:
-    meter = next(m for m in client.v1.billing.meters.list({"limit": 100}).data if m.event_name == event_name)
-    now = datetime.now(UTC).replace(second=0, microsecond=0)
-    summaries = client.v1.billing.meters.event_summaries.list(
-        meter.id,
-        {
-            "customer": customer,
-            "start_time": int((now - timedelta(days=2)).timestamp()),
-            "end_time": int((now + timedelta(minutes=2)).timestamp()),
-        },
-    )
-    return int(sum(summary.aggregated_value for summary in summaries.data))
-
-
-def statuses(aws: StackResources) -> dict[str, str]:
-    items = boto3.resource("dynamodb").Table(aws["UsageTable"]).scan()["Items"]
-    return {str(item["usage_id"]): str(item["status"]) for item in items}
 
 
 def test_usage_is_aggregated_and_billed_once(

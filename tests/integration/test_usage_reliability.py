@@ -24,12 +24,10 @@ from incytes_billing.config import StripeSettings
 from incytes_billing.domain.reporting import UsageReporter
 from incytes_billing.domain.usage import UsageLedger
 from incytes_billing.models.catalog import load_catalog
-from incytes_billing.models.funder import Funder
-from incytes_billing.models.subscription import FunderSubscription, SubscriptionItem
 from incytes_billing.models.usage import UsageRecord, UsageStatus
 from local_stack.template import StackResources
 from stripe_emulator import StripeEmulator
-from tests.support import EMULATOR_API_KEY
+from tests.support import EMULATOR_API_KEY, usage_ready_funders
 
 FUNDERS = 50
 RECORDS = 10_000
@@ -57,38 +55,10 @@ class CrashOnceAfterStripe(DynamoDBUsageRepository):
 def world(aws: StackResources, stripe_api: str, stripe_client: stripe.StripeClient) -> dict[str, Any]:
     run_catalog_sync(EMULATOR_API_KEY, stripe_api)
     dynamodb = boto3.resource("dynamodb")
-    funders = DynamoDBFunderRepository(dynamodb.Table(aws["FundersTable"]))
+    funders_table = dynamodb.Table(aws["FundersTable"])
     started = datetime.now(UTC) - timedelta(days=1)
-    items = [
-        SubscriptionItem(
-            kind=kind, item_id=f"si_{kind}", price_id=f"price_{kind}", product_id=f"incytes_{kind}", quantity=None
-        )
-        for kind in ("seat", "case", "sms")
-    ]
-    customers = {}
-    for n in range(FUNDERS):
-        customer = stripe_client.v1.customers.create({"name": f"Funder {n}"}).id
-        customers[f"f{n}"] = customer
-        funders.save(
-            Funder(
-                funder_id=f"f{n}",
-                name=f"Funder {n}",
-                stripe_customer_id=customer,
-                currency="usd",
-                seats=1,
-                subscription=FunderSubscription(
-                    subscription_id=f"sub_{n}",
-                    status="active",
-                    items=items,
-                    current_period_start=int(started.timestamp()),
-                    current_period_end=int((started + timedelta(days=30)).timestamp()),
-                    stripe_created=int(started.timestamp()),
-                ),
-                created_at=started,
-                updated_at=started,
-            ),
-            expected_version=None,
-        )
+    customers = usage_ready_funders(funders_table, stripe_client, FUNDERS, started=started)
+    funders = DynamoDBFunderRepository(funders_table)
     return {"funders": funders, "customers": customers, "usage_table": dynamodb.Table(aws["UsageTable"]), "aws": aws}
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,167 +9,8 @@ import pytest
 from incytes_billing.domain.reporting import UsageReporter
 from incytes_billing.errors import MeterEventRejected, StripeUnavailable
 from incytes_billing.models.catalog import load_catalog
-from incytes_billing.models.funder import Funder
-from incytes_billing.models.subscription import FunderSubscription, SubscriptionItem
-from incytes_billing.models.usage import BatchOutcome, BatchStatus, MeterBatch, UsageRecord, UsageStatus, utc_text
 from tests.unit.test_funder_service import MemoryFunders
-
-NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
-PERIOD_START = int((NOW - timedelta(days=10)).timestamp())
-SUBSCRIBED_AT = int((NOW - timedelta(days=40)).timestamp())
-
-
-class MemoryUsage:
-    def __init__(self) -> None:
-        self.records: dict[tuple[str, str], UsageRecord] = {}
-        self.writes = 0
-
-    def add(self, funder_id: str, usage_id: str, kind: str, quantity: int, occurred: datetime) -> None:
-        self.records[(funder_id, usage_id)] = UsageRecord(
-            funder_id=funder_id,
-            usage_id=usage_id,
-            kind=kind,  # type: ignore[arg-type]
-            quantity=quantity,
-            occurred_at=utc_text(occurred),
-            recorded_at=utc_text(NOW),
-        )
-
-    def pending(self, funder_id: str) -> list[UsageRecord]:
-        return [r for (f, _), r in sorted(self.records.items()) if f == funder_id and r.status == "pending"]
-
-    def get_many(self, funder_id: str, usage_ids: list[str]) -> list[UsageRecord]:
-        return [self.records[(funder_id, u)] for u in usage_ids if (funder_id, u) in self.records]
-
-    def settle(
-        self,
-        record: UsageRecord,
-        status: UsageStatus,
-        *,
-        reason: str | None = None,
-        batch_id: str | None = None,
-        expected: tuple[UsageStatus, ...] = ("pending",),
-    ) -> None:
-        key = (record.funder_id, record.usage_id)
-        if self.records[key].status in expected:
-            update = {"status": status, "reason": reason, "batch_id": batch_id}
-            self.records[key] = self.records[key].model_copy(update=update)
-            self.writes += 1
-
-    def status(self, usage_id: str) -> tuple[str, str | None]:
-        record = next(r for (_, u), r in self.records.items() if u == usage_id)
-        return record.status, record.reason
-
-
-class MemoryBatches:
-    def __init__(self) -> None:
-        self.batches: dict[str, MeterBatch] = {}
-
-    def save(self, batch: MeterBatch) -> MeterBatch:
-        return self.batches.setdefault(batch.batch_id, batch)
-
-    def get(self, batch_id: str) -> MeterBatch | None:
-        return self.batches.get(batch_id)
-
-    def open_batches(self, funder_id: str) -> list[MeterBatch]:
-        return [b for b in self.batches.values() if b.funder_id == funder_id and b.status != "settled"]
-
-    def in_meter_window(self, customer_id: str, event_name: str, start: int, end: int) -> list[MeterBatch]:
-        return [
-            b
-            for b in self.batches.values()
-            if b.customer_id == customer_id and b.event_name == event_name and start <= b.timestamp < end
-        ]
-
-    def mark_sent(self, batch_id: str, *, at: int) -> None:
-        self._advance(batch_id, "sent", at)
-
-    def mark_streamed(self, batch_id: str, *, at: int) -> None:
-        self._advance(batch_id, "streamed", at)
-
-    def _advance(self, batch_id: str, status: BatchStatus, at: int) -> None:
-        if self.batches[batch_id].status != "settled":
-            self.batches[batch_id] = self.batches[batch_id].model_copy(update={"status": status, "sent_at": at})
-
-    def mark_settled(self, batch_id: str, outcome: BatchOutcome) -> None:
-        update = {"status": "settled", "outcome": outcome}
-        self.batches[batch_id] = self.batches[batch_id].model_copy(update=update)
-
-
-class MemoryMeters:
-    """Stripe's side: meter events deduplicated by identifier; faults on demand."""
-
-    def __init__(self) -> None:
-        self.events: dict[str, MeterBatch] = {}
-        self.requests = 0
-        self.fail: list[Exception] = []
-
-    def send_meter_event(self, batch: MeterBatch) -> None:
-        self.requests += 1
-        if self.fail:
-            raise self.fail.pop(0)
-        self.events.setdefault(batch.identifier, batch)
-
-    def stream_meter_events(self, batches: Sequence[MeterBatch]) -> None:
-        assert 1 <= len(batches) <= 100
-        self.requests += 1
-        if self.fail:
-            raise self.fail.pop(0)
-        for batch in batches:
-            self.events.setdefault(batch.identifier, batch)
-
-    def total(self, customer: str, kind: str) -> int:
-        return sum(e.value for e in self.events.values() if e.customer_id == customer and e.kind == kind)
-
-
-@pytest.fixture
-def funders() -> MemoryFunders:
-    memory = MemoryFunders()
-    items = [
-        SubscriptionItem(
-            kind=kind, item_id=f"si_{kind}", price_id=f"price_{kind}", product_id=f"incytes_{kind}", quantity=None
-        )
-        for kind in ("seat", "case", "sms")
-    ]
-    subscription = FunderSubscription(
-        subscription_id="sub_1",
-        status="active",
-        items=items,
-        current_period_start=PERIOD_START,
-        current_period_end=PERIOD_START + 30 * 86400,
-        stripe_created=SUBSCRIBED_AT,
-    )
-    for funder_id, customer, sub in (("f1", "cus_1", subscription), ("waiting", "cus_2", None), ("bare", None, None)):
-        memory.items[funder_id] = Funder(
-            funder_id=funder_id,
-            name=funder_id,
-            stripe_customer_id=customer,
-            currency="usd",
-            seats=1,
-            subscription=sub,
-            created_at=NOW,
-            updated_at=NOW,
-        )
-    return memory
-
-
-@pytest.fixture
-def usage() -> MemoryUsage:
-    return MemoryUsage()
-
-
-@pytest.fixture
-def batches() -> MemoryBatches:
-    return MemoryBatches()
-
-
-@pytest.fixture
-def meters() -> MemoryMeters:
-    return MemoryMeters()
-
-
-@pytest.fixture
-def reporter(usage: MemoryUsage, batches: MemoryBatches, funders: MemoryFunders, meters: MemoryMeters) -> UsageReporter:
-    return UsageReporter(usage, batches, funders, meters, load_catalog(), clock=lambda: NOW)
+from tests.unit.usage_memory import NOW, PERIOD_START, SUBSCRIBED_AT, MemoryBatches, MemoryMeters, MemoryUsage
 
 
 def test_aggregates_per_kind_into_one_event_each(
@@ -318,11 +158,6 @@ def test_a_large_backlog_is_split_into_bounded_batches(
     reporter.report_funders(["f1"])
     assert sorted(len(b.record_ids) for b in batches.batches.values()) == [500, 1000, 1000]
     assert meters.total("cus_1", "case") == 2500
-
-
-@pytest.fixture
-def streamer(usage: MemoryUsage, batches: MemoryBatches, funders: MemoryFunders, meters: MemoryMeters) -> UsageReporter:
-    return UsageReporter(usage, batches, funders, meters, load_catalog(), mode="stream", clock=lambda: NOW)
 
 
 def test_stream_mode_sends_100_events_a_request_and_keeps_records_pending(

@@ -246,6 +246,12 @@ class MeterGateway(Protocol):
         ...
 
 
+class ThinEventSource(Protocol):
+    def fetch_thin_event(self, event_id: str) -> dict[str, Any]:
+        """The thin event with its `data` (a thin delivery carries none), as plain JSON."""
+        ...
+
+
 class MeterSummaryGateway(Protocol):
     def meter_total(self, event_name: str, customer_id: str, start: int, end: int) -> int:
         """What Stripe's meter summaries hold for the customer in [start, end) (minute-aligned bounds)."""

@@ -22,6 +22,7 @@ from incytes_billing.config import Settings
 from incytes_billing.domain.events import EventProcessor, FinanceSettings
 from incytes_billing.domain.funders import FunderService
 from incytes_billing.domain.invoices import InvoiceReviewService
+from incytes_billing.domain.meter_errors import MeterErrorSettler
 from incytes_billing.domain.reconciliation import Reconciler
 from incytes_billing.domain.reporting import UsageReporter
 from incytes_billing.domain.subscriptions import SubscriptionService
@@ -114,7 +115,17 @@ def event_processor() -> EventProcessor:
         settings=FinanceSettings(
             api_base_url=config.api_base_url, claim_stale_seconds=config.notification_claim_stale_seconds
         ),
+        # Only where the usage tables are configured (the webhook processor): meter error reports settle usage.
+        meter_errors=meter_error_settler() if config.usage_batches_table_name else None,
     )
+
+
+def meter_error_settler() -> MeterErrorSettler:
+    return MeterErrorSettler(usage_repository(), _batch_store(), stripe_gateway())
+
+
+def _batch_store() -> DynamoDBMeterBatchStore:
+    return DynamoDBMeterBatchStore(_table("usage_batches_table_name"))
 
 
 def invoice_review_service() -> InvoiceReviewService:
@@ -127,8 +138,8 @@ def invoice_review_service() -> InvoiceReviewService:
 
 def usage_reporter() -> UsageReporter:
     return UsageReporter(
-        DynamoDBUsageRepository(_table("usage_table_name")),
-        DynamoDBMeterBatchStore(_table("usage_batches_table_name")),
+        usage_repository(),
+        _batch_store(),
         DynamoDBFunderRepository(_funders_table()),
         stripe_gateway(),
         catalog(),

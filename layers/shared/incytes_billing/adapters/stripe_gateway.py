@@ -421,6 +421,10 @@ class StripeGateway:
 
         return self._call(total)
 
+    def fetch_thin_event(self, event_id: str) -> dict[str, Any]:
+        event = self._call(lambda: self._client.v2.core.events.retrieve(event_id))
+        return event.to_dict(recursive=True, for_json=True)
+
     def _meter_id(self, event_name: str) -> str | None:
         if event_name not in self._meter_ids:
             for meter in self._client.v1.billing.meters.list({"limit": 100}).auto_paging_iter():

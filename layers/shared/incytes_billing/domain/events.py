@@ -14,11 +14,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from incytes_billing.domain.funder_updates import MAX_WRITE_ATTEMPTS, update_funder
+from incytes_billing.domain.meter_errors import METER_ERROR_EVENTS, MeterErrorOutcome, MeterErrorSettler
 from incytes_billing.errors import ConcurrentUpdate, RetryLater
 from incytes_billing.models.events import EventStatus, FinanceNotice, StoredEvent
 from incytes_billing.models.funder import Funder
 from incytes_billing.models.invoice import FIRST_INVOICE_REASON, STATUS_RANK, InvoiceLine, InvoiceRecord, ReviewStatus
-from incytes_billing.models.stripe_events import CustomerSnapshot, InvoiceSnapshot, SubscriptionSnapshot
+from incytes_billing.models.stripe_events import (
+    CustomerSnapshot,
+    InvoiceSnapshot,
+    SubscriptionSnapshot,
+)
 from incytes_billing.models.subscription import FirstInvoice
 from incytes_billing.ports import (
     FinanceNotifier,
@@ -58,9 +63,12 @@ class EventProcessor:
         notifier: FinanceNotifier,
         stripe: InvoiceGateway,
         settings: FinanceSettings,
+        meter_errors: MeterErrorSettler | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._events = events
+        self._meter_errors = meter_errors
+        self._meter_error_outcome = MeterErrorOutcome()
         self._funders = funders
         self._invoices = invoices
         self._claims = claims
@@ -79,6 +87,10 @@ class EventProcessor:
         event = self._events.get(event_id)
         if event is None or event.status != "received":
             return None if event is None else event.status
+        if event.kind == "thin" and event.type in METER_ERROR_EVENTS and self._meter_errors is not None:
+            self._meter_error_outcome.add(self._meter_errors.apply_event(event.event_id))
+            self._events.mark(event_id, "processed")
+            return "processed"
         handler = self._handlers.get(event.type) if event.kind == "snapshot" else None
         if handler is None:
             self._events.mark(event_id, "ignored")  # recorded, not applied
@@ -86,6 +98,11 @@ class EventProcessor:
         handler(event, json.loads(event.payload)["data"]["object"])
         self._events.mark(event_id, "processed")
         return "processed"
+
+    def take_meter_error_outcome(self) -> MeterErrorOutcome:
+        """What error reports did since last asked: the handler turns it into the failed-usage metric."""
+        outcome, self._meter_error_outcome = self._meter_error_outcome, MeterErrorOutcome()
+        return outcome
 
     # --- invoices ------------------------------------------------------------------------------------------
 

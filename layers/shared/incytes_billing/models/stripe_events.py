@@ -85,3 +85,44 @@ class CustomerSnapshot(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     id: str
+
+
+class MeterErrorSample(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    error_message: str = ""
+    identifier: str | None = None  # the refused meter event's identifier
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flatten(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        return {**data, "identifier": (data.get("request") or {}).get("identifier")}
+
+
+class MeterErrorType(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    code: str
+    error_count: int = 0
+    sample_errors: list[MeterErrorSample] = Field(default_factory=list)
+
+
+class MeterErrorReport(BaseModel):
+    """A `v1.billing.meter.error_report_triggered` (or `no_meter_found`) thin event, fetched with its `data`:
+    error counts per code, with a few sample errors only (Stripe does not list every refused event)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    event_id: str
+    error_count: int = 0
+    error_types: list[MeterErrorType] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flatten(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        reason = (data.get("data") or {}).get("reason") or {}
+        return {"event_id": data.get("id"), **reason}

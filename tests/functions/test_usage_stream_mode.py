@@ -1,0 +1,96 @@
+"""The v2 meter event stream mode (MeterEventMode=stream, issue 5 §2): usage streamed 100 events a request,
+validated asynchronously by Stripe; its refusals arrive as `v1.billing.meter.error_report_triggered` thin
+events through the webhook pipeline and fail exactly the records of the batches they name."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import pytest
+import stripe
+
+from local_stack.stream_source import DynamoDBStreamSource
+from local_stack.template import StackResources
+from stripe_emulator import StripeEmulator
+from tests.functions.pipeline import Pipeline
+from tests.functions.usage_support import OCCURRED_DELAY, meter_total, record, statuses
+from tests.support import Invoke, load_event
+
+STREAM_PATH = "/v2/billing/meter_event_stream"
+ERROR_REPORT = "v1.billing.meter.error_report_triggered"
+
+
+@pytest.fixture
+def stack_parameters() -> dict[str, str]:
+    return {"MeterEventMode": "stream"}
+
+
+def stream_requests(emulator: StripeEmulator) -> int:
+    return sum(1 for entry in emulator.requests_log() if entry["path"] == STREAM_PATH)
+
+
+def batch_items(aws: StackResources) -> list[dict[str, Any]]:
+    return list(boto3.resource("dynamodb").Table(aws["UsageBatchesTable"]).scan()["Items"])
+
+
+def test_usage_is_streamed_and_stays_pending_until_confirmed(
+    invoke: Invoke,
+    subscribed: dict[str, Any],
+    stream: DynamoDBStreamSource,
+    stripe_emulator: StripeEmulator,
+    stripe_client: stripe.StripeClient,
+    aws: StackResources,
+) -> None:
+    when = datetime.now(UTC) + OCCURRED_DELAY
+    for i in range(20):
+        record(invoke, f"u{i}", "case" if i % 2 else "sms", 2, when)
+    stripe_emulator.clear_requests_log()
+
+    stream.drain()
+
+    assert stream_requests(stripe_emulator) == 1  # both kinds' meter events in one stream request
+    assert sum(1 for e in stripe_emulator.requests_log() if e["path"] == "/v1/billing/meter_events") == 0
+    assert meter_total(stripe_client, "incytes_case", "cus_LocalDemoAcme") == 20  # Stripe counted them
+    # ...but only Stripe's later validation says so: the ledger keeps them pending until it is confirmed.
+    assert set(statuses(aws).values()) == {"pending"}
+    assert {item["status"] for item in batch_items(aws)} == {"streamed"}
+    unbounded = {"queryStringParameters": None, "multiValueQueryStringParameters": None}
+    totals = json.loads(invoke("UsageFunction", load_event("usage/get_usage.json") | unbounded)["body"])["totals"]
+    assert (totals["case"]["pending"], totals["case"]["reported"]) == (20, 0)
+
+    scheduled = invoke("UsageReporterFunction", {"source": "aws.events", "detail-type": "Scheduled Event"})
+    assert scheduled["streamed"] == 20  # the re-drive streams nothing twice
+    assert stream_requests(stripe_emulator) == 1
+
+
+def test_error_report_fails_the_records_of_the_refused_batch(
+    invoke: Invoke,
+    subscribed: dict[str, Any],
+    stream: DynamoDBStreamSource,
+    stripe_emulator: StripeEmulator,
+    stripe_client: stripe.StripeClient,
+    pipeline: Pipeline,
+    aws: StackResources,
+) -> None:
+    record(invoke, "c1", "case", 4, datetime.now(UTC) + OCCURRED_DELAY)
+    # The customer is deleted in Stripe and we have not heard yet: the stream takes the event, Stripe refuses it.
+    stripe_client.v1.customers.delete("cus_LocalDemoAcme")
+    stream.drain()
+    stripe_client.v1.customers.list()  # the emulator validates queued events on its next request
+    (report,) = [event for event in stripe_emulator.thin_events() if event["type"] == ERROR_REPORT]
+    codes = [error["code"] for error in report["data"]["reason"]["error_types"]]
+    assert codes == ["meter_event_customer_not_found"]
+
+    pipeline.deliver_thin(report)
+    pipeline.deliver_thin(report)  # a redelivery is harmless
+    pipeline.process()
+
+    assert pipeline.event_status(report["id"]) == "processed"
+    item = boto3.resource("dynamodb").Table(aws["UsageTable"]).get_item(Key={"funder_id": "f1", "usage_id": "c1"})
+    assert item["Item"]["status"] == "failed"
+    assert "meter_event_customer_not_found" in str(item["Item"]["reason"])
+    (batch,) = batch_items(aws)
+    assert (batch["status"], batch["outcome"]) == ("settled", "refused")
