@@ -1,8 +1,10 @@
-"""Scheduled reconciler: ledger vs Stripe meter summaries (discrepancies to Finance), and replay of Stripe
-events that were never delivered to our webhook."""
+"""Scheduled reconciler: settles meter batches against Stripe's meter summaries (streamed ones, and saved ones
+over 24 h old), compares our batches with the summaries (discrepancies to Finance), and replays Stripe events
+that were never delivered to our webhook."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -21,5 +23,18 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     report = wiring.reconciler().run(sorted(wiring.usage_repository().funders()))
     metrics.add_metric(name="UsageDiscrepancies", unit=MetricUnit.Count, value=len(report.discrepancies))
     metrics.add_metric(name="StripeEventsReplayed", unit=MetricUnit.Count, value=report.replayed)
-    logger.info("reconciled", extra={"compared": report.compared, "discrepancies": report.discrepancies})
-    return {"compared": report.compared, "discrepancies": report.discrepancies, "replayed": report.replayed}
+    batches = report.batches
+    metrics.add_metric(name="UsageBatchesConfirmed", unit=MetricUnit.Count, value=batches.confirmed)
+    metrics.add_metric(name="UsageBatchesResent", unit=MetricUnit.Count, value=batches.resent)
+    metrics.add_metric(name="UsageBatchesUnattributed", unit=MetricUnit.Count, value=len(batches.unattributed))
+    metrics.add_metric(name="Usage_failed", unit=MetricUnit.Count, value=batches.failed_records)  # the alarm's
+    logger.info(
+        "reconciled",
+        extra={"compared": report.compared, "discrepancies": report.discrepancies, "batches": asdict(batches)},
+    )
+    return {
+        "compared": report.compared,
+        "discrepancies": report.discrepancies,
+        "replayed": report.replayed,
+        "batches": asdict(batches),
+    }

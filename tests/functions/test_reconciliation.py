@@ -10,6 +10,8 @@ from typing import Any
 import boto3
 import stripe
 
+from incytes_billing.adapters.dynamodb_batches import DynamoDBMeterBatchStore
+from incytes_billing.models.usage import MeterBatch
 from local_stack.template import StackResources
 from stripe_emulator import StripeEmulator
 from tests.support import Invoke
@@ -25,17 +27,36 @@ def finance_inbox(aws: StackResources) -> str:
     return str(url)
 
 
-def ledger_record(aws: StackResources, usage_id: str, kind: str, quantity: int, occurred: datetime) -> None:
+def delivered_batch(aws: StackResources, batch_id: str, kind: str, value: int, occurred: datetime) -> None:
+    """A usage record and the meter event our reporter sent (and settled) for it."""
+    at = int(occurred.timestamp())
+    batch = MeterBatch(
+        batch_id=batch_id,
+        funder_id="f1",
+        kind=kind,  # type: ignore[arg-type]
+        customer_id="cus_LocalDemoAcme",
+        event_name=f"incytes_{kind}",
+        value=value,
+        timestamp=at,
+        record_ids=[batch_id],
+        identifier=f"incytes-usage-{batch_id}",
+        created_at=at,
+        status="settled",
+        outcome="delivered",
+        sent_at=at,
+    )
+    DynamoDBMeterBatchStore(boto3.resource("dynamodb").Table(aws["UsageBatchesTable"])).save(batch)
     text = occurred.isoformat(timespec="microseconds").replace("+00:00", "Z")
     boto3.resource("dynamodb").Table(aws["UsageTable"]).put_item(
         Item={
             "funder_id": "f1",
-            "usage_id": usage_id,
+            "usage_id": batch_id,
             "kind": kind,
-            "quantity": quantity,
+            "quantity": value,
             "occurred_at": text,
             "recorded_at": text,
             "status": "reported",
+            "batch_id": batch_id,
         }
     )
 
@@ -59,8 +80,8 @@ def test_discrepancy_is_told_to_finance_once(
             "timestamp": int(occurred.timestamp()),
         }
     )
-    ledger_record(aws, "c1", "case", 5, occurred)  # matches Stripe
-    ledger_record(aws, "s1", "sms", 3, occurred)  # Stripe never got it
+    delivered_batch(aws, "c1", "case", 5, occurred)  # matches Stripe
+    delivered_batch(aws, "s1", "sms", 3, occurred)  # Stripe never got it
 
     report = invoke("ReconcilerFunction", SCHEDULE)
     assert report["compared"] == 2

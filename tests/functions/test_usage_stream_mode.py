@@ -5,19 +5,20 @@ events through the webhook pipeline and fail exactly the records of the batches 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
 import pytest
 import stripe
 
+from incytes_billing.catalog.sync import run_catalog_sync
 from local_stack.stream_source import DynamoDBStreamSource
 from local_stack.template import StackResources
 from stripe_emulator import StripeEmulator
 from tests.functions.pipeline import Pipeline
 from tests.functions.usage_support import OCCURRED_DELAY, meter_total, record, statuses
-from tests.support import Invoke, load_event
+from tests.support import EMULATOR_API_KEY, Invoke, load_event, usage_ready_funders
 
 STREAM_PATH = "/v2/billing/meter_event_stream"
 ERROR_REPORT = "v1.billing.meter.error_report_triggered"
@@ -94,3 +95,47 @@ def test_error_report_fails_the_records_of_the_refused_batch(
     assert "meter_event_customer_not_found" in str(item["Item"]["reason"])
     (batch,) = batch_items(aws)
     assert (batch["status"], batch["outcome"]) == ("settled", "refused")
+
+
+def test_reconciler_settles_what_error_reports_could_not_name(
+    invoke: Invoke,
+    stripe_api: str,
+    stream: DynamoDBStreamSource,
+    stripe_emulator: StripeEmulator,
+    stripe_client: stripe.StripeClient,
+    pipeline: Pipeline,
+    aws: StackResources,
+) -> None:
+    """Seven funders' customers are deleted behind our back, an eighth is fine. Stripe's one error report names
+    five of the seven refused events (its samples); the reconciler finds the other two missing from the meter
+    summaries and fails them, and confirms the eighth: 0 lost, 0 reported as billed when it was not."""
+    run_catalog_sync(EMULATOR_API_KEY, stripe_api)
+    funders_table = boto3.resource("dynamodb").Table(aws["FundersTable"])
+    customers = usage_ready_funders(funders_table, stripe_client, 8, started=datetime.now(UTC) - timedelta(days=1))
+    for n in range(7):
+        stripe_client.v1.customers.delete(customers[f"f{n}"])
+    when = datetime.now(UTC)
+    for n in range(8):
+        record(invoke, f"u{n}", "case", n + 1, when, funder_id=f"f{n}")
+    stream.drain()
+    stripe_client.v1.customers.list()  # the emulator validates queued events on its next request
+    (report,) = [event for event in stripe_emulator.thin_events() if event["type"] == ERROR_REPORT]
+    assert report["data"]["reason"]["error_count"] == 7
+    pipeline.deliver_thin(report)
+    pipeline.process()
+    assert sorted(statuses(aws).values()) == ["failed"] * 5 + ["pending"] * 3  # samples name five of seven
+
+    batches = boto3.resource("dynamodb").Table(aws["UsageBatchesTable"])
+    an_hour_ago = int((datetime.now(UTC) - timedelta(minutes=61)).timestamp())
+    for item in batch_items(aws):  # the summaries' lag and the stream's verdict time have passed
+        batches.update_item(
+            Key={"batch_id": item["batch_id"]},
+            UpdateExpression="SET sent_at = :at",
+            ExpressionAttributeValues={":at": an_hour_ago},
+        )
+    outcome = invoke("ReconcilerFunction", {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}})
+
+    assert (outcome["batches"]["confirmed"], outcome["batches"]["refused"]) == (1, 2)
+    assert statuses(aws) == {f"u{n}": "failed" for n in range(7)} | {"u7": "reported"}
+    assert meter_total(stripe_client, "incytes_case", customers["f7"]) == 8
+    assert outcome["discrepancies"] == []

@@ -70,7 +70,8 @@ class MemoryQueue:
 def reconciler(undelivered: FakeUndelivered, events: MemoryEvents) -> Reconciler:
     unused = cast(Any, None)  # the usage comparison's ports: replay does not touch them
     return Reconciler(
-        usage=unused,
+        batches=unused,
+        checker=unused,
         funders=unused,
         meters=unused,
         undelivered=undelivered,

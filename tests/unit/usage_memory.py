@@ -94,6 +94,7 @@ class MemoryMeters:
     def __init__(self) -> None:
         self.events: dict[str, MeterBatch] = {}
         self.requests = 0
+        self.summary_requests = 0
         self.fail: list[Exception] = []
 
     def send_meter_event(self, batch: MeterBatch) -> None:
@@ -109,6 +110,19 @@ class MemoryMeters:
             raise self.fail.pop(0)
         for batch in batches:
             self.events.setdefault(batch.identifier, batch)
+
+    def meter_total(self, event_name: str, customer_id: str, start: int, end: int) -> int:
+        """Stripe's summary: the counted events of the customer on the meter with start <= timestamp < end."""
+        self.summary_requests += 1
+        return sum(
+            e.value
+            for e in self.events.values()
+            if e.event_name == event_name and e.customer_id == customer_id and start <= e.timestamp < end
+        )
+
+    def refuse(self, identifier: str) -> None:
+        """Stripe's asynchronous validation refused the event: it is not counted."""
+        del self.events[identifier]
 
     def total(self, customer: str, kind: str) -> int:
         return sum(e.value for e in self.events.values() if e.customer_id == customer and e.kind == kind)

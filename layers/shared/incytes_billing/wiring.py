@@ -19,6 +19,7 @@ from incytes_billing.adapters.sns_finance import SnsFinanceNotifier
 from incytes_billing.adapters.sqs_queue import SqsEventQueue
 from incytes_billing.adapters.stripe_gateway import StripeGateway, build_stripe_client
 from incytes_billing.config import Settings
+from incytes_billing.domain.batch_checks import BatchChecker
 from incytes_billing.domain.events import EventProcessor, FinanceSettings
 from incytes_billing.domain.funders import FunderService
 from incytes_billing.domain.invoices import InvoiceReviewService
@@ -153,9 +154,14 @@ def usage_repository() -> DynamoDBUsageRepository:
 
 def reconciler() -> Reconciler:
     gateway = stripe_gateway()
+    funders = DynamoDBFunderRepository(_funders_table())
+    checker = BatchChecker(
+        usage=usage_repository(), batches=_batch_store(), funders=funders, meters=gateway, summaries=gateway
+    )
     return Reconciler(
-        usage=usage_repository(),
-        funders=DynamoDBFunderRepository(_funders_table()),
+        batches=_batch_store(),
+        checker=checker,
+        funders=funders,
         meters=gateway,
         undelivered=gateway,
         ingress=webhook_ingress(),

@@ -1,5 +1,7 @@
-"""The scheduled reconciler: the usage ledger against Stripe's meter summaries, and Stripe events that never
-reached our webhook replayed into the same pipeline (stored, then processed, duplicates harmless)."""
+"""The scheduled reconciler: settles meter batches only Stripe's summaries can tell about (domain.batch_checks),
+compares what our batches delivered with Stripe's meter summaries for each funder's current period, and
+replays Stripe events that never reached our webhook into the same pipeline (stored, then processed,
+duplicates harmless)."""
 
 from __future__ import annotations
 
@@ -8,15 +10,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from incytes_billing.domain.batch_checks import SUMMARY_LAG_SECONDS, BatchChecker, BatchCheckReport
 from incytes_billing.domain.events import EventProcessor
 from incytes_billing.domain.webhooks import WebhookIngress
 from incytes_billing.models.catalog import CatalogConfig
 from incytes_billing.models.events import FinanceNotice, VerifiedEvent
+from incytes_billing.models.funder import Funder
 from incytes_billing.models.usage import utc_text
-from incytes_billing.ports import FunderRepository, MeterSummaryGateway, UndeliveredEvents, UsageRepository
+from incytes_billing.ports import FunderRepository, MeterBatchStore, MeterSummaryGateway, UndeliveredEvents
 
-# Stripe aggregates meter events asynchronously: usage newer than this is not compared yet.
-SUMMARY_LAG_SECONDS = 15 * 60
 REPLAY_WINDOW_SECONDS = 3 * 24 * 3600  # Stripe retries a delivery for up to 3 days
 
 
@@ -25,13 +27,15 @@ class ReconciliationReport:
     compared: int = 0
     discrepancies: list[dict[str, object]] = field(default_factory=list)
     replayed: int = 0
+    batches: BatchCheckReport = field(default_factory=BatchCheckReport)
 
 
 class Reconciler:
     def __init__(
         self,
         *,
-        usage: UsageRepository,
+        batches: MeterBatchStore,
+        checker: BatchChecker,
         funders: FunderRepository,
         meters: MeterSummaryGateway,
         undelivered: UndeliveredEvents,
@@ -40,7 +44,8 @@ class Reconciler:
         catalog: CatalogConfig,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        self._usage = usage
+        self._batches = batches
+        self._checker = checker
         self._funders = funders
         self._meters = meters
         self._undelivered = undelivered
@@ -52,11 +57,18 @@ class Reconciler:
     def run(self, funder_ids: list[str]) -> ReconciliationReport:
         report = ReconciliationReport()
         for funder_id in funder_ids:
+            self._checker.check_funder(funder_id, report.batches)
             self.compare_funder(funder_id, report)
+        for window in report.batches.unattributed:
+            self._tell_unattributed(window)
         report.replayed = self.replay_undelivered()
         return report
 
     def compare_funder(self, funder_id: str, report: ReconciliationReport) -> None:
+        """Our batches in the funder's current period against Stripe's summary of it, per meter.
+
+        What Stripe counted must lie between what our batches surely delivered (sent before the summaries'
+        lag) and that plus what may be in flight (saved, streamed, or sent within the lag)."""
         funder = self._funders.get(funder_id)
         subscription = funder.subscription if funder is not None else None
         if funder is None or funder.stripe_customer_id is None or subscription is None:
@@ -68,33 +80,57 @@ class Reconciler:
         end = (now - SUMMARY_LAG_SECONDS) // 60 * 60
         if end <= start:
             return
-        records = self._usage.between(funder_id, _text(start), _text(end))
         for kind, event_name in sorted(self._event_names.items()):
-            ledger = sum(r.quantity for r in records if r.kind == kind and r.status == "reported")
+            batches = self._batches.in_meter_window(funder.stripe_customer_id, event_name, start, end)
+            settled_before_lag = [
+                b for b in batches if b.delivered and b.sent_at is not None and b.sent_at <= now - SUMMARY_LAG_SECONDS
+            ]
+            surely = sum(b.value for b in settled_before_lag)
+            maybe = sum(b.value for b in batches if b.in_flight or (b.delivered and b not in settled_before_lag))
             stripe = self._meters.meter_total(event_name, funder.stripe_customer_id, start, end)
             report.compared += 1
-            if ledger != stripe:
-                found = {
-                    "funder_id": funder_id,
-                    "kind": kind,
-                    "ledger": ledger,
-                    "stripe": stripe,
-                    "from": start,
-                    "to": end,
-                }
-                report.discrepancies.append(found)
-                self._finance.notify(
-                    FinanceNotice(
-                        key=f"usage-discrepancy#{funder_id}#{kind}#{start}#{ledger}#{stripe}",
-                        event_type="usage.discrepancy",
-                        subject=f"Usage mismatch: {funder.name[:60]} ({kind})",
-                        text=(
-                            f"For {funder.name} (funder {funder_id}), {kind} usage reported from {_text(start)} to "
-                            f"{_text(end)} is {ledger} in our ledger but {stripe} in Stripe's meter summaries."
-                        ),
-                        data={"type": "usage.discrepancy", **found},
-                    )
-                )
+            if surely <= stripe <= surely + maybe:
+                continue
+            found = {"kind": kind, "ledger": surely, "in_flight": maybe, "stripe": stripe, "from": start, "to": end}
+            report.discrepancies.append({"funder_id": funder_id, **found})
+            self._tell_discrepancy(funder, found)
+
+    def _tell_discrepancy(self, funder: Funder, found: dict[str, object]) -> None:
+        kind, ledger, in_flight, stripe = found["kind"], found["ledger"], found["in_flight"], found["stripe"]
+        start, end = int(str(found["from"])), int(str(found["to"]))
+        pending = f" (plus {in_flight} not confirmed yet)" if in_flight else ""
+        self._finance.notify(
+            FinanceNotice(
+                key=f"usage-discrepancy#{funder.funder_id}#{kind}#{start}#{ledger}#{stripe}",
+                event_type="usage.discrepancy",
+                subject=f"Usage mismatch: {funder.name[:60]} ({kind})",
+                text=(
+                    f"For {funder.name} (funder {funder.funder_id}), {kind} usage reported from {_text(start)} to "
+                    f"{_text(end)} is {ledger}{pending} in our ledger but {stripe} in Stripe's meter summaries."
+                ),
+                data={"type": "usage.discrepancy", "funder_id": funder.funder_id, **found},
+            )
+        )
+
+    def _tell_unattributed(self, window: dict[str, object]) -> None:
+        """Batches the summaries cannot tell apart: their records stay pending (visible) until Finance looks."""
+        batches = window["batches"]
+        assert isinstance(batches, list)
+        start, end = int(str(window["from"])), int(str(window["to"]))
+        self._finance.notify(
+            FinanceNotice(
+                key=f"usage-unattributed#{window['customer_id']}#{window['event_name']}#{start}#{window['stripe_found']}",
+                event_type="usage.unattributed",
+                subject=f"Usage to check: {window['event_name']} for {window['customer_id']}",
+                text=(
+                    f"Stripe's meter summary for customer {window['customer_id']} on {window['event_name']} from "
+                    f"{_text(start)} to {_text(end)} counts {window['stripe_found']}, which no single set of our "
+                    f"{len(batches)} unconfirmed meter events there adds up to. Their usage stays pending until "
+                    f"checked: batches {', '.join(str(b) for b in batches)}."
+                ),
+                data={"type": "usage.unattributed", **window},
+            )
+        )
 
     def replay_undelivered(self) -> int:
         since = int(self._clock().timestamp()) - REPLAY_WINDOW_SECONDS

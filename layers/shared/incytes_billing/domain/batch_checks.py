@@ -1,0 +1,210 @@
+"""Settling meter batches whose fate only Stripe's meter summaries can tell, before anything is re-sent:
+
+- batches streamed (v2 meter event stream, validated asynchronously) that no error report named;
+- batches saved more than 24 h ago and never known to be sent (Stripe's identifier dedupe is only
+  guaranteed for 24 h, so a blind re-send could bill them twice).
+
+Every event of a customer on a meter comes from one of our batches, so a summary over a window must equal
+what our batches in that window that Stripe counted add up to. The check reads our batches in the window
+(UsageBatchesTable's by_meter_time index), asks Stripe for the window's total (one request), and if the
+unknown batches are all counted, or none, settles them; otherwise it narrows to single minutes (summaries
+need minute-aligned bounds), where one combination of batches must explain the total, or the window is
+left pending and told to Finance. Counted batches: records `reported`. Streamed and still not counted an
+hour later: refused, records `failed`. Saved and not counted: re-sent (synchronously) while still billable.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from itertools import combinations
+
+from incytes_billing.domain.reporting import (
+    FINALIZATION_GRACE_SECONDS,
+    OLDEST_ACCEPTED_SECONDS,
+    STRIPE_DEDUPE_SECONDS,
+)
+from incytes_billing.errors import MeterEventRejected
+from incytes_billing.models.usage import MeterBatch, UsageRecord
+from incytes_billing.ports import FunderRepository, MeterBatchStore, MeterGateway, MeterSummaryGateway, UsageRepository
+
+# Stripe aggregates meter events asynchronously: a batch younger than this is not judged yet.
+SUMMARY_LAG_SECONDS = 15 * 60
+# A streamed event still not counted this long after it was sent was refused (its error report named others).
+STREAM_VERDICT_SECONDS = 3600
+# Re-sending keeps this margin inside Stripe's 35-day window.
+RESEND_MARGIN_SECONDS = 600
+MINUTE = 60
+MAX_COMBINATION_BATCHES = 12  # 4,096 combinations at most per minute
+
+
+@dataclass(frozen=True)
+class MeterWindow:
+    """One customer on one meter over [start, end): what a single summary request answers."""
+
+    customer_id: str
+    event_name: str
+    start: int
+    end: int
+
+
+@dataclass
+class BatchCheckReport:
+    confirmed: int = 0  # batches found counted: their records reported
+    refused: int = 0  # streamed batches never counted: their records failed
+    resent: int = 0  # stale batches Stripe never had: sent again
+    failed_records: int = 0
+    waiting: int = 0  # batches too young to judge, or not attributable (see unattributed)
+    unattributed: list[dict[str, object]] = field(default_factory=list)  # windows told to Finance
+
+
+class BatchChecker:
+    def __init__(
+        self,
+        *,
+        usage: UsageRepository,
+        batches: MeterBatchStore,
+        funders: FunderRepository,
+        meters: MeterGateway,
+        summaries: MeterSummaryGateway,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._usage = usage
+        self._batches = batches
+        self._funders = funders
+        self._meters = meters
+        self._summaries = summaries
+        self._clock = clock
+
+    def check_funder(self, funder_id: str, report: BatchCheckReport) -> None:
+        now = self._now()
+        groups: dict[tuple[str, str], list[MeterBatch]] = defaultdict(list)
+        for batch in self._batches.open_batches(funder_id):
+            if batch.in_flight:
+                if self._judgeable(batch, now):
+                    groups[(batch.customer_id, batch.event_name)].append(batch)
+                elif batch.status == "streamed":
+                    report.waiting += 1
+        for (customer_id, event_name), batches in sorted(groups.items()):
+            start = min(b.timestamp for b in batches) // MINUTE * MINUTE
+            end = max(b.timestamp for b in batches) // MINUTE * MINUTE + MINUTE
+            self._check_window(MeterWindow(customer_id, event_name, start, end), now, report)
+
+    def _judgeable(self, batch: MeterBatch, now: int) -> bool:
+        if batch.status == "streamed":
+            return batch.sent_at is not None and now - batch.sent_at >= SUMMARY_LAG_SECONDS
+        return batch.status == "saved" and now - batch.created_at > STRIPE_DEDUPE_SECONDS
+
+    def _check_window(self, window: MeterWindow, now: int, report: BatchCheckReport) -> None:
+        siblings = self._batches.in_meter_window(window.customer_id, window.event_name, window.start, window.end)
+        unknown = [b for b in siblings if b.in_flight]
+        if not unknown:
+            return
+        if any(not self._judgeable(b, now) for b in unknown):  # Stripe may not have counted those yet
+            if window.end - window.start > MINUTE:
+                self._by_minute(window, unknown, now, report)
+            else:
+                report.waiting += sum(1 for b in unknown if self._judgeable(b, now))
+            return
+        counted = self._summaries.meter_total(window.event_name, window.customer_id, window.start, window.end)
+        found = counted - sum(b.value for b in siblings if b.delivered)
+        if found == sum(b.value for b in unknown):
+            self._settle(unknown, [], now, report)
+        elif found == 0:
+            self._settle([], unknown, now, report)
+        elif window.end - window.start > MINUTE:
+            self._by_minute(window, unknown, now, report)
+        else:
+            chosen = _only_combination(unknown, found)
+            if chosen is None:
+                report.waiting += len(unknown)
+                report.unattributed.append(
+                    {
+                        "customer_id": window.customer_id,
+                        "event_name": window.event_name,
+                        "from": window.start,
+                        "to": window.end,
+                        "stripe_found": found,
+                        "batches": sorted(b.batch_id for b in unknown),
+                    }
+                )
+                return
+            self._settle(chosen, [b for b in unknown if b not in chosen], now, report)
+
+    def _by_minute(
+        self, window: MeterWindow, batches: Iterable[MeterBatch], now: int, report: BatchCheckReport
+    ) -> None:
+        for minute in sorted({b.timestamp // MINUTE * MINUTE for b in batches if self._judgeable(b, now)}):
+            self._check_window(MeterWindow(window.customer_id, window.event_name, minute, minute + MINUTE), now, report)
+
+    def _settle(self, counted: list[MeterBatch], missing: list[MeterBatch], now: int, report: BatchCheckReport) -> None:
+        for batch in counted:
+            for record in self._pending_records(batch):
+                self._usage.settle(record, "reported", batch_id=batch.batch_id)
+            self._batches.mark_settled(batch.batch_id, "delivered")
+            report.confirmed += 1
+        for batch in missing:
+            if batch.status == "streamed":
+                if batch.sent_at is not None and now - batch.sent_at < STREAM_VERDICT_SECONDS:
+                    report.waiting += 1  # not counted yet; judged again on the next run
+                    continue
+                self._refuse(batch, "Stripe never counted its streamed meter event (refused asynchronously)", report)
+            else:
+                self._resend(batch, now, report)
+
+    def _resend(self, batch: MeterBatch, now: int, report: BatchCheckReport) -> None:
+        """A batch saved over 24 h ago that Stripe does not have: send it again, if it can still be billed."""
+        if now - batch.timestamp > OLDEST_ACCEPTED_SECONDS - RESEND_MARGIN_SECONDS:
+            self._refuse(batch, "it is older than Stripe accepts meter events (35 days)", report)
+            return
+        if not self._still_billable(batch, now):
+            self._refuse(batch, "its billing period was invoiced before its meter event reached Stripe", report)
+            return
+        try:
+            self._meters.send_meter_event(batch)
+        except MeterEventRejected as rejected:
+            self._refuse(batch, f"Stripe refused its meter event: {rejected}", report)
+            return
+        self._batches.mark_sent(batch.batch_id, at=now)
+        report.resent += 1
+        self._settle([batch], [], now, report)
+
+    def _still_billable(self, batch: MeterBatch, now: int) -> bool:
+        funder = self._funders.get(batch.funder_id)
+        subscription = funder.subscription if funder is not None else None
+        if subscription is None or subscription.current_period_start is None:
+            return False
+        period_start = subscription.current_period_start
+        in_grace = now < period_start + FINALIZATION_GRACE_SECONDS
+        return batch.timestamp >= period_start or (
+            in_grace and batch.timestamp >= period_start - FINALIZATION_GRACE_SECONDS
+        )
+
+    def _refuse(self, batch: MeterBatch, reason: str, report: BatchCheckReport) -> None:
+        for record in self._pending_records(batch):
+            self._usage.settle(record, "failed", reason=reason, batch_id=batch.batch_id)
+            report.failed_records += 1
+        self._batches.mark_settled(batch.batch_id, "refused")
+        report.refused += 1
+
+    def _pending_records(self, batch: MeterBatch) -> list[UsageRecord]:
+        return [r for r in self._usage.get_many(batch.funder_id, batch.record_ids) if r.status == "pending"]
+
+    def _now(self) -> int:
+        return int(self._clock().timestamp())
+
+
+def _only_combination(batches: list[MeterBatch], total: int) -> list[MeterBatch] | None:
+    """The one set of batches whose values add up to what Stripe counted; None if none or several do."""
+    if len(batches) > MAX_COMBINATION_BATCHES:
+        return None
+    found: list[MeterBatch] | None = None
+    for size in range(1, len(batches)):
+        for combination in combinations(batches, size):
+            if sum(b.value for b in combination) == total:
+                if found is not None:
+                    return None
+                found = list(combination)
+    return found
