@@ -93,7 +93,8 @@ bench: venv ## cold start with/without bytecode; usage reporting vs a naive repo
 	  ARTIFACTS_DIR=$(CURDIR)/build/bench/layer PIP_PLATFORM=manylinux2014_$$(uname -m)
 	$(PY313) -m devtools_checks.layer_bytecode build/bench/layer --arch $$(uname -m) --require incytes_billing
 	$(PY) benchmarks/cold_start.py --python $(PY313) --layer build/bench/layer --out build/bench/cold_start.json
-	$(PY) benchmarks/usage_reporting.py --records 1000 --funders 5 --out build/bench/usage.json
+	$(PY) benchmarks/usage_reporting.py --records 1000 --funders 5 --rounds 1 --out build/bench/usage_backlog.json
+	$(PY) benchmarks/usage_reporting.py --records 1000 --funders 5 --rounds 10 --out build/bench/usage_trickle.json
 
 clean: ## remove virtualenvs and build output
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam build

@@ -41,9 +41,11 @@ def load_event(relative_path: str) -> dict[str, Any]:
     return event
 
 
-def usage_ready_funders(funders_table: Any, client: Any, count: int, *, started: datetime) -> dict[str, str]:
-    """Funders f0..f{count-1}, each with a new Stripe customer and a subscription record (period from
-    `started`, 30 days) as the reporter needs it, written straight to the table; answers funder -> customer."""
+def usage_ready_funders(
+    funders_table: Any, client: Any, count: int, *, started: datetime, prefix: str = "f"
+) -> dict[str, str]:
+    """Funders {prefix}0..{prefix}{count-1}, each with a new Stripe customer and a subscription record (period
+    from `started`, 30 days) as the reporter needs it, written to the table; answers funder -> customer."""
     repository = DynamoDBFunderRepository(funders_table)
     items = [
         SubscriptionItem(kind=k, item_id=f"si_{k}", price_id=f"price_{k}", product_id=f"incytes_{k}", quantity=None)
@@ -52,7 +54,7 @@ def usage_ready_funders(funders_table: Any, client: Any, count: int, *, started:
     start = int(started.timestamp())
     customers = {}
     for n in range(count):
-        funder_id = f"f{n}"
+        funder_id = f"{prefix}{n}"
         customers[funder_id] = str(client.v1.customers.create({"name": f"Funder {n}"}).id)
         subscription = FunderSubscription(
             subscription_id=f"sub_{n}",

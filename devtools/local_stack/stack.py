@@ -41,6 +41,8 @@ WEBHOOK_SECRETS_PARAMETER = "StripeWebhookSecretsParameterName"
 WEBHOOK_ROUTE = "/stripe/webhook"
 API_BASE_URL_PARAMETER = "ApiBaseUrl"
 STRIPE_API_VERSION = "2026-10-28.endive"  # the endpoint's pinned version, as in production
+# The thin events the deployed event destination sends (README, Deploy): Stripe's meter error reports.
+THIN_EVENT_TYPES = ("v1.billing.meter.error_report_triggered", "v1.billing.meter.no_meter_found")
 
 
 class StackError(Exception):
@@ -313,7 +315,9 @@ class LocalStack:
             # The emulator then signs and delivers its events to our webhook route, as Stripe would.
             url = f"{api_url}{WEBHOOK_ROUTE}"
             self._emulator.add_webhook_endpoint(url, s.webhook_secret, api_version=STRIPE_API_VERSION)
-            webhook_line = f"Webhooks    {url} (emulator -> API, signed with STRIPE_WEBHOOK_SECRET)"
+            # Meter error reports are thin events, sent by an event destination of their own (as on Stripe).
+            self._emulator.add_webhook_endpoint(url, s.webhook_secret, THIN_EVENT_TYPES, event_payload="thin")
+            webhook_line = f"Webhooks    {url} (emulator -> API, snapshot and thin, signed with STRIPE_WEBHOOK_SECRET)"
 
         self.context = StackContext(
             settings=s,

@@ -59,9 +59,9 @@ def test_ready_lines(stack: LocalStackProcess) -> None:
         f"AWS (moto)  {stack.aws_url}",
         f"Stripe      {stack.stripe_url} (emulator, demo customer cus_LocalDemoAcme)",
     ]
-    assert (
-        endpoints[3]
-        == f"Webhooks    {stack.api_url}/stripe/webhook (emulator -> API, signed with STRIPE_WEBHOOK_SECRET)"
+    assert endpoints[3] == (
+        f"Webhooks    {stack.api_url}/stripe/webhook "
+        "(emulator -> API, snapshot and thin, signed with STRIPE_WEBHOOK_SECRET)"
     )
     assert [line.split("(")[1] for line in endpoints[4:]] == ["FinanceTopic; make inbox)"]  # one inbox per topic
     assert ready == len(stack.stdout_lines) - 1

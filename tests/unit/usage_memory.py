@@ -27,8 +27,12 @@ class MemoryUsage:
             recorded_at=utc_text(NOW),
         )
 
-    def pending(self, funder_id: str) -> list[UsageRecord]:
-        return [r for (f, _), r in sorted(self.records.items()) if f == funder_id and r.status == "pending"]
+    def pending(self, funder_id: str, *, exclude: set[str] | frozenset[str] = frozenset()) -> list[UsageRecord]:
+        return [
+            r
+            for (f, u), r in sorted(self.records.items())
+            if f == funder_id and r.status == "pending" and u not in exclude
+        ]
 
     def get_many(self, funder_id: str, usage_ids: list[str]) -> list[UsageRecord]:
         return [self.records[(funder_id, u)] for u in usage_ids if (funder_id, u) in self.records]

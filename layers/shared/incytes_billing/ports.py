@@ -171,8 +171,8 @@ class UsageRepository(Protocol):
         """The funder's records with start <= occurred_at < end (UTC ISO text)."""
         ...
 
-    def pending(self, funder_id: str) -> list[UsageRecord]:
-        """The funder's records still to report (status pending)."""
+    def pending(self, funder_id: str, *, exclude: set[str] | frozenset[str] = frozenset()) -> list[UsageRecord]:
+        """The funder's records still to report (status pending), but those with ids in `exclude`."""
         ...
 
     def funders(self) -> set[str]:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
-from incytes_billing.adapters.dynamodb_items import is_conditional_check_failure, plain_numbers, to_item
+from incytes_billing.adapters.dynamodb_items import batch_get, is_conditional_check_failure, plain_numbers, to_item
 from incytes_billing.models.usage import BatchOutcome, MeterBatch, meter_key
 
 if TYPE_CHECKING:
@@ -46,8 +46,10 @@ class DynamoDBMeterBatchStore:
         items = self._table.query(IndexName=OPEN_INDEX, KeyConditionExpression=Key("open_funder_id").eq(funder_id))[
             "Items"
         ]
-        batches = [self.get(str(item["batch_id"])) for item in items]
-        return [batch for batch in batches if batch is not None and batch.status != "settled"]
+        # The index lags and holds only keys: read the batches themselves, consistently.
+        keys = [{"batch_id": item["batch_id"]} for item in items]
+        batches = [MeterBatch.model_validate(plain_numbers(item)) for item in batch_get(self._table, keys)]
+        return sorted((batch for batch in batches if batch.status != "settled"), key=lambda batch: batch.batch_id)
 
     def in_meter_window(self, customer_id: str, event_name: str, start: int, end: int) -> list[MeterBatch]:
         query: dict[str, Any] = {

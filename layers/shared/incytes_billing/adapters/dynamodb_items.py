@@ -47,3 +47,16 @@ def plain_numbers(value: Any) -> Any:
     if isinstance(value, list):
         return [plain_numbers(inner) for inner in value]
     return int(value) if isinstance(value, Decimal) else value
+
+
+def batch_get(table: Table, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The items with these keys (those that exist), read consistently, 100 keys a request (BatchGetItem's limit)."""
+    items: list[dict[str, Any]] = []
+    client = table.meta.client  # the resource's client: it (de)serializes attribute values itself
+    for start in range(0, len(keys), 100):
+        request: dict[str, Any] = {table.name: {"Keys": keys[start : start + 100], "ConsistentRead": True}}
+        while request:
+            answer = client.batch_get_item(RequestItems=request)
+            items.extend(answer["Responses"].get(table.name, []))
+            request = dict(answer.get("UnprocessedKeys") or {})
+    return items

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
-from incytes_billing.adapters.dynamodb_items import is_conditional_check_failure, plain_numbers, to_item
+from incytes_billing.adapters.dynamodb_items import batch_get, is_conditional_check_failure, plain_numbers, to_item
 from incytes_billing.models.usage import UsageRecord, UsageStatus
 
 if TYPE_CHECKING:
@@ -52,29 +52,22 @@ class DynamoDBUsageRepository:
                 return records
             query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def pending(self, funder_id: str) -> list[UsageRecord]:
+    def pending(self, funder_id: str, *, exclude: set[str] | frozenset[str] = frozenset()) -> list[UsageRecord]:
         keys: list[dict[str, Any]] = []
         query: dict[str, Any] = {"IndexName": PENDING_INDEX, "KeyConditionExpression": Key("funder_id").eq(funder_id)}
         while True:
             page = self._table.query(**query)
-            keys.extend({"funder_id": item["funder_id"], "usage_id": item["usage_id"]} for item in page["Items"])
+            keys.extend(
+                {"funder_id": item["funder_id"], "usage_id": item["usage_id"]}
+                for item in page["Items"]
+                if item["usage_id"] not in exclude
+            )
             if "LastEvaluatedKey" not in page:
                 break
             query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         # The index lags a little: read the records themselves, consistently, and keep those still pending.
-        records = [UsageRecord.model_validate(plain_numbers(item)) for item in self._batch_get(keys)]
+        records = [UsageRecord.model_validate(plain_numbers(item)) for item in batch_get(self._table, keys)]
         return sorted((r for r in records if r.status == "pending"), key=lambda r: r.usage_id)
-
-    def _batch_get(self, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        client = self._table.meta.client  # the resource's client: it (de)serializes attribute values itself
-        for start in range(0, len(keys), 100):  # BatchGetItem takes 100 keys at most
-            request: dict[str, Any] = {self._table.name: {"Keys": keys[start : start + 100], "ConsistentRead": True}}
-            while request:
-                answer = client.batch_get_item(RequestItems=request)
-                items.extend(answer["Responses"].get(self._table.name, []))
-                request = dict(answer.get("UnprocessedKeys") or {})
-        return items
 
     def funders(self) -> set[str]:
         return self._funder_ids({"ProjectionExpression": "funder_id"})
@@ -93,7 +86,7 @@ class DynamoDBUsageRepository:
 
     def get_many(self, funder_id: str, usage_ids: list[str]) -> list[UsageRecord]:
         keys = [{"funder_id": funder_id, "usage_id": usage_id} for usage_id in usage_ids]
-        return [UsageRecord.model_validate(plain_numbers(item)) for item in self._batch_get(keys)]
+        return [UsageRecord.model_validate(plain_numbers(item)) for item in batch_get(self._table, keys)]
 
     def settle(
         self,

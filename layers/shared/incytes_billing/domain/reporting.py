@@ -94,20 +94,24 @@ class UsageReporter:
 
     def _plan(self, funder_id: str, summary: ReportSummary) -> list[Planned]:
         """The funder's batches to send: open ones an earlier attempt left first, then new ones."""
-        records = self._usage.pending(funder_id)
+        open_batches = self._batches.open_batches(funder_id)
+        # Streamed batches wait for Stripe's verdict: their records are not read (they may be many).
+        streamed = [batch for batch in open_batches if batch.status == "streamed"]
+        summary.awaiting_validation += sum(len(batch.record_ids) for batch in streamed)
+        taken = {usage_id for batch in streamed for usage_id in batch.record_ids}
+        records = self._usage.pending(funder_id, exclude=taken)
         if not records:
             return []
         by_id = {record.usage_id: record for record in records}
-        taken: set[str] = set()
         planned: list[Planned] = []
         now = self._now()
-        for batch in self._batches.open_batches(funder_id):
+        for batch in open_batches:
+            if batch.status == "streamed":
+                continue
             taken.update(batch.record_ids)
             members = [by_id[i] for i in batch.record_ids if i in by_id]
             if batch.status == "sent":  # Stripe accepted it before a crash: finish marking
                 self._settle_delivered(batch, members, summary)
-            elif batch.status == "streamed":
-                summary.awaiting_validation += len(members)  # the reconciler or an error report settles it
             elif not members:  # its records were settled without it (refused): nothing left to send
                 self._batches.mark_settled(batch.batch_id, "refused")
             elif now - batch.created_at > STRIPE_DEDUPE_SECONDS:
