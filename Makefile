@@ -15,7 +15,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 # Two workers: CI machines have 2 cores, and the 10,000-record reliability test alone takes a minute or two.
 PYTEST_ARGS ?= -n 2
 
-.PHONY: help venv test lint typecheck cfn-lint pytest local invoke inbox webhook-event emulator catalog sam-venv sam-check sam-build webhook-event bench clean
+.PHONY: help venv test lint typecheck cfn-lint pytest local invoke inbox webhook-event usage-event emulator catalog sam-venv sam-check sam-build webhook-event bench clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -57,6 +57,11 @@ invoke: venv ## run one function with an events/ file against the running `make 
 WEBHOOK_EVENT ?= events/webhook/invoice_created.json
 webhook-event: venv ## write build/events/webhook_signed.json: WEBHOOK_EVENT signed now (for sam local invoke / make invoke)
 	$(PY) -m local_stack.webhook_event $(WEBHOOK_EVENT) build/events/webhook_signed.json
+
+# The stored samples' occurred_at is fixed, and usage older than 35 days is refused: date it now before use.
+USAGE_EVENT ?= events/usage/post_usage.json
+usage-event: venv ## write build/events/usage_now.json: USAGE_EVENT with occurred_at set to now (for make invoke)
+	$(PY) -m local_stack.usage_event $(USAGE_EVENT) build/events/usage_now.json
 
 inbox: venv ## print (and remove) Finance's messages from the running local stack's SNS inbox queues
 	$(PY) -m local_stack.inbox

@@ -14,9 +14,9 @@ from incytes_billing.adapters.dynamodb_batches import DynamoDBMeterBatchStore
 from incytes_billing.models.usage import MeterBatch
 from local_stack.template import StackResources
 from stripe_emulator import StripeEmulator
-from tests.support import Invoke
+from tests.support import Invoke, load_event
 
-SCHEDULE = {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
+SCHEDULE = load_event("schedule/scheduled_event.json")  # as `sam local generate-event` makes it
 
 
 def finance_inbox(aws: StackResources) -> str:

@@ -14,9 +14,9 @@ from incytes_billing.adapters.stripe_gateway import StripeGateway, build_stripe_
 from incytes_billing.config import StripeSettings
 from local_stack.template import StackResources
 from stripe_emulator import StripeEmulator
-from tests.support import EMULATOR_API_KEY, Invoke
+from tests.support import EMULATOR_API_KEY, Invoke, load_event
 
-SCHEDULE = {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
+SCHEDULE = load_event("schedule/scheduled_event.json")  # as `sam local generate-event` makes it
 
 
 def gateway(api_base: str) -> StripeGateway:

@@ -12,6 +12,7 @@ import boto3
 import pytest
 
 from local_stack.template import StackResources
+from local_stack.usage_event import dated_now
 from stripe_emulator import StripeEmulator
 from tests.support import PROJECT_ROOT, Invoke, load_event
 
@@ -167,3 +168,13 @@ def test_the_ingest_path_does_not_import_stripe() -> None:
     code = "import sys; sys.path[:0] = ['functions/usage', 'layers/shared']; import app; print('stripe' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("sample", ["usage/post_usage.json", "usage/post_usage_batch.json"])
+def test_make_usage_event_dates_the_samples_now(invoke: Invoke, funder: str, sample: str) -> None:
+    """`make usage-event` (local_stack.usage_event): the stored samples are dated; dated now, they are accepted."""
+    response = invoke(FUNCTION, dated_now(load_event(sample)))
+    if "batch" in sample:
+        assert {result["status"] for result in body_of(response)["results"]} == {"accepted"}
+    else:
+        assert response["statusCode"] == 202, response["body"]

@@ -79,6 +79,18 @@ def test_usage_without_a_subscription_waits_then_is_redriven(
 
     response = invoke("SubscriptionsFunction", load_event("subscriptions/post_subscription.json"))
     assert response["statusCode"] == 201
-    invoke(REPORTER, {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}})
+    invoke(REPORTER, load_event("schedule/scheduled_event.json"))
     # It occurred before the subscription started: kept, shown to Finance, never billed.
     assert statuses(aws) == {"early": "unbillable"}
+
+
+def test_the_sample_stream_event_triggers_a_report(
+    invoke: Invoke, subscribed: dict[str, Any], stripe_client: stripe.StripeClient, aws: StackResources
+) -> None:
+    """events/usage_reporter/new_usage.json, as `sam local invoke UsageReporterFunction -e` would pass it: the
+    stream record names the funder; the ledger says what is pending."""
+    record(invoke, "u1", "case", 3, datetime.now(UTC) + OCCURRED_DELAY)
+    result = invoke(REPORTER, load_event("usage_reporter/new_usage.json"))
+    assert result == {"batchItemFailures": []}
+    assert statuses(aws) == {"u1": "reported"}
+    assert meter_total(stripe_client, "incytes_case", "cus_LocalDemoAcme") == 3

@@ -62,7 +62,7 @@ def test_usage_is_streamed_and_stays_pending_until_confirmed(
     totals = json.loads(invoke("UsageFunction", load_event("usage/get_usage.json") | unbounded)["body"])["totals"]
     assert (totals["case"]["pending"], totals["case"]["reported"]) == (20, 0)
 
-    scheduled = invoke("UsageReporterFunction", {"source": "aws.events", "detail-type": "Scheduled Event"})
+    scheduled = invoke("UsageReporterFunction", load_event("schedule/scheduled_event.json"))
     assert scheduled["streamed"] == 20  # the re-drive streams nothing twice
     assert stream_requests(stripe_emulator) == 1
 
@@ -133,7 +133,7 @@ def test_reconciler_settles_what_error_reports_could_not_name(
             UpdateExpression="SET sent_at = :at",
             ExpressionAttributeValues={":at": an_hour_ago},
         )
-    outcome = invoke("ReconcilerFunction", {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}})
+    outcome = invoke("ReconcilerFunction", load_event("schedule/scheduled_event.json"))
 
     assert (outcome["batches"]["confirmed"], outcome["batches"]["refused"]) == (1, 2)
     assert statuses(aws) == {f"u{n}": "failed" for n in range(7)} | {"u7": "reported"}

@@ -174,7 +174,7 @@ def test_pending_drafts_are_reminded_once_a_day(pipeline: Pipeline, subscribed: 
     pipeline.deliver(pipeline.stripe_event("invoice.created", invoice_id))
     pipeline.process()
     assert len(pipeline.finance_messages()) == 1  # the review request itself
-    schedule = {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
+    schedule = load_event("schedule/scheduled_event.json")
 
     assert pipeline.invoke("ReviewReminderFunction", schedule) == {"reminded": []}  # too recent (template: 2 days)
     table = boto3.resource("dynamodb").Table(pipeline.aws["InvoicesTable"])
