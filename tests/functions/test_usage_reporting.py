@@ -14,6 +14,7 @@ from incytes_billing.catalog.sync import run_catalog_sync
 from local_stack.stream_source import DynamoDBStreamSource, dynamodb_stream_sources, streams_client
 from local_stack.template import StackResources
 from stripe_emulator import StripeEmulator
+from tests.functions.pipeline import Pipeline
 from tests.functions.usage_support import OCCURRED_DELAY, meter_requests, meter_total, record, statuses
 from tests.support import EMULATOR_API_KEY, Invoke, load_event, template
 
@@ -69,7 +70,12 @@ def test_stripe_failure_is_retried_from_the_saved_batch(
 
 
 def test_usage_without_a_subscription_waits_then_is_redriven(
-    invoke: Invoke, stripe_api: str, demo_customer: str, stream: DynamoDBStreamSource, aws: StackResources
+    invoke: Invoke,
+    stripe_api: str,
+    demo_customer: str,
+    stream: DynamoDBStreamSource,
+    aws: StackResources,
+    pipeline: Pipeline,
 ) -> None:
     run_catalog_sync(EMULATOR_API_KEY, stripe_api)
     assert invoke("FundersFunction", load_event("funders/put_funder_linked.json"))["statusCode"] == 200
@@ -82,6 +88,12 @@ def test_usage_without_a_subscription_waits_then_is_redriven(
     invoke(REPORTER, load_event("schedule/scheduled_event.json"))
     # It occurred before the subscription started: kept, shown to Finance, never billed.
     assert statuses(aws) == {"early": "unbillable"}
+    (notice,) = pipeline.finance_messages()
+    assert notice["MessageAttributes"]["event_type"]["Value"] == "usage.unbillable"
+    message = json.loads(notice["Message"])
+    assert (message["funder_id"], message["usage_ids"], message["quantity"]) == ("f1", ["early"], 2)
+    invoke(REPORTER, load_event("schedule/scheduled_event.json"))
+    assert pipeline.finance_messages() == []  # told once
 
 
 def test_the_sample_stream_event_triggers_a_report(

@@ -6,11 +6,20 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from incytes_billing.domain.finance import FinanceNotices
 from incytes_billing.domain.reporting import UsageReporter
 from incytes_billing.errors import MeterEventRejected, StripeUnavailable
 from incytes_billing.models.catalog import load_catalog
 from tests.unit.test_funder_service import MemoryFunders
-from tests.unit.usage_memory import NOW, PERIOD_START, SUBSCRIBED_AT, MemoryBatches, MemoryMeters, MemoryUsage
+from tests.unit.usage_memory import (
+    NOW,
+    PERIOD_START,
+    SUBSCRIBED_AT,
+    MemoryBatches,
+    MemoryFinance,
+    MemoryMeters,
+    MemoryUsage,
+)
 
 
 def test_aggregates_per_kind_into_one_event_each(
@@ -191,3 +200,29 @@ def test_stream_mode_unavailable_leaves_batches_saved_for_the_retry(
     (batch,) = batches.batches.values()
     assert batch.status == "streamed"
     assert meters.total("cus_1", "case") == 1
+
+
+def test_unbillable_usage_is_shown_to_finance_once_per_group(
+    funders: MemoryFunders, usage: MemoryUsage, batches: MemoryBatches, meters: MemoryMeters
+) -> None:
+    finance = MemoryFinance()
+    notices = FinanceNotices(finance, finance, clock=lambda: NOW)
+    reporter = UsageReporter(usage, batches, funders, meters, load_catalog(), finance=notices, clock=lambda: NOW)
+    before = datetime.fromtimestamp(SUBSCRIBED_AT, UTC) - timedelta(days=1)
+    usage.add("f1", "e1", "case", 2, before)
+    usage.add("f1", "e2", "case", 3, before)
+    usage.add("f1", "old", "sms", 1, datetime.fromtimestamp(PERIOD_START, UTC) - timedelta(days=2))
+    finance.down = True
+    summary = reporter.report_funders(["f1"])
+    assert (summary.unbillable, summary.waiting) == (0, 3)  # not told: not settled either, so retried
+    assert usage.status("e1")[0] == "pending"
+
+    finance.down = False
+    assert reporter.report_funders(["f1"]).unbillable == 3
+    subjects = sorted(notice.subject for notice in finance.published)
+    assert subjects == ["Usage not billable: f1 (case)", "Usage not billable: f1 (sms)"]
+    case = next(n for n in finance.published if n.data["kind"] == "case")
+    assert (case.data["records"], case.data["quantity"], case.data["usage_ids"]) == (2, 5, ["e1", "e2"])
+    assert "before the subscription started" in case.text
+    reporter.report_funders(["f1"])
+    assert len(finance.published) == 2  # settled: never told twice

@@ -1,10 +1,13 @@
-"""In-memory ports of usage reporting for the unit suites: the ledger, the batch store and Stripe's meters."""
+"""In-memory ports of usage reporting for the unit suites: the ledger, the batch store, Stripe's meters and
+Finance's topic."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
+from incytes_billing.models.events import FinanceNotice
+from incytes_billing.models.notifications import ClaimOutcome
 from incytes_billing.models.usage import BatchOutcome, BatchStatus, MeterBatch, UsageRecord, UsageStatus, utc_text
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -130,3 +133,26 @@ class MemoryMeters:
 
     def total(self, customer: str, kind: str) -> int:
         return sum(e.value for e in self.events.values() if e.customer_id == customer and e.kind == kind)
+
+
+class MemoryFinance:
+    """Finance's topic and the notification claims, in memory; `down` makes publishing fail."""
+
+    def __init__(self) -> None:
+        self.published: list[FinanceNotice] = []
+        self.claims: dict[str, bool] = {}  # key -> published
+        self.down = False
+
+    def claim(self, key: str, *, now: int, stale_after: int) -> ClaimOutcome:
+        if self.claims.get(key):
+            return "published"
+        self.claims[key] = False
+        return "claimed"
+
+    def mark_published(self, key: str, *, now: int) -> None:
+        self.claims[key] = True
+
+    def publish(self, notice: FinanceNotice) -> None:
+        if self.down:
+            raise ConnectionError("SNS is unreachable")
+        self.published.append(notice)

@@ -21,6 +21,7 @@ from incytes_billing.adapters.stripe_gateway import StripeGateway, build_stripe_
 from incytes_billing.config import Settings
 from incytes_billing.domain.batch_checks import BatchChecker
 from incytes_billing.domain.events import EventProcessor, FinanceSettings
+from incytes_billing.domain.finance import FinanceNotices
 from incytes_billing.domain.funders import FunderService
 from incytes_billing.domain.invoices import InvoiceReviewService
 from incytes_billing.domain.meter_errors import MeterErrorSettler
@@ -145,6 +146,16 @@ def usage_reporter() -> UsageReporter:
         stripe_gateway(),
         catalog(),
         mode="stream" if settings().meter_event_mode == "stream" else "sync",
+        finance=finance_notices(),
+    )
+
+
+def finance_notices() -> FinanceNotices:
+    config = settings()
+    return FinanceNotices(
+        DynamoDBNotificationClaims(_table("notifications_table_name")),
+        SnsFinanceNotifier(boto3.client("sns"), config.require("finance_topic_arn")),
+        claim_stale_seconds=config.notification_claim_stale_seconds,
     )
 
 

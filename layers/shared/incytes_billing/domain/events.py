@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from incytes_billing.domain.finance import FinanceNotices
 from incytes_billing.domain.funder_updates import MAX_WRITE_ATTEMPTS, update_funder
 from incytes_billing.domain.meter_errors import METER_ERROR_EVENTS, MeterErrorOutcome, MeterErrorSettler
 from incytes_billing.errors import ConcurrentUpdate, RetryLater
@@ -71,8 +72,7 @@ class EventProcessor:
         self._meter_error_outcome = MeterErrorOutcome()
         self._funders = funders
         self._invoices = invoices
-        self._claims = claims
-        self._notifier = notifier
+        self._finance = FinanceNotices(claims, notifier, claim_stale_seconds=settings.claim_stale_seconds, clock=clock)
         self._stripe = stripe
         self._settings = settings
         self._clock = clock
@@ -253,15 +253,8 @@ class EventProcessor:
     # --- Finance --------------------------------------------------------------------------------------------
 
     def notify(self, notice: FinanceNotice) -> None:
-        """Publish a notice to Finance once per key (claimed first; see NotificationClaims)."""
-        now = int(self._clock().timestamp())
-        outcome = self._claims.claim(notice.key, now=now, stale_after=self._settings.claim_stale_seconds)
-        if outcome == "published":
-            return
-        if outcome == "in_flight":
-            raise RetryLater(f"notification {notice.key} is being published by another worker")
-        self._notifier.publish(notice)
-        self._claims.mark_published(notice.key, now=now)
+        """Publish a notice to Finance once per key (domain.finance)."""
+        self._finance.notify(notice)
 
     def remind_pending_reviews(self, *, older_than_days: int) -> list[str]:
         """Tell Finance again about first-invoice drafts still waiting (at most once a day per invoice)."""

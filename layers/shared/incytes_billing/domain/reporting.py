@@ -28,8 +28,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 
+from incytes_billing.domain.finance import FinanceNotices
 from incytes_billing.errors import MeterEventRejected, StripeUnavailable
 from incytes_billing.models.catalog import CatalogConfig
+from incytes_billing.models.events import FinanceNotice
 from incytes_billing.models.funder import Funder
 from incytes_billing.models.usage import MeterBatch, UsageKind, UsageRecord
 from incytes_billing.ports import FunderRepository, MeterBatchStore, MeterGateway, UsageRepository
@@ -69,9 +71,11 @@ class UsageReporter:
         catalog: CatalogConfig,
         *,
         mode: MeterEventMode = "sync",
+        finance: FinanceNotices | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._usage = usage
+        self._finance = finance
         self._batches = batches
         self._funders = funders
         self._meters = meters
@@ -178,6 +182,7 @@ class UsageReporter:
         now = self._now()
         subscription = funder.subscription
         groups: dict[tuple[UsageKind, int], list[UsageRecord]] = defaultdict(list)
+        unbillable: dict[tuple[UsageKind, str], list[UsageRecord]] = defaultdict(list)
         for record in records:
             occurred = _epoch(record.occurred_at)
             if funder.stripe_customer_deleted:
@@ -185,21 +190,23 @@ class UsageReporter:
             elif funder.stripe_customer_id is None or subscription is None or subscription.stripe_created is None:
                 summary.waiting += 1  # billed once the funder has a customer and a subscription
             elif occurred < subscription.stripe_created:
-                self._unbillable(record, "it occurred before the subscription started", summary)
+                unbillable[(record.kind, "it occurred before the subscription started")].append(record)
             elif subscription.canceled_at is not None and occurred >= subscription.canceled_at:
-                self._unbillable(record, "it occurred after the subscription was canceled", summary)
+                unbillable[(record.kind, "it occurred after the subscription was canceled")].append(record)
             elif subscription.item(record.kind) is None:
-                self._unbillable(record, f"the subscription has no {record.kind} item", summary)
+                unbillable[(record.kind, f"the subscription has no {record.kind} item")].append(record)
             elif now - occurred > OLDEST_ACCEPTED_SECONDS:
                 self._fail(record, "it is older than Stripe accepts meter events (35 days)", summary)
             else:
                 period_start = subscription.current_period_start or subscription.stripe_created
                 if occurred < period_start - FINALIZATION_GRACE_SECONDS:
-                    self._unbillable(record, "its billing period was already invoiced", summary)
+                    unbillable[(record.kind, "its billing period was already invoiced")].append(record)
                 elif occurred < period_start:  # the previous period, still in its finalization grace
                     groups[(record.kind, period_start - 1)].append(record)
                 else:
                     groups[(record.kind, period_start)].append(record)
+        for (kind, reason), members in sorted(unbillable.items()):
+            self._unbillable(funder, kind, reason, members, summary)
         return groups
 
     def _new_batch(self, funder: Funder, kind: UsageKind, period_start: int, members: list[UsageRecord]) -> MeterBatch:
@@ -226,9 +233,20 @@ class UsageReporter:
             summary.reported += 1
         self._batches.mark_settled(batch.batch_id, "delivered")
 
-    def _unbillable(self, record: UsageRecord, reason: str, summary: ReportSummary) -> None:
-        self._usage.settle(record, "unbillable", reason=reason)
-        summary.unbillable += 1
+    def _unbillable(
+        self, funder: Funder, kind: UsageKind, reason: str, members: list[UsageRecord], summary: ReportSummary
+    ) -> None:
+        """Kept, never billed, and shown to Finance: told first, so a failed notice is retried with the records."""
+        if self._finance is not None:
+            try:
+                self._finance.notify(_unbillable_notice(funder, kind, reason, members))
+            except Exception as error:
+                summary.waiting += len(members)
+                summary.failure_reasons.append(f"unbillable notice for {funder.funder_id} not sent yet: {error}")
+                return
+        for record in members:
+            self._usage.settle(record, "unbillable", reason=reason)
+            summary.unbillable += 1
 
     def _fail(self, record: UsageRecord, reason: str, summary: ReportSummary) -> None:
         self._usage.settle(record, "failed", reason=reason)
@@ -241,6 +259,32 @@ class UsageReporter:
 
 # A meter event's identifier names its batch, so an error report's samples lead back to the records.
 IDENTIFIER_PREFIX = "incytes-usage-"
+
+
+def _unbillable_notice(funder: Funder, kind: UsageKind, reason: str, members: list[UsageRecord]) -> FinanceNotice:
+    usage_ids = sorted(record.usage_id for record in members)
+    quantity = sum(record.quantity for record in members)
+    digest = hashlib.sha256("\x1f".join(usage_ids).encode()).hexdigest()[:32]
+    shown = ", ".join(usage_ids[:20]) + (f" and {len(usage_ids) - 20} more" if len(usage_ids) > 20 else "")
+    return FinanceNotice(
+        key=f"usage-unbillable#{funder.funder_id}#{kind}#{digest}",
+        event_type="usage.unbillable",
+        subject=f"Usage not billable: {funder.name[:60]} ({kind})",
+        text=(
+            f"{len(usage_ids)} {kind} usage record(s) of {funder.name} (funder {funder.funder_id}), {quantity} in "
+            f"all, will not be billed: {reason}.\nThey stay in the ledger as unbillable "
+            f"(GET /funders/{funder.funder_id}/usage).\nRecords: {shown}"
+        ),
+        data={
+            "type": "usage.unbillable",
+            "funder_id": funder.funder_id,
+            "kind": kind,
+            "reason": reason,
+            "records": len(usage_ids),
+            "quantity": quantity,
+            "usage_ids": usage_ids[:100],
+        },
+    )
 
 
 def batch_id_of(identifier: str) -> str | None:
