@@ -175,10 +175,6 @@ class UsageRepository(Protocol):
         """The funder's records still to report (status pending), but those with ids in `exclude`."""
         ...
 
-    def funders(self) -> set[str]:
-        """Every funder with records in the ledger."""
-        ...
-
     def funders_with_pending(self) -> set[str]:
         """Every funder that has records still to report (for the scheduled re-drive)."""
         ...

@@ -69,8 +69,12 @@ def _funders_table() -> Table:
     return _table("funders_table_name")
 
 
+def funder_repository() -> DynamoDBFunderRepository:
+    return DynamoDBFunderRepository(_funders_table())
+
+
 def funder_service() -> FunderService:
-    return FunderService(DynamoDBFunderRepository(_funders_table()), stripe_gateway())
+    return FunderService(funder_repository(), stripe_gateway())
 
 
 @cache
@@ -79,9 +83,7 @@ def catalog() -> CatalogConfig:
 
 
 def subscription_service() -> SubscriptionService:
-    return SubscriptionService(
-        DynamoDBFunderRepository(_funders_table()), stripe_gateway(), catalog(), settings().subscriptions
-    )
+    return SubscriptionService(funder_repository(), stripe_gateway(), catalog(), settings().subscriptions)
 
 
 @cache
@@ -109,7 +111,7 @@ def event_processor() -> EventProcessor:
     config = settings()
     return EventProcessor(
         events=DynamoDBStripeEventStore(_table("stripe_events_table_name")),
-        funders=DynamoDBFunderRepository(_funders_table()),
+        funders=funder_repository(),
         invoices=DynamoDBInvoiceRepository(_table("invoices_table_name")),
         claims=DynamoDBNotificationClaims(_table("notifications_table_name")),
         notifier=SnsFinanceNotifier(boto3.client("sns"), config.require("finance_topic_arn")),
@@ -133,7 +135,7 @@ def _batch_store() -> DynamoDBMeterBatchStore:
 def invoice_review_service() -> InvoiceReviewService:
     return InvoiceReviewService(
         DynamoDBInvoiceRepository(_table("invoices_table_name")),
-        DynamoDBFunderRepository(_funders_table()),
+        funder_repository(),
         stripe_gateway(),
     )
 
@@ -142,7 +144,7 @@ def usage_reporter() -> UsageReporter:
     return UsageReporter(
         usage_repository(),
         _batch_store(),
-        DynamoDBFunderRepository(_funders_table()),
+        funder_repository(),
         stripe_gateway(),
         catalog(),
         mode="stream" if settings().meter_event_mode == "stream" else "sync",
@@ -165,7 +167,7 @@ def usage_repository() -> DynamoDBUsageRepository:
 
 def reconciler() -> Reconciler:
     gateway = stripe_gateway()
-    funders = DynamoDBFunderRepository(_funders_table())
+    funders = funder_repository()
     checker = BatchChecker(
         usage=usage_repository(), batches=_batch_store(), funders=funders, meters=gateway, summaries=gateway
     )

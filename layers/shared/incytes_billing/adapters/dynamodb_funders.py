@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from incytes_billing.adapters.dynamodb_items import plain_numbers, put_versioned, to_item
 from incytes_billing.models.funder import Funder
@@ -37,6 +37,17 @@ class DynamoDBFunderRepository:
         funders = [self.get(str(item["funder_id"])) for item in items]
         linked = sorted((f for f in funders if f is not None), key=lambda f: not f.is_subscribed)
         return linked[0] if linked else None
+
+    def funder_ids(self) -> list[str]:
+        """Every funder's id (one small item per funder: a projected scan)."""
+        scan: dict[str, Any] = {"ProjectionExpression": "funder_id"}
+        ids: list[str] = []
+        while True:
+            page = self._table.scan(**scan)
+            ids.extend(str(item["funder_id"]) for item in page["Items"])
+            if "LastEvaluatedKey" not in page:
+                return sorted(ids)
+            scan["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def save(self, funder: Funder, *, expected_version: int | None) -> None:
         put_versioned(self._table, to_item(funder), key="funder_id", expected_version=expected_version)

@@ -69,9 +69,6 @@ class DynamoDBUsageRepository:
         records = [UsageRecord.model_validate(plain_numbers(item)) for item in batch_get(self._table, keys)]
         return sorted((r for r in records if r.status == "pending"), key=lambda r: r.usage_id)
 
-    def funders(self) -> set[str]:
-        return self._funder_ids({"ProjectionExpression": "funder_id"})
-
     def funders_with_pending(self) -> set[str]:
         return self._funder_ids({"IndexName": PENDING_INDEX, "ProjectionExpression": "funder_id"})
 
