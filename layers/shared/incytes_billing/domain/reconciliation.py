@@ -82,11 +82,10 @@ class Reconciler:
             return
         for kind, event_name in sorted(self._event_names.items()):
             batches = self._batches.in_meter_window(funder.stripe_customer_id, event_name, start, end)
-            settled_before_lag = [
-                b for b in batches if b.delivered and b.sent_at is not None and b.sent_at <= now - SUMMARY_LAG_SECONDS
-            ]
-            surely = sum(b.value for b in settled_before_lag)
-            maybe = sum(b.value for b in batches if b.in_flight or (b.delivered and b not in settled_before_lag))
+            # Delivered before the summaries' lag: Stripe must count it. Sent since, or in flight: it may.
+            sure = {b.batch_id for b in batches if b.delivered and (b.sent_at or 0) <= now - SUMMARY_LAG_SECONDS}
+            surely = sum(b.value for b in batches if b.batch_id in sure)
+            maybe = sum(b.value for b in batches if b.batch_id not in sure and (b.delivered or b.in_flight))
             stripe = self._meters.meter_total(event_name, funder.stripe_customer_id, start, end)
             report.compared += 1
             if surely <= stripe <= surely + maybe:
