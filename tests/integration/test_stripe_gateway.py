@@ -8,9 +8,11 @@ import pytest
 import stripe
 
 from incytes_billing.adapters.stripe_gateway import StripeGateway, build_stripe_client
+from incytes_billing.catalog.sync import run_catalog_sync
 from incytes_billing.config import StripeSettings
 from incytes_billing.errors import StripeRejected, StripeUnavailable
 from incytes_billing.models.catalog import MeterSpec, PriceSpec, ProductSpec
+from incytes_billing.models.usage import MeterBatch
 from stripe_emulator import StripeEmulator
 from tests.support import EMULATOR_API_KEY
 
@@ -101,3 +103,39 @@ def test_posts_carry_deterministic_idempotency_keys(stripe_api: str, stripe_emul
     assert posts
     assert all(entry["idempotency_key"] for entry in posts)
     assert posts[-1]["idempotent_replayed"] is True
+
+
+def stream_batch(customer_id: str, identifier: str, value: int, timestamp: int) -> MeterBatch:
+    return MeterBatch(
+        batch_id=identifier,
+        funder_id="f1",
+        kind="case",
+        customer_id=customer_id,
+        event_name="incytes_case",
+        value=value,
+        timestamp=timestamp,
+        record_ids=[identifier],
+        identifier=identifier,
+        created_at=timestamp,
+    )
+
+
+def test_meter_event_stream_reuses_its_session_and_renews_an_expired_one(
+    stripe_api: str, stripe_emulator: StripeEmulator, stripe_client: stripe.StripeClient
+) -> None:
+    """One session token serves many stream requests; when Stripe says it expired
+    (TemporarySessionExpiredError), one new session and one retry (https://docs.stripe.com/api/v2/billing/meter-event-stream)."""
+    run_catalog_sync(EMULATOR_API_KEY, stripe_api)
+    customer = stripe_client.v1.customers.create({"name": "Streamer"}).id
+    gateway, _ = gateway_for(stripe_api)
+    now = stripe_emulator.now()
+    gateway.stream_meter_events([stream_batch(customer, "s1", 2, now)])
+    gateway.stream_meter_events([stream_batch(customer, "s2", 3, now)])
+    stripe_emulator.advance_clock(16 * 60)  # the token expires by Stripe's clock, not by ours
+    later = stripe_emulator.now()
+    gateway.stream_meter_events([stream_batch(customer, "s3", 4, later)])
+    log = stripe_emulator.requests_log()
+    assert [entry["path"] for entry in log].count("/v2/billing/meter_event_session") == 2
+    assert [e["status"] for e in log if e["path"] == "/v2/billing/meter_event_stream"] == [200, 200, 401, 200]
+    start = now // 60 * 60
+    assert gateway.meter_total("incytes_case", customer, start, later // 60 * 60 + 60) == 9
