@@ -96,22 +96,17 @@ def test_batches_the_summaries_cannot_tell_apart_stay_pending_and_are_reported(
 
 
 def test_a_stale_saved_batch_stripe_has_is_settled_without_a_resend(
-    reporter: UsageReporter,
-    checker: BatchChecker,
-    usage: MemoryUsage,
-    batches: MemoryBatches,
-    meters: MemoryMeters,
-    clock: Clock,
+    reporter: UsageReporter, checker: BatchChecker, usage: MemoryUsage, meters: MemoryMeters, clock: Clock
 ) -> None:
     usage.add("f1", "a", "case", 5, NOW)
 
     def crash(*args: object, **kwargs: object) -> None:
-        raise RuntimeError("crashed after Stripe accepted, before the batch was marked sent")
+        raise RuntimeError("crashed after Stripe accepted, before anything was marked")
 
-    mark_sent, batches.mark_sent = batches.mark_sent, crash  # type: ignore[method-assign]
+    settle, usage.settle = usage.settle, crash  # type: ignore[method-assign]
     with pytest.raises(RuntimeError):
         reporter.report_funders(["f1"])
-    batches.mark_sent = mark_sent  # type: ignore[method-assign]
+    usage.settle = settle  # type: ignore[method-assign]
     batches_before = meters.requests
 
     clock.now = NOW + timedelta(hours=25)  # past Stripe's 24 h dedupe: a blind re-send could bill it twice

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from incytes_billing.models.events import FinanceNotice
 from incytes_billing.models.notifications import ClaimOutcome
-from incytes_billing.models.usage import BatchOutcome, BatchStatus, MeterBatch, UsageRecord, UsageStatus, utc_text
+from incytes_billing.models.usage import BatchOutcome, MeterBatch, UsageRecord, UsageStatus, utc_text
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 PERIOD_START = int((NOW - timedelta(days=10)).timestamp())
@@ -80,19 +80,14 @@ class MemoryBatches:
             if b.customer_id == customer_id and b.event_name == event_name and start <= b.timestamp < end
         ]
 
-    def mark_sent(self, batch_id: str, *, at: int) -> None:
-        self._advance(batch_id, "sent", at)
-
     def mark_streamed(self, batch_id: str, *, at: int) -> None:
-        self._advance(batch_id, "streamed", at)
-
-    def _advance(self, batch_id: str, status: BatchStatus, at: int) -> None:
         if self.batches[batch_id].status != "settled":
-            self.batches[batch_id] = self.batches[batch_id].model_copy(update={"status": status, "sent_at": at})
+            self.batches[batch_id] = self.batches[batch_id].model_copy(update={"status": "streamed", "sent_at": at})
 
-    def mark_settled(self, batch_id: str, outcome: BatchOutcome) -> None:
-        update = {"status": "settled", "outcome": outcome}
-        self.batches[batch_id] = self.batches[batch_id].model_copy(update=update)
+    def mark_settled(self, batch_id: str, outcome: BatchOutcome, *, sent_at: int | None = None) -> None:
+        batch = self.batches[batch_id]
+        update = {"status": "settled", "outcome": outcome, "sent_at": batch.sent_at or sent_at}
+        self.batches[batch_id] = batch.model_copy(update=update)
 
 
 class MemoryMeters:

@@ -212,15 +212,13 @@ class MeterBatchStore(Protocol):
         """Every batch of the customer on the meter with start <= timestamp < end, whatever its status."""
         ...
 
-    def mark_sent(self, batch_id: str, *, at: int) -> None:
-        """Stripe accepted it (synchronous validation). Never moves a settled batch back."""
-        ...
-
     def mark_streamed(self, batch_id: str, *, at: int) -> None:
         """The meter event stream took it; Stripe validates it later. Never moves a settled batch back."""
         ...
 
-    def mark_settled(self, batch_id: str, outcome: BatchOutcome) -> None: ...
+    def mark_settled(self, batch_id: str, outcome: BatchOutcome, *, sent_at: int | None = None) -> None:
+        """Its records are settled. `sent_at`: when Stripe took it, unless recorded already (streamed)."""
+        ...
 
 
 class MeterGateway(Protocol):

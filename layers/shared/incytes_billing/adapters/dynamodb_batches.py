@@ -65,30 +65,28 @@ class DynamoDBMeterBatchStore:
                 return batches
             query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def mark_sent(self, batch_id: str, *, at: int) -> None:
-        self._advance(batch_id, "sent", at)
-
     def mark_streamed(self, batch_id: str, *, at: int) -> None:
-        self._advance(batch_id, "streamed", at)
-
-    def _advance(self, batch_id: str, status: str, at: int) -> None:
         try:
             self._table.update_item(
                 Key={"batch_id": batch_id},
-                UpdateExpression="SET #s = :status, sent_at = :at",
+                UpdateExpression="SET #s = :streamed, sent_at = :at",
                 ConditionExpression="#s <> :settled",
                 ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={":status": status, ":at": at, ":settled": "settled"},
+                ExpressionAttributeValues={":streamed": "streamed", ":at": at, ":settled": "settled"},
             )
         except ClientError as error:
             if not is_conditional_check_failure(error):
                 raise
             # Settled meanwhile (an error report refused it): the settlement stands.
 
-    def mark_settled(self, batch_id: str, outcome: BatchOutcome) -> None:
+    def mark_settled(self, batch_id: str, outcome: BatchOutcome, *, sent_at: int | None = None) -> None:
+        values: dict[str, Any] = {":settled": "settled", ":outcome": outcome}
+        sent = ""
+        if sent_at is not None:
+            sent, values[":at"] = ", sent_at = if_not_exists(sent_at, :at)", sent_at
         self._table.update_item(
             Key={"batch_id": batch_id},
-            UpdateExpression="SET #s = :settled, outcome = :outcome REMOVE open_funder_id",
+            UpdateExpression=f"SET #s = :settled, outcome = :outcome{sent} REMOVE open_funder_id",
             ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues={":settled": "settled", ":outcome": outcome},
+            ExpressionAttributeValues=values,
         )

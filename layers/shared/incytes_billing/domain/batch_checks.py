@@ -141,10 +141,7 @@ class BatchChecker:
 
     def _settle(self, counted: list[MeterBatch], missing: list[MeterBatch], now: int, report: BatchCheckReport) -> None:
         for batch in counted:
-            for record in self._pending_records(batch):
-                self._usage.settle(record, "reported", batch_id=batch.batch_id)
-            self._batches.mark_settled(batch.batch_id, "delivered")
-            report.confirmed += 1
+            self._confirm(batch, report)
         for batch in missing:
             if batch.status == "streamed":
                 if batch.sent_at is not None and now - batch.sent_at < STREAM_VERDICT_SECONDS:
@@ -153,6 +150,12 @@ class BatchChecker:
                 self._refuse(batch, "Stripe never counted its streamed meter event (refused asynchronously)", report)
             else:
                 self._resend(batch, now, report)
+
+    def _confirm(self, batch: MeterBatch, report: BatchCheckReport, *, sent_at: int | None = None) -> None:
+        for record in self._pending_records(batch):
+            self._usage.settle(record, "reported", batch_id=batch.batch_id)
+        self._batches.mark_settled(batch.batch_id, "delivered", sent_at=sent_at)
+        report.confirmed += 1
 
     def _resend(self, batch: MeterBatch, now: int, report: BatchCheckReport) -> None:
         """A batch saved over 24 h ago that Stripe does not have: send it again, if it can still be billed."""
@@ -167,9 +170,8 @@ class BatchChecker:
         except MeterEventRejected as rejected:
             self._refuse(batch, f"Stripe refused its meter event: {rejected}", report)
             return
-        self._batches.mark_sent(batch.batch_id, at=now)
         report.resent += 1
-        self._settle([batch], [], now, report)
+        self._confirm(batch, report, sent_at=now)
 
     def _still_billable(self, batch: MeterBatch, now: int) -> bool:
         funder = self._funders.get(batch.funder_id)

@@ -3,7 +3,7 @@
 Order of writes, so that any crash is recovered without loss or double billing:
 1. the batch (its record ids, total and meter-event identifier) is saved, open;
 2. the meter event is sent (Stripe dedupes its identifier: "already exists" means delivered);
-3. the batch is marked sent, each record `reported` (with the batch id), then the batch settled.
+3. each record is marked `reported` (with the batch id), then the batch settled (with when it was sent).
 A retry first finishes the funder's open batches, re-sending *their* identifier, and leaves their records out
 of any new batch. Two DynamoDB writes per record (recorded, then settled); batches add a few per event.
 One reporter runs at a time (reserved concurrency 1), so two batches never take the same record.
@@ -114,7 +114,7 @@ class UsageReporter:
                 continue
             taken.update(batch.record_ids)
             members = [by_id[i] for i in batch.record_ids if i in by_id]
-            if batch.status == "sent":  # Stripe accepted it before a crash: finish marking
+            if batch.status == "sent":  # (batches saved by earlier releases) Stripe accepted it: finish marking
                 self._settle_delivered(batch, members, summary)
             elif not members:  # its records were settled without it (refused): nothing left to send
                 self._batches.mark_settled(batch.batch_id, "refused")
@@ -149,9 +149,10 @@ class UsageReporter:
             except StripeUnavailable as error:
                 self._defer(planned[position:], error, summary)
                 return
-            self._batches.mark_sent(batch.batch_id, at=self._now())
             summary.sent_batches += 1
-            self._settle_delivered(batch, members, summary)
+            # No "sent" mark: a crash before the batch settles re-sends it, which Stripe's identifier dedupe
+            # makes harmless for 24 h; after that the reconciler asks the meter summaries instead.
+            self._settle_delivered(batch, members, summary, sent_at=self._now())
 
     def _stream(self, planned: list[Planned], summary: ReportSummary) -> None:
         """Asynchronous validation: 100 batches per request; their records wait for the batch's settlement."""
@@ -227,11 +228,13 @@ class UsageReporter:
             created_at=self._now(),
         )
 
-    def _settle_delivered(self, batch: MeterBatch, members: list[UsageRecord], summary: ReportSummary) -> None:
+    def _settle_delivered(
+        self, batch: MeterBatch, members: list[UsageRecord], summary: ReportSummary, *, sent_at: int | None = None
+    ) -> None:
         for record in members:
             self._usage.settle(record, "reported", batch_id=batch.batch_id)
             summary.reported += 1
-        self._batches.mark_settled(batch.batch_id, "delivered")
+        self._batches.mark_settled(batch.batch_id, "delivered", sent_at=sent_at)
 
     def _unbillable(
         self, funder: Funder, kind: UsageKind, reason: str, members: list[UsageRecord], summary: ReportSummary
