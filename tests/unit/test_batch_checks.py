@@ -10,6 +10,7 @@ import pytest
 from incytes_billing.domain.batch_checks import BatchChecker, BatchCheckReport
 from incytes_billing.domain.reporting import UsageReporter
 from incytes_billing.errors import StripeUnavailable
+from incytes_billing.models.catalog import load_catalog
 from tests.unit.test_funder_service import MemoryFunders
 from tests.unit.usage_memory import NOW, PERIOD_START, MemoryBatches, MemoryMeters, MemoryUsage
 
@@ -151,3 +152,44 @@ def test_a_stale_batch_whose_period_was_invoiced_fails(
     assert usage.status("a") == ("failed", "its billing period was invoiced before its meter event reached Stripe")
     assert meters.total("cus_1", "case") == 0
     assert int(NOW.timestamp()) > PERIOD_START
+
+
+def test_a_batch_delivered_within_the_lag_holds_back_the_verdict_on_its_minute(
+    reporter: UsageReporter,
+    checker: BatchChecker,
+    usage: MemoryUsage,
+    batches: MemoryBatches,
+    funders: MemoryFunders,
+    meters: MemoryMeters,
+    clock: Clock,
+) -> None:
+    """A stale batch Stripe has, and one just delivered that Stripe's summary does not count yet, share a minute:
+    judged now, the summary would show only "ours delivered", the stale one would look missing and be billed
+    twice. The minute waits for the lag instead."""
+    usage.add("f1", "a", "case", 5, NOW)
+
+    def crash(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("crashed after Stripe accepted")
+
+    settle, usage.settle = usage.settle, crash  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        reporter.report_funders(["f1"])  # Stripe has batch a; it stays saved
+    usage.settle = settle  # type: ignore[method-assign]
+    (stale,) = batches.batches.values()
+    clock.now = NOW + timedelta(hours=25)
+    late = UsageReporter(usage, batches, funders, meters, load_catalog(), clock=clock)
+    usage.add("f1", "b", "case", 5, NOW + timedelta(seconds=1))  # late usage of the same minute
+    late.report_funders(["f1"])  # b delivered now; a is left to the checker (over 24 h old)
+    (fresh,) = [b for b in batches.batches.values() if b.batch_id != stale.batch_id]
+    del meters.events[fresh.identifier]  # Stripe's summaries do not count b yet
+    sent = meters.requests
+
+    report = check(checker)
+    assert (report.resent, report.confirmed, report.refused) == (0, 0, 0)
+    assert meters.requests == sent
+    assert usage.status("a")[0] == "pending"
+
+    clock.now = NOW + timedelta(hours=25, minutes=16)  # past the lag: b counted now, a found counted too
+    meters.events[fresh.identifier] = fresh
+    assert check(checker).confirmed == 1
+    assert usage.status("a")[0] == "reported"

@@ -102,7 +102,9 @@ class BatchChecker:
         unknown = [b for b in siblings if b.in_flight]
         if not unknown:
             return
-        if any(not self._judgeable(b, now) for b in unknown):  # Stripe may not have counted those yet
+        # Sent within the summaries' lag (ours in flight, or just delivered): Stripe may not count them yet.
+        recent = any(b.delivered and now - (b.sent_at or 0) < SUMMARY_LAG_SECONDS for b in siblings)
+        if recent or any(not self._judgeable(b, now) for b in unknown):
             if window.end - window.start > MINUTE:
                 self._by_minute(window, unknown, now, report)
             else:
