@@ -188,3 +188,32 @@ def test_pending_drafts_are_reminded_once_a_day(pipeline: Pipeline, subscribed: 
     pipeline.invoke("ReviewReminderFunction", schedule)  # the same day again: no second reminder
     (reminder,) = pipeline.finance_messages()
     assert reminder["MessageAttributes"]["event_type"]["Value"] == "invoice.review_reminder"
+
+
+def test_an_item_replaced_in_the_dashboard_is_recorded_by_product(
+    invoke: Invoke, pipeline: Pipeline, subscribed: dict[str, Any], stripe_client: stripe.StripeClient
+) -> None:
+    """Finance swaps the case price in the Dashboard (new item, old one deleted): the funder's record follows,
+    classing the new item by its product, so case usage stays billable."""
+    subscription_id = subscribed["subscription_id"]
+    meter = next(m for m in stripe_client.v1.billing.meters.list().data if m.event_name == "incytes_case")
+    price = stripe_client.v1.prices.create(
+        {
+            "product": "incytes_case",
+            "currency": "usd",
+            "unit_amount": 450,
+            "recurring": {"interval": "month", "usage_type": "metered", "meter": meter.id},
+        }
+    )
+    old_case = next(item for item in subscribed["items"] if item["kind"] == "case")
+    new_case = stripe_client.v1.subscription_items.create({"subscription": subscription_id, "price": price.id})
+    stripe_client.v1.subscription_items.delete(old_case["item_id"])
+    time.sleep(1.1)  # a later event than the subscription's creation (Stripe times have whole seconds)
+    stripe_client.v1.subscriptions.update(subscription_id, {"metadata": {"note": "case price changed"}})
+    pipeline.deliver(pipeline.stripe_event("customer.subscription.updated", subscription_id))
+    pipeline.process()
+
+    funder = json.loads(invoke("FundersFunction", load_event("funders/get_funder.json"))["body"])
+    cases = [item for item in funder["subscription"]["items"] if item["kind"] == "case"]
+    assert [(item["item_id"], item["price_id"]) for item in cases] == [(new_case.id, price.id)]
+    assert {item["kind"] for item in funder["subscription"]["items"]} == {"seat", "case", "sms"}

@@ -119,6 +119,7 @@ def event_processor() -> EventProcessor:
         settings=FinanceSettings(
             api_base_url=config.api_base_url, claim_stale_seconds=config.notification_claim_stale_seconds
         ),
+        catalog=catalog(),
         # Only where the usage tables are configured (the webhook processor): meter error reports settle usage.
         meter_errors=meter_error_settler() if config.usage_batches_table_name else None,
     )

@@ -17,6 +17,7 @@ from incytes_billing.domain.finance import FinanceNotices
 from incytes_billing.domain.funder_updates import MAX_WRITE_ATTEMPTS, update_funder
 from incytes_billing.domain.meter_errors import METER_ERROR_EVENTS, MeterErrorOutcome, MeterErrorSettler
 from incytes_billing.errors import ConcurrentUpdate, RetryLater
+from incytes_billing.models.catalog import CatalogConfig
 from incytes_billing.models.events import EventStatus, FinanceNotice, StoredEvent
 from incytes_billing.models.funder import Funder
 from incytes_billing.models.invoice import FIRST_INVOICE_REASON, STATUS_RANK, InvoiceLine, InvoiceRecord, ReviewStatus
@@ -25,7 +26,7 @@ from incytes_billing.models.stripe_events import (
     InvoiceSnapshot,
     SubscriptionSnapshot,
 )
-from incytes_billing.models.subscription import FirstInvoice
+from incytes_billing.models.subscription import FirstInvoice, SubscriptionItem
 from incytes_billing.ports import (
     FinanceNotifier,
     FunderRepository,
@@ -64,9 +65,11 @@ class EventProcessor:
         notifier: FinanceNotifier,
         stripe: InvoiceGateway,
         settings: FinanceSettings,
+        catalog: CatalogConfig,
         meter_errors: MeterErrorSettler | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        self._kind_of_product = catalog.kind_of_product()
         self._events = events
         self._meter_errors = meter_errors
         self._meter_error_outcome = MeterErrorOutcome()
@@ -205,13 +208,28 @@ class EventProcessor:
                 return None  # not the subscription this funder is billed by
             if event.created < record.state_event_created:
                 return None  # older than what is recorded
-            items = [
-                item.model_copy(update={"quantity": snapshot.seat_quantities.get(item.item_id, item.quantity)})
-                for item in record.items
-                if item.item_id in snapshot.seat_quantities
-            ]
-            seat = next((item for item in items if item.kind == "seat"), None)
-            start, end = snapshot.periods.get(seat.item_id, (None, None)) if seat else (None, None)
+            if snapshot.all_items:  # every item, classed by product: one added in the Dashboard included
+                items = [
+                    SubscriptionItem(
+                        kind=self._kind_of_product.get(item.product_id),
+                        item_id=item.id,
+                        price_id=item.price_id,
+                        product_id=item.product_id,
+                        quantity=item.quantity,
+                    )
+                    for item in snapshot.items
+                ]
+            else:  # a cut-short list: update the items we know, keep the rest
+                quantities = {item.id: item.quantity for item in snapshot.items}
+                items = [
+                    item.model_copy(update={"quantity": quantities.get(item.item_id, item.quantity)})
+                    for item in record.items
+                ]
+            # Periods live on items in this API version; the seat item's is the subscription's billing period.
+            seats = [i for i in snapshot.items if self._kind_of_product.get(i.product_id) == "seat"]
+            period_item = next(iter(seats or snapshot.items), None)
+            start = period_item.current_period_start if period_item else None
+            end = period_item.current_period_end if period_item else None
             updated_record = record.model_copy(
                 update={
                     "status": snapshot.status,

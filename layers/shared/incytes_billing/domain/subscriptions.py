@@ -63,9 +63,7 @@ class SubscriptionService:
         self._catalog = catalog
         self._policy = policy
         self._clock = clock
-        self._kind_of_product: dict[str, ItemKind] = {
-            product.product_id: kind for kind, product in catalog.products.items()
-        }
+        self._kind_of_product: dict[str, ItemKind] = dict(catalog.kind_of_product())
 
     # --- POST: the one-click subscription ----------------------------------------------------------------
 

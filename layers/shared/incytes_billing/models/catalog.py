@@ -59,6 +59,10 @@ class CatalogConfig(BaseModel):
                 raise ValueError(f"product {kind} names unknown meter {product.meter}")
         return self
 
+    def kind_of_product(self) -> dict[str, ProductKind]:
+        """Which kind (seat, case, sms) each catalog product bills: items are classed by product, whatever price."""
+        return {product.product_id: kind for kind, product in self.products.items()}
+
     def meter_event_names(self) -> dict[str, str]:
         """The meter event name of each metered kind (case, sms)."""
         return {

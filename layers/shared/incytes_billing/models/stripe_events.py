@@ -54,6 +54,26 @@ class InvoiceSnapshot(BaseModel):
         return flat
 
 
+class SubscriptionItemSnapshot(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    price_id: str
+    product_id: str
+    quantity: int | None = None
+    current_period_start: int | None = None
+    current_period_end: int | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flatten(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        price = data.get("price") or {}
+        product = price.get("product") if isinstance(price, dict) else None
+        return {**data, "price_id": _id(price), "product_id": _id(product)}
+
+
 class SubscriptionSnapshot(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -63,8 +83,8 @@ class SubscriptionSnapshot(BaseModel):
     cancel_at_period_end: bool = False
     canceled_at: int | None = None
     metadata: dict[str, str] = Field(default_factory=dict)
-    seat_quantities: dict[str, int | None] = Field(default_factory=dict)  # item id -> quantity
-    periods: dict[str, tuple[int | None, int | None]] = Field(default_factory=dict)
+    items: list[SubscriptionItemSnapshot] = Field(default_factory=list)
+    all_items: bool = True  # false when the payload's item list is missing or was cut short (has_more)
 
     @model_validator(mode="before")
     @classmethod
@@ -73,11 +93,9 @@ class SubscriptionSnapshot(BaseModel):
             return data
         flat = dict(data)
         flat["customer"] = _id(data.get("customer"))
-        items = (data.get("items") or {}).get("data", [])
-        flat["seat_quantities"] = {item["id"]: item.get("quantity") for item in items}
-        flat["periods"] = {
-            item["id"]: (item.get("current_period_start"), item.get("current_period_end")) for item in items
-        }
+        listed = data.get("items")
+        flat["items"] = listed.get("data", []) if isinstance(listed, dict) else []
+        flat["all_items"] = isinstance(listed, dict) and not listed.get("has_more", False)
         return flat
 
 
