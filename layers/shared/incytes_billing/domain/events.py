@@ -26,7 +26,7 @@ from incytes_billing.models.stripe_events import (
     InvoiceSnapshot,
     SubscriptionSnapshot,
 )
-from incytes_billing.models.subscription import FirstInvoice, SubscriptionItem
+from incytes_billing.models.subscription import FirstInvoice, billing_period, recorded_items
 from incytes_billing.ports import (
     FinanceNotifier,
     FunderRepository,
@@ -209,27 +209,14 @@ class EventProcessor:
             if event.created < record.state_event_created:
                 return None  # older than what is recorded
             if snapshot.all_items:  # every item, classed by product: one added in the Dashboard included
-                items = [
-                    SubscriptionItem(
-                        kind=self._kind_of_product.get(item.product_id),
-                        item_id=item.id,
-                        price_id=item.price_id,
-                        product_id=item.product_id,
-                        quantity=item.quantity,
-                    )
-                    for item in snapshot.items
-                ]
+                items = recorded_items(snapshot.items, self._kind_of_product)
             else:  # a cut-short list: update the items we know, keep the rest
-                quantities = {item.id: item.quantity for item in snapshot.items}
+                quantities = {item.item_id: item.quantity for item in snapshot.items}
                 items = [
                     item.model_copy(update={"quantity": quantities.get(item.item_id, item.quantity)})
                     for item in record.items
                 ]
-            # Periods live on items in this API version; the seat item's is the subscription's billing period.
-            seats = [i for i in snapshot.items if self._kind_of_product.get(i.product_id) == "seat"]
-            period_item = next(iter(seats or snapshot.items), None)
-            start = period_item.current_period_start if period_item else None
-            end = period_item.current_period_end if period_item else None
+            start, end = billing_period(snapshot.items, self._kind_of_product)
             updated_record = record.model_copy(
                 update={
                     "status": snapshot.status,

@@ -42,8 +42,9 @@ from incytes_billing.models.subscription import (
     FirstInvoice,
     FunderSubscription,
     ItemKind,
-    SubscriptionItem,
     SubscriptionOrigin,
+    billing_period,
+    recorded_items,
 )
 from incytes_billing.ports import FunderRepository, SubscriptionGateway
 
@@ -272,19 +273,7 @@ class SubscriptionService:
         *,
         schedule_id: str | None,
     ) -> FunderSubscription:
-        items = [
-            SubscriptionItem(
-                kind=self._kind_of_product.get(item.product_id),
-                item_id=item.item_id,
-                price_id=item.price_id,
-                product_id=item.product_id,
-                quantity=item.quantity,
-            )
-            for item in subscription.items
-        ]
-        # Periods live on items in this API version; the seat item's is the subscription's billing period.
-        seat_items = [item for item in subscription.items if self._kind_of_product.get(item.product_id) == "seat"]
-        period_item = next(iter(seat_items or subscription.items), None)
+        start, end = billing_period(subscription.items, self._kind_of_product)
         return FunderSubscription(
             subscription_id=subscription.subscription_id,
             status=subscription.status,
@@ -292,9 +281,9 @@ class SubscriptionService:
             schedule_id=schedule_id,
             currency=subscription.currency,
             collection_method=subscription.collection_method,
-            items=items,
-            current_period_start=period_item.current_period_start if period_item else None,
-            current_period_end=period_item.current_period_end if period_item else None,
+            items=recorded_items(subscription.items, self._kind_of_product),
+            current_period_start=start,
+            current_period_end=end,
             cancel_at_period_end=subscription.cancel_at_period_end,
             canceled_at=subscription.canceled_at,
             first_invoice=first_invoice,

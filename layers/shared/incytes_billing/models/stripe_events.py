@@ -55,9 +55,9 @@ class InvoiceSnapshot(BaseModel):
 
 
 class SubscriptionItemSnapshot(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
-    id: str
+    item_id: str = Field(validation_alias="id")
     price_id: str
     product_id: str
     quantity: int | None = None

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -26,6 +27,46 @@ class SubscriptionItem(BaseModel):
     price_id: str
     product_id: str
     quantity: int | None
+
+
+class StripeItem(Protocol):
+    """A subscription item as Stripe reports it (API answer or event payload)."""
+
+    @property
+    def item_id(self) -> str: ...
+    @property
+    def price_id(self) -> str: ...
+    @property
+    def product_id(self) -> str: ...
+    @property
+    def quantity(self) -> int | None: ...
+    @property
+    def current_period_start(self) -> int | None: ...
+    @property
+    def current_period_end(self) -> int | None: ...
+
+
+def recorded_items(items: Sequence[StripeItem], kind_of_product: Mapping[str, ItemKind]) -> list[SubscriptionItem]:
+    """Stripe's items as recorded on the funder, classed seat/case/SMS by product, whatever their price."""
+    return [
+        SubscriptionItem(
+            kind=kind_of_product.get(item.product_id),
+            item_id=item.item_id,
+            price_id=item.price_id,
+            product_id=item.product_id,
+            quantity=item.quantity,
+        )
+        for item in items
+    ]
+
+
+def billing_period(
+    items: Sequence[StripeItem], kind_of_product: Mapping[str, ItemKind]
+) -> tuple[int | None, int | None]:
+    """Periods live on items in this API version; the seat item's is the subscription's billing period."""
+    seats = [item for item in items if kind_of_product.get(item.product_id) == "seat"]
+    period_item = next(iter(seats or items), None)
+    return (period_item.current_period_start, period_item.current_period_end) if period_item else (None, None)
 
 
 class FirstInvoice(BaseModel):
