@@ -113,12 +113,9 @@ def event_processor() -> EventProcessor:
         events=DynamoDBStripeEventStore(_table("stripe_events_table_name")),
         funders=funder_repository(),
         invoices=DynamoDBInvoiceRepository(_table("invoices_table_name")),
-        claims=DynamoDBNotificationClaims(_table("notifications_table_name")),
-        notifier=SnsFinanceNotifier(boto3.client("sns"), config.require("finance_topic_arn")),
+        finance=finance_notices(),
         stripe=stripe_gateway(),
-        settings=FinanceSettings(
-            api_base_url=config.api_base_url, claim_stale_seconds=config.notification_claim_stale_seconds
-        ),
+        settings=FinanceSettings(api_base_url=config.api_base_url),
         catalog=catalog(),
         # Only where the usage tables are configured (the webhook processor): meter error reports settle usage.
         meter_errors=meter_error_settler() if config.usage_batches_table_name else None,

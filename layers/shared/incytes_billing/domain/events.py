@@ -28,11 +28,9 @@ from incytes_billing.models.stripe_events import (
 )
 from incytes_billing.models.subscription import FirstInvoice, billing_period, recorded_items
 from incytes_billing.ports import (
-    FinanceNotifier,
     FunderRepository,
     InvoiceGateway,
     InvoiceRepository,
-    NotificationClaims,
     StripeEventStore,
 )
 
@@ -51,7 +49,6 @@ SUBSCRIPTION_EVENTS = ("customer.subscription.updated", "customer.subscription.d
 @dataclass(frozen=True, slots=True)
 class FinanceSettings:
     api_base_url: str  # where Finance can call POST /invoices/{id}/approve
-    claim_stale_seconds: int = 300  # a claim older than this was left by a crashed worker: take it over
 
 
 class EventProcessor:
@@ -61,8 +58,7 @@ class EventProcessor:
         events: StripeEventStore,
         funders: FunderRepository,
         invoices: InvoiceRepository,
-        claims: NotificationClaims,
-        notifier: FinanceNotifier,
+        finance: FinanceNotices,
         stripe: InvoiceGateway,
         settings: FinanceSettings,
         catalog: CatalogConfig,
@@ -75,7 +71,7 @@ class EventProcessor:
         self._meter_error_outcome = MeterErrorOutcome()
         self._funders = funders
         self._invoices = invoices
-        self._finance = FinanceNotices(claims, notifier, claim_stale_seconds=settings.claim_stale_seconds, clock=clock)
+        self._finance = finance
         self._stripe = stripe
         self._settings = settings
         self._clock = clock
