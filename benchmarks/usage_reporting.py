@@ -37,9 +37,9 @@ from incytes_billing.adapters.stripe_gateway import StripeGateway, build_stripe_
 from incytes_billing.catalog.sync import run_catalog_sync
 from incytes_billing.config import StripeSettings
 from incytes_billing.domain.batch_checks import BatchChecker, BatchCheckReport
-from incytes_billing.domain.reporting import MeterEventMode, UsageReporter
+from incytes_billing.domain.reporting import UsageReporter
 from incytes_billing.models.catalog import load_catalog
-from incytes_billing.models.usage import MeterBatch
+from incytes_billing.models.usage import MeterBatch, MeterEventMode
 from local_stack.lambda_runtime import LambdaRunner
 from local_stack.template import create_aws_resources, load_template
 from stripe_emulator import StripeEmulator

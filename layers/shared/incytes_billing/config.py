@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import cast, get_args
+
+from incytes_billing.models.usage import MeterEventMode
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +33,6 @@ class SubscriptionPolicy:
 
 COLLECTION_METHODS = ("send_invoice", "charge_automatically")
 PRORATION_BEHAVIORS = ("create_prorations", "none", "always_invoice")
-METER_EVENT_MODES = ("sync", "stream")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +53,7 @@ class Settings:
     notification_claim_stale_seconds: int
     usage_table_name: str | None
     usage_batches_table_name: str | None
-    meter_event_mode: str  # sync (v1 meter events) | stream (v2 meter event stream, validated asynchronously)
+    meter_event_mode: MeterEventMode
 
     @classmethod
     def from_environment(cls) -> Settings:
@@ -85,7 +87,7 @@ class Settings:
             notification_claim_stale_seconds=int(env.get("NOTIFICATION_CLAIM_STALE_SECONDS", "300")),
             usage_table_name=env.get("USAGE_TABLE_NAME") or None,
             usage_batches_table_name=env.get("USAGE_BATCHES_TABLE_NAME") or None,
-            meter_event_mode=_choice(env, "METER_EVENT_MODE", "sync", METER_EVENT_MODES),
+            meter_event_mode=cast("MeterEventMode", _choice(env, "METER_EVENT_MODE", "sync", get_args(MeterEventMode))),
         )
 
     def require(self, name: str) -> str:

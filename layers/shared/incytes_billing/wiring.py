@@ -145,7 +145,7 @@ def usage_reporter() -> UsageReporter:
         funder_repository(),
         stripe_gateway(),
         catalog(),
-        mode="stream" if settings().meter_event_mode == "stream" else "sync",
+        mode=settings().meter_event_mode,
         finance=finance_notices(),
     )
 

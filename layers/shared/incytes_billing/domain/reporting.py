@@ -26,17 +26,15 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal
 
 from incytes_billing.domain.finance import FinanceNotices
 from incytes_billing.errors import MeterEventRejected, StripeUnavailable
 from incytes_billing.models.catalog import CatalogConfig
 from incytes_billing.models.events import FinanceNotice
 from incytes_billing.models.funder import Funder
-from incytes_billing.models.usage import MeterBatch, UsageKind, UsageRecord
+from incytes_billing.models.usage import MeterBatch, MeterEventMode, UsageKind, UsageRecord
 from incytes_billing.ports import FunderRepository, MeterBatchStore, MeterGateway, UsageRepository
 
-MeterEventMode = Literal["sync", "stream"]
 STRIPE_DEDUPE_SECONDS = 24 * 3600
 OLDEST_ACCEPTED_SECONDS = 35 * 24 * 3600
 # Usage may still land in the previous period while its invoice is being finalized (Stripe's grace period).

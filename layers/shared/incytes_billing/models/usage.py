@@ -9,6 +9,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, Str
 
 UsageKind = Literal["case", "sms"]
 UsageStatus = Literal["pending", "reported", "failed", "unbillable"]
+# How usage reaches Stripe: v1 meter events (validated synchronously) or the v2 meter event stream (asynchronously).
+MeterEventMode = Literal["sync", "stream"]
 USAGE_STATUSES: tuple[UsageStatus, ...] = ("pending", "reported", "failed", "unbillable")
 MAX_USAGE_QUANTITY = 100_000  # per record; larger counts are reported as several records
 MAX_BATCH_RECORDS = 100
