@@ -4,15 +4,18 @@ confirmed, refused or re-sent exactly as the summaries show, and left pending wh
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 import pytest
 
 from incytes_billing.domain.batch_checks import BatchChecker, BatchCheckReport
+from incytes_billing.domain.finance import FinanceNotices
+from incytes_billing.domain.reconciliation import Reconciler
 from incytes_billing.domain.reporting import UsageReporter
 from incytes_billing.errors import StripeUnavailable
 from incytes_billing.models.catalog import load_catalog
 from tests.unit.test_funder_service import MemoryFunders
-from tests.unit.usage_memory import NOW, PERIOD_START, MemoryBatches, MemoryMeters, MemoryUsage
+from tests.unit.usage_memory import NOW, PERIOD_START, MemoryBatches, MemoryFinance, MemoryMeters, MemoryUsage
 
 
 class Clock:
@@ -91,7 +94,7 @@ def test_batches_the_summaries_cannot_tell_apart_stay_pending_and_are_reported(
     clock.now = NOW + timedelta(minutes=61)
     report = check(checker)
     (window,) = report.unattributed
-    assert window["stripe_found"] == 4  # two of three equal batches: which two, no summary can say
+    assert window.stripe_found == 4  # two of three equal batches: which two, no summary can say
     assert report.waiting == 3
     assert {usage.status(f"case{n}")[0] for n in range(3)} == {"pending"}  # nothing guessed
 
@@ -193,3 +196,43 @@ def test_a_batch_delivered_within_the_lag_holds_back_the_verdict_on_its_minute(
     meters.events[fresh.identifier] = fresh
     assert check(checker).confirmed == 1
     assert usage.status("a")[0] == "reported"
+
+
+def test_the_reconciler_tells_finance_of_an_unattributed_window_once(
+    streamer: UsageReporter,
+    checker: BatchChecker,
+    usage: MemoryUsage,
+    batches: MemoryBatches,
+    funders: MemoryFunders,
+    meters: MemoryMeters,
+    clock: Clock,
+) -> None:
+    stream_runs(streamer, usage, 2, 2, 2)
+    meters.refuse(next(iter(meters.events.values())).identifier)
+    clock.now = NOW + timedelta(minutes=61)
+    finance = MemoryFinance()
+    reconciler = Reconciler(
+        batches=batches,
+        checker=checker,
+        funders=funders,
+        meters=meters,
+        undelivered=NothingUndelivered(),
+        ingress=cast(Any, None),  # nothing to replay
+        finance=FinanceNotices(finance, finance, clock=clock),
+        catalog=load_catalog(),
+        clock=clock,
+    )
+    for _ in range(2):
+        reconciler.run(["f1"])
+    (notice,) = finance.published
+    assert notice.event_type == "usage.unattributed"
+    assert notice.data["stripe_found"] == 4
+    assert sorted(notice.data["batch_ids"]) == sorted(batches.batches)  # type: ignore[arg-type]
+
+
+class NothingUndelivered:
+    def undelivered_events(self, *, since: int) -> list[str]:
+        return []
+
+    def current_object(self, object_type: str, object_id: str) -> dict[str, Any] | None:  # pragma: no cover
+        return None

@@ -176,7 +176,7 @@ def reconciler() -> Reconciler:
         meters=gateway,
         undelivered=gateway,
         ingress=webhook_ingress(),
-        finance=event_processor(),
+        finance=finance_notices(),
         catalog=catalog(),
     )
 

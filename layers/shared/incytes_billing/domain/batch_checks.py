@@ -50,6 +50,15 @@ class MeterWindow:
     end: int
 
 
+@dataclass(frozen=True)
+class UnattributedWindow:
+    """A window whose summary no single set of our unconfirmed batches there adds up to."""
+
+    window: MeterWindow
+    stripe_found: int  # what the summary holds beyond the batches known delivered
+    batch_ids: list[str]
+
+
 @dataclass
 class BatchCheckReport:
     confirmed: int = 0  # batches found counted: their records reported
@@ -57,7 +66,7 @@ class BatchCheckReport:
     resent: int = 0  # stale batches Stripe never had: sent again
     failed_records: int = 0
     waiting: int = 0  # batches too young to judge, or not attributable (see unattributed)
-    unattributed: list[dict[str, object]] = field(default_factory=list)  # windows told to Finance
+    unattributed: list[UnattributedWindow] = field(default_factory=list)  # told to Finance
 
 
 class BatchChecker:
@@ -122,16 +131,7 @@ class BatchChecker:
             chosen = _only_combination(unknown, found)
             if chosen is None:
                 report.waiting += len(unknown)
-                report.unattributed.append(
-                    {
-                        "customer_id": window.customer_id,
-                        "event_name": window.event_name,
-                        "from": window.start,
-                        "to": window.end,
-                        "stripe_found": found,
-                        "batches": sorted(b.batch_id for b in unknown),
-                    }
-                )
+                report.unattributed.append(UnattributedWindow(window, found, sorted(b.batch_id for b in unknown)))
                 return
             self._settle(chosen, [b for b in unknown if b not in chosen], now, report)
 

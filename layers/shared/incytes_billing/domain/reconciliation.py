@@ -7,15 +7,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
-from incytes_billing.domain.batch_checks import SUMMARY_LAG_SECONDS, BatchChecker, BatchCheckReport
-from incytes_billing.domain.events import EventProcessor
+from incytes_billing.domain.batch_checks import (
+    SUMMARY_LAG_SECONDS,
+    BatchChecker,
+    BatchCheckReport,
+    UnattributedWindow,
+)
+from incytes_billing.domain.finance import FinanceNotices
 from incytes_billing.domain.webhooks import WebhookIngress
 from incytes_billing.models.catalog import CatalogConfig
 from incytes_billing.models.events import FinanceNotice, VerifiedEvent
-from incytes_billing.models.funder import Funder
 from incytes_billing.models.usage import utc_text
 from incytes_billing.ports import FunderRepository, MeterBatchStore, MeterSummaryGateway, UndeliveredEvents
 
@@ -40,7 +45,7 @@ class Reconciler:
         meters: MeterSummaryGateway,
         undelivered: UndeliveredEvents,
         ingress: WebhookIngress,
-        finance: EventProcessor,
+        finance: FinanceNotices,
         catalog: CatalogConfig,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -92,59 +97,45 @@ class Reconciler:
                 continue
             found = {"kind": kind, "ledger": surely, "in_flight": maybe, "stripe": stripe, "from": start, "to": end}
             report.discrepancies.append({"funder_id": funder_id, **found})
-            self._tell_discrepancy(funder, found)
-
-    def _tell_discrepancy(self, funder: Funder, found: dict[str, object]) -> None:
-        kind, ledger, in_flight, stripe = found["kind"], found["ledger"], found["in_flight"], found["stripe"]
-        start, end = int(str(found["from"])), int(str(found["to"]))
-        pending = f" (plus {in_flight} not confirmed yet)" if in_flight else ""
-        self._finance.notify(
-            FinanceNotice(
-                key=f"usage-discrepancy#{funder.funder_id}#{kind}#{start}#{ledger}#{stripe}",
-                event_type="usage.discrepancy",
-                subject=f"Usage mismatch: {funder.name[:60]} ({kind})",
-                text=(
-                    f"For {funder.name} (funder {funder.funder_id}), {kind} usage reported from {_text(start)} to "
-                    f"{_text(end)} is {ledger}{pending} in our ledger but {stripe} in Stripe's meter summaries."
-                ),
-                data={"type": "usage.discrepancy", "funder_id": funder.funder_id, **found},
+            pending = f" (plus {maybe} not confirmed yet)" if maybe else ""
+            self._finance.notify(
+                FinanceNotice(
+                    key=f"usage-discrepancy#{funder_id}#{kind}#{start}#{surely}#{stripe}",
+                    event_type="usage.discrepancy",
+                    subject=f"Usage mismatch: {funder.name[:60]} ({kind})",
+                    text=(
+                        f"For {funder.name} (funder {funder_id}), {kind} usage reported from {_text(start)} to "
+                        f"{_text(end)} is {surely}{pending} in our ledger but {stripe} in Stripe's meter summaries."
+                    ),
+                    data={"type": "usage.discrepancy", "funder_id": funder_id, **found},
+                )
             )
-        )
 
-    def _tell_unattributed(self, window: dict[str, object]) -> None:
+    def _tell_unattributed(self, found: UnattributedWindow) -> None:
         """Batches the summaries cannot tell apart: their records stay pending (visible) until Finance looks."""
-        batches = window["batches"]
-        assert isinstance(batches, list)
-        start, end = int(str(window["from"])), int(str(window["to"]))
+        window = found.window
+        where = f"customer {window.customer_id} on {window.event_name}"
         self._finance.notify(
             FinanceNotice(
-                key=f"usage-unattributed#{window['customer_id']}#{window['event_name']}#{start}#{window['stripe_found']}",
+                key=f"usage-unattributed#{window.customer_id}#{window.event_name}#{window.start}#{found.stripe_found}",
                 event_type="usage.unattributed",
-                subject=f"Usage to check: {window['event_name']} for {window['customer_id']}",
+                subject=f"Usage to check: {window.event_name} for {window.customer_id}",
                 text=(
-                    f"Stripe's meter summary for customer {window['customer_id']} on {window['event_name']} from "
-                    f"{_text(start)} to {_text(end)} counts {window['stripe_found']}, which no single set of our "
-                    f"{len(batches)} unconfirmed meter events there adds up to. Their usage stays pending until "
-                    f"checked: batches {', '.join(str(b) for b in batches)}."
+                    f"Stripe's meter summary for {where} from {_text(window.start)} to {_text(window.end)} counts "
+                    f"{found.stripe_found}, which no single set of our {len(found.batch_ids)} unconfirmed meter "
+                    f"events there adds up to. Their usage stays pending until checked: batches "
+                    f"{', '.join(found.batch_ids)}."
                 ),
-                data={"type": "usage.unattributed", **window},
+                data={"type": "usage.unattributed", **asdict(found)},
             )
         )
 
     def replay_undelivered(self) -> int:
         since = int(self._clock().timestamp()) - REPLAY_WINDOW_SECONDS
         replayed = 0
-        for snapshot_payload in self._undelivered.undelivered_events(since=since):
-            payload = snapshot_payload
-            body = json.loads(payload)
-            # events.list renders an old event in the API version of its creation: replay the object as
-            # Stripe has it now (our pinned version); keep the snapshot when it cannot be re-fetched.
-            snapshot = body["data"]["object"]
-            if snapshot.get("object") and snapshot.get("id"):
-                current = self._undelivered.current_object(str(snapshot["object"]), str(snapshot["id"]))
-                if current is not None:
-                    body["data"]["object"] = current
-                    payload = json.dumps(body)
+        for snapshot in self._undelivered.undelivered_events(since=since):
+            body = json.loads(snapshot)
+            payload = self._with_current_object(body) or snapshot
             event = VerifiedEvent(
                 event_id=body["id"],
                 type=body["type"],
@@ -157,6 +148,18 @@ class Reconciler:
             if self._ingress.accept(event) == "stored":
                 replayed += 1
         return replayed
+
+    def _with_current_object(self, body: dict[str, Any]) -> str | None:
+        """events.list renders an old event in the API version of its creation: the event's payload with the
+        object as Stripe has it now (our pinned version), or None to keep the snapshot (it cannot be re-fetched)."""
+        snapshot = body["data"]["object"]
+        if not (snapshot.get("object") and snapshot.get("id")):
+            return None
+        current = self._undelivered.current_object(str(snapshot["object"]), str(snapshot["id"]))
+        if current is None:
+            return None
+        body["data"]["object"] = current
+        return json.dumps(body)
 
 
 def _text(epoch: int) -> str:
