@@ -7,7 +7,13 @@ from typing import TYPE_CHECKING, Any
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
-from incytes_billing.adapters.dynamodb_items import batch_get, is_conditional_check_failure, plain_numbers, to_item
+from incytes_billing.adapters.dynamodb_items import (
+    batch_get,
+    every_item,
+    is_conditional_check_failure,
+    plain_numbers,
+    to_item,
+)
 from incytes_billing.models.usage import BatchOutcome, MeterBatch, meter_key
 
 if TYPE_CHECKING:
@@ -52,18 +58,13 @@ class DynamoDBMeterBatchStore:
         return sorted((batch for batch in batches if batch.status != "settled"), key=lambda batch: batch.batch_id)
 
     def in_meter_window(self, customer_id: str, event_name: str, start: int, end: int) -> list[MeterBatch]:
-        query: dict[str, Any] = {
-            "IndexName": METER_TIME_INDEX,
-            "KeyConditionExpression": Key("meter_key").eq(meter_key(customer_id, event_name))
+        items = every_item(
+            self._table.query,
+            IndexName=METER_TIME_INDEX,
+            KeyConditionExpression=Key("meter_key").eq(meter_key(customer_id, event_name))
             & Key("timestamp").between(start, end - 1),
-        }
-        batches: list[MeterBatch] = []
-        while True:
-            page = self._table.query(**query)
-            batches.extend(MeterBatch.model_validate(plain_numbers(item)) for item in page["Items"])
-            if "LastEvaluatedKey" not in page:
-                return batches
-            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        )
+        return [MeterBatch.model_validate(plain_numbers(item)) for item in items]
 
     def mark_streamed(self, batch_id: str, *, at: int) -> None:
         try:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from incytes_billing.adapters.dynamodb_items import plain_numbers, put_versioned, to_item
+from incytes_billing.adapters.dynamodb_items import every_item, plain_numbers, put_versioned, to_item
 from incytes_billing.models.funder import Funder
 
 if TYPE_CHECKING:
@@ -40,14 +40,7 @@ class DynamoDBFunderRepository:
 
     def funder_ids(self) -> list[str]:
         """Every funder's id (one small item per funder: a projected scan)."""
-        scan: dict[str, Any] = {"ProjectionExpression": "funder_id"}
-        ids: list[str] = []
-        while True:
-            page = self._table.scan(**scan)
-            ids.extend(str(item["funder_id"]) for item in page["Items"])
-            if "LastEvaluatedKey" not in page:
-                return sorted(ids)
-            scan["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return sorted(str(item["funder_id"]) for item in every_item(self._table.scan, ProjectionExpression="funder_id"))
 
     def save(self, funder: Funder, *, expected_version: int | None) -> None:
         put_versioned(self._table, to_item(funder), key="funder_id", expected_version=expected_version)

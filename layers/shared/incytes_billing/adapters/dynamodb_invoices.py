@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from boto3.dynamodb.conditions import Key
 
-from incytes_billing.adapters.dynamodb_items import plain_numbers, put_versioned, to_item
+from incytes_billing.adapters.dynamodb_items import every_item, plain_numbers, put_versioned, to_item
 from incytes_billing.models.invoice import InvoiceRecord
 
 if TYPE_CHECKING:
@@ -27,14 +27,6 @@ class DynamoDBInvoiceRepository:
         put_versioned(self._table, to_item(invoice), key="invoice_id", expected_version=expected_version)
 
     def pending_review(self) -> list[InvoiceRecord]:
-        records: list[InvoiceRecord] = []
-        query: dict[str, Any] = {
-            "IndexName": REVIEW_INDEX,
-            "KeyConditionExpression": Key("review_status").eq("pending"),
-        }
-        while True:
-            page = self._table.query(**query)
-            records.extend(InvoiceRecord.model_validate(plain_numbers(item)) for item in page["Items"])
-            if "LastEvaluatedKey" not in page:
-                return records
-            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        pending = Key("review_status").eq("pending")
+        items = every_item(self._table.query, IndexName=REVIEW_INDEX, KeyConditionExpression=pending)
+        return [InvoiceRecord.model_validate(plain_numbers(item)) for item in items]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -60,3 +61,13 @@ def batch_get(table: Table, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
             items.extend(answer["Responses"].get(table.name, []))
             request = dict(answer.get("UnprocessedKeys") or {})
     return items
+
+
+def every_item(read: Callable[..., Any], **params: Any) -> Iterator[dict[str, Any]]:
+    """Every item a `table.query` or `table.scan` answers, page after page."""
+    while True:
+        page = read(**params)
+        yield from page["Items"]
+        if "LastEvaluatedKey" not in page:
+            return
+        params["ExclusiveStartKey"] = page["LastEvaluatedKey"]

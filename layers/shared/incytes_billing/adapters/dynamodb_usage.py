@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
-from incytes_billing.adapters.dynamodb_items import batch_get, is_conditional_check_failure, plain_numbers, to_item
+from incytes_billing.adapters.dynamodb_items import (
+    batch_get,
+    every_item,
+    is_conditional_check_failure,
+    plain_numbers,
+    to_item,
+)
 from incytes_billing.models.usage import UsageRecord, UsageStatus
 
 if TYPE_CHECKING:
@@ -39,47 +45,30 @@ class DynamoDBUsageRepository:
         return None if item is None else UsageRecord.model_validate(plain_numbers(item))
 
     def between(self, funder_id: str, start: str, end: str) -> list[UsageRecord]:
-        query: dict[str, Any] = {
-            "IndexName": OCCURRED_INDEX,
-            "KeyConditionExpression": Key("funder_id").eq(funder_id) & Key("occurred_at").between(start, end),
-        }
-        records: list[UsageRecord] = []
-        while True:
-            page = self._table.query(**query)
-            found = (UsageRecord.model_validate(plain_numbers(item)) for item in page["Items"])
-            records.extend(record for record in found if record.occurred_at < end)  # BETWEEN is inclusive
-            if "LastEvaluatedKey" not in page:
-                return records
-            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        items = every_item(
+            self._table.query,
+            IndexName=OCCURRED_INDEX,
+            KeyConditionExpression=Key("funder_id").eq(funder_id) & Key("occurred_at").between(start, end),
+        )
+        found = (UsageRecord.model_validate(plain_numbers(item)) for item in items)
+        return [record for record in found if record.occurred_at < end]  # BETWEEN is inclusive
 
     def pending(self, funder_id: str, *, exclude: set[str] | frozenset[str] = frozenset()) -> list[UsageRecord]:
-        keys: list[dict[str, Any]] = []
-        query: dict[str, Any] = {"IndexName": PENDING_INDEX, "KeyConditionExpression": Key("funder_id").eq(funder_id)}
-        while True:
-            page = self._table.query(**query)
-            keys.extend(
-                {"funder_id": item["funder_id"], "usage_id": item["usage_id"]}
-                for item in page["Items"]
-                if item["usage_id"] not in exclude
-            )
-            if "LastEvaluatedKey" not in page:
-                break
-            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        items = every_item(
+            self._table.query, IndexName=PENDING_INDEX, KeyConditionExpression=Key("funder_id").eq(funder_id)
+        )
+        keys = [
+            {"funder_id": item["funder_id"], "usage_id": item["usage_id"]}
+            for item in items
+            if item["usage_id"] not in exclude
+        ]
         # The index lags a little: read the records themselves, consistently, and keep those still pending.
         records = [UsageRecord.model_validate(plain_numbers(item)) for item in batch_get(self._table, keys)]
         return sorted((r for r in records if r.status == "pending"), key=lambda r: r.usage_id)
 
     def funders_with_pending(self) -> set[str]:
-        return self._funder_ids({"IndexName": PENDING_INDEX, "ProjectionExpression": "funder_id"})
-
-    def _funder_ids(self, scan: dict[str, Any]) -> set[str]:
-        funders: set[str] = set()
-        while True:
-            page = self._table.scan(**scan)
-            funders.update(str(item["funder_id"]) for item in page["Items"])
-            if "LastEvaluatedKey" not in page:
-                return funders
-            scan["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        items = every_item(self._table.scan, IndexName=PENDING_INDEX, ProjectionExpression="funder_id")
+        return {str(item["funder_id"]) for item in items}
 
     def get_many(self, funder_id: str, usage_ids: list[str]) -> list[UsageRecord]:
         keys = [{"funder_id": funder_id, "usage_id": usage_id} for usage_id in usage_ids]
