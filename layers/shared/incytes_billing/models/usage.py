@@ -73,8 +73,9 @@ BatchOutcome = Literal["delivered", "refused"]
 class MeterBatch(BaseModel):
     """One meter event's worth of usage: saved before Stripe is called, so a retry re-sends the same event.
 
-    saved -> sent (Stripe accepted it synchronously) -> settled (records marked), or
+    saved -> settled once Stripe answered and the records are marked (outcome delivered or refused), or
     saved -> streamed (the v2 stream took it; validated asynchronously) -> settled once confirmed or refused.
+    `sent` (accepted, records not marked yet) is only found on batches saved by earlier releases.
     """
 
     model_config = ConfigDict(extra="ignore")
