@@ -76,3 +76,12 @@ def usage_ready_funders(
         )
         repository.save(funder, expected_version=None)
     return customers
+
+
+METER_ERROR_REPORT = "v1.billing.meter.error_report_triggered"
+
+
+def meter_error_reports(client: Any, emulator: Any) -> list[dict[str, Any]]:
+    """The emulator's meter error reports (thin events, with data), once it has validated what is queued."""
+    client.v1.customers.list()  # the emulator validates queued meter events on its next request
+    return [event for event in emulator.thin_events() if event["type"] == METER_ERROR_REPORT]

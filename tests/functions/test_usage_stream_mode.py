@@ -18,10 +18,9 @@ from local_stack.template import StackResources
 from stripe_emulator import StripeEmulator
 from tests.functions.pipeline import Pipeline
 from tests.functions.usage_support import OCCURRED_DELAY, meter_total, record, statuses
-from tests.support import EMULATOR_API_KEY, Invoke, load_event, usage_ready_funders
+from tests.support import EMULATOR_API_KEY, Invoke, load_event, meter_error_reports, usage_ready_funders
 
 STREAM_PATH = "/v2/billing/meter_event_stream"
-ERROR_REPORT = "v1.billing.meter.error_report_triggered"
 
 
 @pytest.fixture
@@ -80,8 +79,7 @@ def test_error_report_fails_the_records_of_the_refused_batch(
     # The customer is deleted in Stripe and we have not heard yet: the stream takes the event, Stripe refuses it.
     stripe_client.v1.customers.delete("cus_LocalDemoAcme")
     stream.drain()
-    stripe_client.v1.customers.list()  # the emulator validates queued events on its next request
-    (report,) = [event for event in stripe_emulator.thin_events() if event["type"] == ERROR_REPORT]
+    (report,) = meter_error_reports(stripe_client, stripe_emulator)
     codes = [error["code"] for error in report["data"]["reason"]["error_types"]]
     assert codes == ["meter_event_customer_not_found"]
 
@@ -118,8 +116,7 @@ def test_reconciler_settles_what_error_reports_could_not_name(
     for n in range(8):
         record(invoke, f"u{n}", "case", n + 1, when, funder_id=f"f{n}")
     stream.drain()
-    stripe_client.v1.customers.list()  # the emulator validates queued events on its next request
-    (report,) = [event for event in stripe_emulator.thin_events() if event["type"] == ERROR_REPORT]
+    (report,) = meter_error_reports(stripe_client, stripe_emulator)
     assert report["data"]["reason"]["error_count"] == 7
     pipeline.deliver_thin(report)
     pipeline.process()

@@ -30,7 +30,7 @@ from incytes_billing.models.catalog import load_catalog
 from incytes_billing.models.usage import UsageRecord, UsageStatus
 from local_stack.template import StackResources
 from stripe_emulator import StripeEmulator
-from tests.support import EMULATOR_API_KEY, usage_ready_funders
+from tests.support import EMULATOR_API_KEY, meter_error_reports, usage_ready_funders
 
 FUNDERS = 50
 RECORDS = 10_000
@@ -151,7 +151,6 @@ def meter_total(client: stripe.StripeClient, event_name: str, customer: str, now
 
 
 STREAM_RECORDS = 2_000
-ERROR_REPORT = "v1.billing.meter.error_report_triggered"
 
 
 class CrashOnceAfterStream(DynamoDBMeterBatchStore):
@@ -202,9 +201,8 @@ def test_stream_mode_bills_exactly_once_and_fails_only_what_stripe_refused(
     assert crashes == 1
     assert summary.awaiting_validation == STREAM_RECORDS  # everything streamed, nothing reported yet
 
-    stripe_client.v1.customers.list()  # the emulator validates queued events on its next request
     settler = MeterErrorSettler(usage, batches, gateway)
-    reports = [event for event in stripe_emulator.thin_events() if event["type"] == ERROR_REPORT]
+    reports = meter_error_reports(stripe_client, stripe_emulator)
     assert reports
     named = sum(settler.apply_event(report["id"]).failed_records for report in reports)
     checker = BatchChecker(

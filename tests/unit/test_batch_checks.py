@@ -15,7 +15,15 @@ from incytes_billing.domain.reporting import UsageReporter
 from incytes_billing.errors import StripeUnavailable
 from incytes_billing.models.catalog import load_catalog
 from tests.unit.test_funder_service import MemoryFunders
-from tests.unit.usage_memory import NOW, PERIOD_START, MemoryBatches, MemoryFinance, MemoryMeters, MemoryUsage
+from tests.unit.usage_memory import (
+    NOW,
+    PERIOD_START,
+    MemoryBatches,
+    MemoryFinance,
+    MemoryMeters,
+    MemoryUsage,
+    report_then_crash,
+)
 
 
 class Clock:
@@ -104,13 +112,7 @@ def test_a_stale_saved_batch_stripe_has_is_settled_without_a_resend(
 ) -> None:
     usage.add("f1", "a", "case", 5, NOW)
 
-    def crash(*args: object, **kwargs: object) -> None:
-        raise RuntimeError("crashed after Stripe accepted, before anything was marked")
-
-    settle, usage.settle = usage.settle, crash  # type: ignore[method-assign]
-    with pytest.raises(RuntimeError):
-        reporter.report_funders(["f1"])
-    usage.settle = settle  # type: ignore[method-assign]
+    report_then_crash(reporter, usage, ["f1"])
     batches_before = meters.requests
 
     clock.now = NOW + timedelta(hours=25)  # past Stripe's 24 h dedupe: a blind re-send could bill it twice
@@ -171,13 +173,7 @@ def test_a_batch_delivered_within_the_lag_holds_back_the_verdict_on_its_minute(
     twice. The minute waits for the lag instead."""
     usage.add("f1", "a", "case", 5, NOW)
 
-    def crash(*args: object, **kwargs: object) -> None:
-        raise RuntimeError("crashed after Stripe accepted")
-
-    settle, usage.settle = usage.settle, crash  # type: ignore[method-assign]
-    with pytest.raises(RuntimeError):
-        reporter.report_funders(["f1"])  # Stripe has batch a; it stays saved
-    usage.settle = settle  # type: ignore[method-assign]
+    report_then_crash(reporter, usage, ["f1"])  # Stripe has batch a; it stays saved
     (stale,) = batches.batches.values()
     clock.now = NOW + timedelta(hours=25)
     late = UsageReporter(usage, batches, funders, meters, load_catalog(), clock=clock)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from incytes_billing.domain.finance import FinanceNotices
 from incytes_billing.domain.reporting import UsageReporter
 from incytes_billing.errors import MeterEventRejected, StripeUnavailable
@@ -19,6 +17,7 @@ from tests.unit.usage_memory import (
     MemoryFinance,
     MemoryMeters,
     MemoryUsage,
+    report_then_crash,
 )
 
 
@@ -42,20 +41,9 @@ def test_crash_after_stripe_accepted_resends_the_same_identifier(
     usage.add("f1", "a", "case", 2, NOW)
     usage.add("f1", "b", "case", 3, NOW)
 
-    class Crash(Exception):
-        pass
-
-    original_settle = usage.settle
-
-    def crashing_settle(*args: object, **kwargs: object) -> None:  # dies before marking anything
-        raise Crash
-
-    usage.settle = crashing_settle  # type: ignore[method-assign]
-    with pytest.raises(Crash):
-        reporter.report_funders(["f1"])
+    report_then_crash(reporter, usage, ["f1"])
     assert meters.total("cus_1", "case") == 5  # Stripe has it; the ledger does not know yet
 
-    usage.settle = original_settle  # type: ignore[method-assign]
     usage.add("f1", "c", "case", 7, NOW)  # new usage arrived meanwhile: it goes in a new batch
     reporter.report_funders(["f1"])
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
+from incytes_billing.domain.reporting import UsageReporter
 from incytes_billing.models.events import FinanceNotice
 from incytes_billing.models.notifications import ClaimOutcome
 from incytes_billing.models.usage import BatchOutcome, MeterBatch, UsageRecord, UsageStatus, utc_text
@@ -151,3 +152,23 @@ class MemoryFinance:
         if self.down:
             raise ConnectionError("SNS is unreachable")
         self.published.append(notice)
+
+
+class ReporterCrash(Exception):
+    pass
+
+
+def report_then_crash(reporter: UsageReporter, usage: MemoryUsage, funder_ids: list[str]) -> None:
+    """Run the reporter and let it die on its first ledger mark: Stripe has the batch, the ledger does not know."""
+
+    def crash(*args: object, **kwargs: object) -> None:
+        raise ReporterCrash
+
+    settle, usage.settle = usage.settle, crash  # type: ignore[method-assign]
+    try:
+        reporter.report_funders(funder_ids)
+    except ReporterCrash:
+        return
+    finally:
+        usage.settle = settle  # type: ignore[method-assign]
+    raise AssertionError("the reporter marked no record: nothing to crash on")
