@@ -150,7 +150,9 @@ def usage_reporter() -> UsageReporter:
     )
 
 
+@cache
 def finance_notices() -> FinanceNotices:
+    # Built once per container: the reporter and the reconciler are assembled on every invocation.
     config = settings()
     return FinanceNotices(
         DynamoDBNotificationClaims(_table("notifications_table_name")),
@@ -192,5 +194,6 @@ def reset() -> None:
         idempotency_store,
         webhook_ingress,
         event_processor,
+        finance_notices,
     ):
         cached.cache_clear()
