@@ -3,6 +3,7 @@ LOCAL_SCHEDULE_SECONDS (default 300), whatever its cron, so that a demo sees it 
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import UTC, datetime
 from typing import Any
@@ -33,8 +34,14 @@ def schedule_workers(context: Any) -> list[PollingWorker]:
             if event.get("Type") != "Schedule":
                 continue
 
-            def run(function_id: str = function_id, rule: str = f"{function_id}{event_id}") -> bool:
-                context.runner.invoke(function_id, scheduled_event(rule, context.runner.region))
+            # EventBridge sends a rule's Input, when it has one, instead of the scheduled event.
+            constant = event.get("Properties", {}).get("Input")
+
+            def run(
+                function_id: str = function_id, rule: str = f"{function_id}{event_id}", constant: Any = constant
+            ) -> bool:
+                payload = json.loads(constant) if constant else scheduled_event(rule, context.runner.region)
+                context.runner.invoke(function_id, payload)
                 return False  # then wait the interval
 
             workers.append(PollingWorker(f"schedule:{function_id}", run, interval=interval))

@@ -1,8 +1,8 @@
-"""GET /invoices?review_status=pending and POST /invoices/{invoice_id}/approve: Finance's review."""
+"""GET /invoices?review_status=… and POST /invoices/{invoice_id}/approve: Finance's review."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import Response
@@ -13,6 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from incytes_billing import wiring
 from incytes_billing.http.api import create_api_resolver, json_response, resolve_json_api
+from incytes_billing.models.invoice import ReviewStatus
 
 logger = Logger()
 metrics = Metrics()
@@ -22,8 +23,8 @@ InvoiceId = Annotated[str, Path(pattern=r"^in_[A-Za-z0-9]{1,250}$", description=
 
 
 @app.get("/invoices")
-def list_invoices(review_status: Annotated[Literal["pending"], Query()] = "pending") -> Response[str]:
-    invoices = wiring.invoice_review_service().pending()
+def list_invoices(review_status: Annotated[ReviewStatus, Query()] = "pending") -> Response[str]:
+    invoices = wiring.invoice_review_service().listed(review_status)
     return json_response(200, {"review_status": review_status, "invoices": [i.api_view() for i in invoices]})
 
 

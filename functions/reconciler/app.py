@@ -11,7 +11,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from incytes_billing import wiring
+from incytes_billing import invocation, wiring
 
 logger = Logger()
 metrics = Metrics()
@@ -20,6 +20,7 @@ metrics = Metrics()
 @logger.inject_lambda_context
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    invocation.begin(context)  # Stripe calls stop before the function would time out
     # Every funder (the funders table is small; the usage ledger is not): each is checked and compared.
     report = wiring.reconciler().run(wiring.funder_repository().funder_ids())
     metrics.add_metric(name="UsageDiscrepancies", unit=MetricUnit.Count, value=len(report.discrepancies))

@@ -1,4 +1,5 @@
-"""Scheduled: remind Finance of first-invoice drafts still pending review after REVIEW_REMINDER_DAYS days."""
+"""Scheduled: keep first-invoice drafts held (every 15 minutes), and remind Finance of drafts still pending
+review after REVIEW_REMINDER_DAYS days (daily)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from incytes_billing import wiring
+from incytes_billing import invocation, wiring
 
 logger = Logger()
 metrics = Metrics()
@@ -18,8 +19,15 @@ metrics = Metrics()
 @logger.inject_lambda_context
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    invocation.begin(context)  # Stripe calls stop before the function would time out
+    processor = wiring.event_processor()
+    # Every run checks the holds: a draft Stripe would finalize unreviewed is held again, or told as missed.
+    missed = processor.check_held_drafts()
+    metrics.add_metric(name="FirstInvoicesMissed", unit=MetricUnit.Count, value=len(missed))
+    if event.get("task") == "check_holds":
+        return {"missed": missed}
     days = int(os.environ.get("REVIEW_REMINDER_DAYS", "2"))
-    reminded = wiring.event_processor().remind_pending_reviews(older_than_days=days)
+    reminded = processor.remind_pending_reviews(older_than_days=days)
     metrics.add_metric(name="ReviewRemindersSent", unit=MetricUnit.Count, value=len(reminded))
     logger.info("pending reviews reminded", extra={"invoices": reminded, "older_than_days": days})
-    return {"reminded": reminded}
+    return {"missed": missed, "reminded": reminded}

@@ -19,7 +19,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from incytes_billing import wiring
+from incytes_billing import invocation, wiring
 from incytes_billing.domain.reporting import ReportSummary
 
 logger = Logger()
@@ -41,6 +41,7 @@ def _publish(summary: ReportSummary) -> None:
 @logger.inject_lambda_context
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    invocation.begin(context)  # Stripe calls stop before the function would time out
     reporter = wiring.usage_reporter()
     if "Records" not in event:  # the schedule
         summary = reporter.report_funders(wiring.usage_repository().funders_with_pending())

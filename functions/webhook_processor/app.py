@@ -17,7 +17,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from incytes_billing import wiring
+from incytes_billing import invocation, wiring
 from incytes_billing.errors import RetryLater
 
 logger = Logger()
@@ -67,4 +67,5 @@ def _back_off(record: SQSRecord) -> None:
 @logger.inject_lambda_context
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    invocation.begin(context)  # Stripe calls stop before the function would time out
     return process_partial_response(event=event, record_handler=apply_event, processor=processor, context=context)

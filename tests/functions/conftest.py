@@ -27,10 +27,15 @@ def stream(invoke: Invoke, aws: StackResources) -> DynamoDBStreamSource:
 
 
 @pytest.fixture
-def subscribed(invoke: Invoke, stripe_api: str, demo_customer: str) -> dict[str, Any]:
-    """Funder f1, linked to the demo customer, with a one-click subscription (its first invoice held)."""
+def subscribed_ready(invoke: Invoke, stripe_api: str, demo_customer: str) -> None:
+    """The catalog, and funder f1 linked to the demo customer: ready for a one-click subscription."""
     run_catalog_sync(EMULATOR_API_KEY, stripe_api)
     assert invoke("FundersFunction", load_event("funders/put_funder_linked.json"))["statusCode"] == 200
+
+
+@pytest.fixture
+def subscribed(invoke: Invoke, subscribed_ready: None) -> dict[str, Any]:
+    """Funder f1, linked to the demo customer, with a one-click subscription (its first invoice held)."""
     response = invoke("SubscriptionsFunction", load_event("subscriptions/post_subscription.json"))
     assert response["statusCode"] == 201, response["body"]
     created: dict[str, Any] = json.loads(response["body"])

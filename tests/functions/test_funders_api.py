@@ -150,9 +150,16 @@ def test_changing_customer_of_subscribed_funder_is_locked(
     locked = invoke(FUNCTION, put_event({"name": "Acme", "stripe_customer_id": other.id}))
     assert "sub_123" in assert_error(locked, 409, "funder_locked")["message"]
     assert assert_error(invoke(FUNCTION, put_event({"name": "Acme", "currency": "eur"})), 409, "funder_locked")
-    seats = invoke(FUNCTION, put_event({"name": "Acme", "seats": 12}))
-    assert body_of(seats)["seats"] == 12
-    subscription = body_of(seats)["subscription"]
+    # Seats change through PATCH /funders/{id}/subscription, so that Stripe bills what the funder shows.
+    assert (
+        "PATCH"
+        in assert_error(
+            invoke(FUNCTION, put_event({"name": "Acme", "seats": 12})), 409, "seats_change_requires_subscription_route"
+        )["message"]
+    )
+    renamed = invoke(FUNCTION, put_event({"name": "Acme Health"}))
+    assert body_of(renamed)["name"] == "Acme Health"
+    subscription = body_of(renamed)["subscription"]
     assert (subscription["subscription_id"], subscription["status"]) == ("sub_123", "active")
 
 

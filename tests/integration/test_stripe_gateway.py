@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 
 import pytest
 import stripe
 
+from incytes_billing import invocation
 from incytes_billing.adapters.stripe_gateway import StripeGateway, build_stripe_client
 from incytes_billing.catalog.sync import run_catalog_sync
 from incytes_billing.config import StripeSettings
@@ -139,3 +141,63 @@ def test_meter_event_stream_reuses_its_session_and_renews_an_expired_one(
     assert [e["status"] for e in log if e["path"] == "/v2/billing/meter_event_stream"] == [200, 200, 401, 200]
     start = now // 60 * 60
     assert gateway.meter_total("incytes_case", customer, start, later // 60 * 60 + 60) == 9
+
+
+class FakeContext:
+    def __init__(self, seconds: float) -> None:
+        self.aws_request_id = "req-deadline"
+        self._deadline = time.monotonic() + seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return int((self._deadline - time.monotonic()) * 1000)
+
+
+def test_stripe_calls_stop_before_the_invocations_deadline(stripe_api: str, stripe_emulator: StripeEmulator) -> None:
+    """Issue 9 §1: two 9 s hangs took 28 s and API Gateway answered 502. With 4 s left and 1 s kept to answer,
+    hangs longer than the time left end as StripeUnavailable (a 503 with Retry-After) within the budget."""
+    gateway, _ = gateway_for(stripe_api, timeout_seconds=8.0, max_network_retries=2, answer_margin_seconds=1.0)
+    stripe_emulator.inject_fault(path_prefix="/v1/customers", hang_seconds=5, count=3)
+    invocation.begin(FakeContext(4.0))
+    started = time.monotonic()
+    try:
+        with pytest.raises(StripeUnavailable):
+            gateway.get_customer("cus_Unknown")
+        assert time.monotonic() - started < 3.5
+        with pytest.raises(StripeUnavailable):  # no time left at all: no request is started
+            gateway.get_customer("cus_Unknown")
+    finally:
+        invocation.begin(None)
+
+
+def test_a_write_after_a_saved_500_reads_stripe_then_tries_a_new_key(
+    stripe_api: str, stripe_emulator: StripeEmulator, stripe_client: stripe.StripeClient
+) -> None:
+    """Stripe replays a saved 500 to every retry with its key for 24 h
+    (https://docs.stripe.com/api/idempotent_requests): a second attempt must use another key."""
+    gateway, _ = gateway_for(stripe_api)
+    customer = stripe_client.v1.customers.create({"name": "Keys"})
+    price = stripe_client.v1.prices.create(
+        {"currency": "usd", "unit_amount": 100, "recurring": {"interval": "month"}, "product_data": {"name": "Seat"}}
+    )
+    subscription = stripe_client.v1.subscriptions.create(
+        {
+            "customer": customer.id,
+            "items": [{"price": price.id}],
+            "collection_method": "send_invoice",
+            "days_until_due": 30,
+        }
+    )
+    invoice = stripe_client.v1.invoices.retrieve(str(subscription.latest_invoice))
+    assert (invoice.status, invoice.auto_advance) == ("draft", True)
+    stripe_emulator.inject_fault(f"/v1/invoices/{invoice.id}", method="POST", status=500, count=1)
+
+    held = gateway.hold_invoice(str(invoice.id))
+
+    assert (held.status, held.auto_advance) == ("draft", False)
+    keys = [
+        e["idempotency_key"]
+        for e in stripe_emulator.requests_log()
+        if e["path"] == f"/v1/invoices/{invoice.id}" and e["method"] == "POST"
+    ]
+    assert len(keys) == 2
+    assert keys[0] != keys[1]

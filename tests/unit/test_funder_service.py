@@ -12,6 +12,7 @@ from incytes_billing.errors import (
     CurrencyMismatch,
     FunderLocked,
     FunderNotFound,
+    SeatsChangeNeedsSubscriptionRoute,
     StripeCustomerInUse,
     StripeCustomerNotFound,
 )
@@ -157,8 +158,21 @@ def test_subscribed_funder_cannot_change_customer_or_currency(
     )
     with pytest.raises(FunderLocked, match="sub_1"):
         service.upsert("f1", upsert(**change))
-    # Seats and name stay editable.
-    assert service.upsert("f1", upsert(name="Still Acme", seats=9)).seats == 9
+    # The name stays editable; the seats too, when they are the ones Stripe bills (a replay).
+    assert service.upsert("f1", upsert(name="Still Acme", seats=funder.seats)).name == "Still Acme"
+
+
+def test_subscribed_funders_seats_change_only_through_the_subscription(
+    service: FunderService, funders: MemoryFunders
+) -> None:
+    """Issue 9 §4: PUT /funders with other seats answered 200 while Stripe kept billing the old count."""
+    funder = service.upsert("f1", upsert(stripe_customer_id="cus_new", seats=12))
+    funders.items["f1"] = funder.model_copy(
+        update={"subscription": FunderSubscription(subscription_id="sub_1", status="active")}
+    )
+    with pytest.raises(SeatsChangeNeedsSubscriptionRoute, match="PATCH /funders/f1/subscription"):
+        service.upsert("f1", upsert(seats=20))
+    assert funders.items["f1"].seats == 12
 
 
 def test_canceled_subscription_no_longer_locks(service: FunderService, funders: MemoryFunders) -> None:

@@ -13,6 +13,7 @@ from incytes_billing.config import SubscriptionPolicy
 from incytes_billing.domain.subscriptions import SubscriptionService
 from incytes_billing.errors import (
     CatalogIncomplete,
+    CustomerHasSubscription,
     FirstInvoicePendingReview,
     SeatItemMissing,
     SmsItemRequired,
@@ -35,6 +36,7 @@ from incytes_billing.models.stripe import (
     StripeSubscription,
     StripeSubscriptionItem,
 )
+from incytes_billing.models.subscription import LIVE_SUBSCRIPTION_STATUSES
 from tests.unit.test_funder_service import MemoryFunders
 
 CATALOG = load_catalog()
@@ -58,6 +60,7 @@ class MemoryStripe:
         self.created: list[NewSubscription] = []
         self.released: list[str] = []
         self.quantity_changes: list[tuple[str, int, str]] = []
+        self.cancellations: list[tuple[str, bool]] = []
         self.fail_next_create: Exception | None = None
         self.calls = 0
 
@@ -65,9 +68,16 @@ class MemoryStripe:
         self.calls += 1
         return {key: self.prices[key] for key in lookup_keys if key in self.prices}
 
-    def find_funder_subscriptions(self, customer_id: str, funder_id: str) -> list[StripeSubscription]:
+    def live_subscriptions(self, customer_id: str) -> list[StripeSubscription]:
         self.calls += 1
-        return [s for s in self.subscriptions.values() if s.customer_id == customer_id and s.funder_id == funder_id]
+        return [
+            s
+            for s in self.subscriptions.values()
+            if s.customer_id == customer_id and s.status in LIVE_SUBSCRIPTION_STATUSES
+        ]
+
+    def unpaid_invoices(self, subscription_id: str) -> list[StripeInvoice]:
+        return []
 
     def add_subscription(
         self,
@@ -125,14 +135,23 @@ class MemoryStripe:
         self.invoices[invoice_id] = replace(self.invoices[invoice_id], auto_advance=False)
         return self.invoices[invoice_id]
 
-    def set_item_quantity(self, item_id: str, quantity: int, *, proration_behavior: str, idempotency_key: str) -> None:
+    def finalize_invoice(self, invoice_id: str, *, auto_advance: bool = True) -> StripeInvoice:
+        self.invoices[invoice_id] = replace(self.invoices[invoice_id], status="open", auto_advance=auto_advance)
+        return self.invoices[invoice_id]
+
+    def void_invoice(self, invoice_id: str) -> StripeInvoice:
+        self.invoices[invoice_id] = replace(self.invoices[invoice_id], status="void")
+        return self.invoices[invoice_id]
+
+    def set_item_quantity(self, item_id: str, quantity: int, *, proration_behavior: str) -> None:
         self.quantity_changes.append((item_id, quantity, proration_behavior))
 
-    def cancel_at_period_end(self, subscription_id: str, *, idempotency_key: str) -> StripeSubscription:
+    def cancel_at_period_end(self, subscription_id: str) -> StripeSubscription:
         self.subscriptions[subscription_id] = replace(self.subscriptions[subscription_id], cancel_at_period_end=True)
         return self.subscriptions[subscription_id]
 
-    def cancel_now(self, subscription_id: str, *, idempotency_key: str) -> StripeSubscription:
+    def cancel_now(self, subscription_id: str, *, prorate: bool) -> StripeSubscription:
+        self.cancellations.append((subscription_id, prorate))
         self.subscriptions[subscription_id] = replace(
             self.subscriptions[subscription_id], status="canceled", canceled_at=5
         )
@@ -336,7 +355,7 @@ def test_seats_wait_for_the_first_invoice_review(service: SubscriptionService, s
     assert changed_seat is not None
     assert changed_seat.quantity == 5
     assert changed.subscription.first_invoice is not None
-    assert changed.subscription.first_invoice.review_status == "approved"
+    assert changed.subscription.first_invoice.status == "open"
     service.change_seats("f1", 5)  # same number: no Stripe call
     assert len(stripe.quantity_changes) == 1
 
@@ -361,8 +380,90 @@ def test_cancel_at_period_end_then_now(service: SubscriptionService, stripe: Mem
     ended = service.cancel("f1", "now")
     assert ended.subscription is not None
     assert ended.subscription.status == "canceled"
-    assert ended.subscription.first_invoice == ending.subscription.first_invoice
+    assert ended.subscription.first_invoice is not None
+    assert (ended.subscription.first_invoice.status, ended.subscription.first_invoice.review_status) == (
+        "void",
+        "canceled",
+    )
     with pytest.raises(SubscriptionMissing):
         service.cancel("f1", "now")
     # A canceled subscription no longer blocks a new one.
+    assert service.create("f1", seats=None, currency=None).is_subscribed
+
+
+def test_canceling_now_before_review_voids_the_first_invoice_and_credits_no_seats(
+    service: SubscriptionService, stripe: MemoryStripe
+) -> None:
+    """Issue 9 §3: Stripe credited "Unused time on 3 × seat" for seats never billed, and the $105 draft stayed
+    pending (approve then finalized it)."""
+    created = service.create("f1", seats=None, currency=None)
+    assert created.subscription is not None
+    assert created.subscription.first_invoice is not None
+    first_id = created.subscription.first_invoice.id
+
+    ended = service.cancel("f1", "now")
+
+    assert stripe.invoices[first_id].status == "void"
+    assert stripe.cancellations == [(created.subscription.subscription_id, False)]  # no proration credit
+    assert ended.subscription is not None
+    assert ended.subscription.first_invoice is not None
+    assert ended.subscription.first_invoice.review_status == "canceled"
+
+
+def test_canceling_now_after_approval_prorates(service: SubscriptionService, stripe: MemoryStripe) -> None:
+    created = service.create("f1", seats=None, currency=None)
+    assert created.subscription is not None
+    assert created.subscription.first_invoice is not None
+    first_id = created.subscription.first_invoice.id
+    stripe.finalize_invoice(first_id)  # approved (here or in the Dashboard)
+    service.change_seats("f1", 4)  # reads Stripe: the record now knows the first invoice is finalized
+
+    service.cancel("f1", "now")
+
+    assert stripe.invoices[first_id].status == "open"
+    assert stripe.cancellations == [(created.subscription.subscription_id, True)]
+
+
+def test_a_retry_after_finalizing_for_void_completes_the_void(
+    service: SubscriptionService, stripe: MemoryStripe
+) -> None:
+    created = service.create("f1", seats=None, currency=None)
+    assert created.subscription is not None
+    assert created.subscription.first_invoice is not None
+    first_id = created.subscription.first_invoice.id
+    stripe.finalize_invoice(first_id, auto_advance=False)  # an earlier attempt failed between finalize and void
+
+    service.cancel("f1", "now")
+
+    assert stripe.invoices[first_id].status == "void"
+    assert stripe.cancellations == [(created.subscription.subscription_id, False)]
+
+
+def test_a_first_invoice_already_finalized_at_creation_is_missed_not_approved(
+    service: SubscriptionService, stripe: MemoryStripe
+) -> None:
+    """Issue 9 §2: found open (a crash, or held too late), it was recorded `approved`."""
+    original = stripe.add_subscription
+
+    def finalized_first(*args: object, **kwargs: object) -> StripeSubscription:
+        kwargs["invoice_status"] = "open"
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    stripe.add_subscription = finalized_first  # type: ignore[method-assign]
+    funder = service.create("f1", seats=None, currency=None)
+    assert funder.subscription is not None
+    assert funder.subscription.first_invoice is not None
+    assert funder.subscription.first_invoice.review_status == "missed"
+
+
+def test_a_customer_with_another_live_subscription_gets_no_second_one(
+    service: SubscriptionService, stripe: MemoryStripe
+) -> None:
+    """Issue 9 §4: meters count per customer, so a second subscription would bill every case and SMS twice."""
+    manual = stripe.add_subscription("cus_1", ["price_incytes_sms_usd"])
+    with pytest.raises(CustomerHasSubscription, match=f"{manual.subscription_id}.*PUT /funders/f1/subscription"):
+        service.create("f1", seats=None, currency=None)
+    assert stripe.created == []
+    # Canceled, it no longer stands in the way.
+    stripe.subscriptions[manual.subscription_id] = replace(manual, status="canceled")
     assert service.create("f1", seats=None, currency=None).is_subscribed

@@ -17,6 +17,10 @@ class StripeSettings:
     # The SDK does not retry a 429 unless Stripe says so; the adapter backs off itself, this many times.
     rate_limit_attempts: int
     rate_limit_backoff_seconds: float
+    # Time kept back from the invocation's deadline to store the outcome and answer; Stripe calls stop before.
+    answer_margin_seconds: float = 3.0
+    # A write whose attempt failed (5xx, connection, idempotency conflict) is tried again this many times in all.
+    write_attempts: int = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +71,8 @@ class Settings:
                 max_network_retries=int(env.get("STRIPE_MAX_NETWORK_RETRIES", "2")),
                 rate_limit_attempts=int(env.get("STRIPE_RATE_LIMIT_ATTEMPTS", "3")),
                 rate_limit_backoff_seconds=float(env.get("STRIPE_RATE_LIMIT_BACKOFF_SECONDS", "0.5")),
+                answer_margin_seconds=float(env.get("STRIPE_ANSWER_MARGIN_SECONDS", "3")),
+                write_attempts=int(env.get("STRIPE_WRITE_ATTEMPTS", "3")),
             ),
             subscriptions=SubscriptionPolicy(
                 collection_method=_choice(env, "SUBSCRIPTION_COLLECTION_METHOD", "send_invoice", COLLECTION_METHODS),

@@ -215,6 +215,64 @@ class SubscriptionLinkedElsewhere(BillingError):
 # --- webhooks ----------------------------------------------------------------------------------------------
 
 
+class CustomerHasSubscription(BillingError):
+    """The customer already has a live subscription this funder is not billed by: meters count per customer,
+    so a second one would bill seats, cases and SMS twice."""
+
+    status = 409
+    code = "customer_has_subscription"
+
+    def __init__(self, funder_id: str, customer_id: str, subscription_ids: list[str]) -> None:
+        listed = ", ".join(subscription_ids)
+        super().__init__(
+            f"Stripe customer '{customer_id}' already has a live subscription ({listed}). Link it to funder "
+            f"'{funder_id}' with PUT /funders/{funder_id}/subscription, or cancel it in Stripe, instead of "
+            "creating a second one (usage would be billed twice)."
+        )
+
+
+class SeatsChangeNeedsSubscriptionRoute(BillingError):
+    status = 409
+    code = "seats_change_requires_subscription_route"
+
+    def __init__(self, funder_id: str) -> None:
+        super().__init__(
+            f"Funder '{funder_id}' is subscribed: change its seats with PATCH /funders/{funder_id}/subscription, "
+            "so that Stripe bills the new count."
+        )
+
+
+class InvoiceCustomerDeleted(BillingError):
+    status = 409
+    code = "invoice_customer_deleted"
+
+    def __init__(self, invoice_id: str, customer_id: str) -> None:
+        super().__init__(
+            f"Invoice '{invoice_id}' cannot be approved: its Stripe customer '{customer_id}' has been deleted."
+        )
+
+
+class InvoiceSubscriptionCanceled(BillingError):
+    status = 409
+    code = "invoice_subscription_canceled"
+
+    def __init__(self, invoice_id: str, subscription_id: str) -> None:
+        super().__init__(
+            f"Invoice '{invoice_id}' cannot be approved: its subscription '{subscription_id}' is canceled."
+        )
+
+
+class InvoiceSubscriptionNotLinked(BillingError):
+    status = 409
+    code = "invoice_subscription_not_linked"
+
+    def __init__(self, invoice_id: str, subscription_id: str, funder_id: str) -> None:
+        super().__init__(
+            f"Invoice '{invoice_id}' belongs to subscription '{subscription_id}', which is not linked to funder "
+            f"'{funder_id}'. Link it first (PUT /funders/{funder_id}/subscription) or cancel it in Stripe."
+        )
+
+
 class InvalidSignature(BillingError):
     status = 400
     code = "invalid_signature"

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 from incytes_billing.models.catalog import MeterRecord, MeterSpec, PriceRecord, PriceSpec, ProductSpec
 from incytes_billing.models.events import EventStatus, FinanceNotice, StoredEvent, VerifiedEvent
 from incytes_billing.models.funder import Funder
-from incytes_billing.models.invoice import InvoiceRecord
+from incytes_billing.models.invoice import InvoiceRecord, ReviewStatus
 from incytes_billing.models.notifications import ClaimOutcome
 from incytes_billing.models.stripe import (
     CatalogPrice,
@@ -72,10 +72,6 @@ class SubscriptionGateway(Protocol):
         """Active prices by lookup key; missing keys are absent from the answer."""
         ...
 
-    def find_funder_subscriptions(self, customer_id: str, funder_id: str) -> list[StripeSubscription]:
-        """The customer's subscriptions tagged (metadata) with the funder, whatever their status, newest first."""
-        ...
-
     def create_subscription(self, request: NewSubscription) -> StripeSubscription:
         """Create it through a subscription schedule, so that its first invoice begins as a draft."""
         ...
@@ -92,14 +88,24 @@ class SubscriptionGateway(Protocol):
         """Keep a draft a draft (auto_advance=false) until Finance approves it."""
         ...
 
-    def set_item_quantity(
-        self, item_id: str, quantity: int, *, proration_behavior: str, idempotency_key: str
-    ) -> None: ...
+    def finalize_invoice(self, invoice_id: str, *, auto_advance: bool = True) -> StripeInvoice: ...
 
-    def cancel_at_period_end(self, subscription_id: str, *, idempotency_key: str) -> StripeSubscription: ...
+    def void_invoice(self, invoice_id: str) -> StripeInvoice: ...
 
-    def cancel_now(self, subscription_id: str, *, idempotency_key: str) -> StripeSubscription:
-        """Cancel at once, invoicing outstanding metered usage and prorating (invoice_now, prorate)."""
+    def set_item_quantity(self, item_id: str, quantity: int, *, proration_behavior: str) -> None: ...
+
+    def cancel_at_period_end(self, subscription_id: str) -> StripeSubscription: ...
+
+    def cancel_now(self, subscription_id: str, *, prorate: bool) -> StripeSubscription:
+        """Cancel at once, invoicing outstanding metered usage (invoice_now); `prorate` credits unused time."""
+        ...
+
+    def live_subscriptions(self, customer_id: str) -> list[StripeSubscription]:
+        """The customer's subscriptions that still bill (any funder's, or none's)."""
+        ...
+
+    def unpaid_invoices(self, subscription_id: str) -> list[StripeInvoice]:
+        """The subscription's finalized invoices still to be paid (open)."""
         ...
 
 
@@ -130,8 +136,8 @@ class InvoiceRepository(Protocol):
         """Raises ConcurrentUpdate when the stored version is not the expected one (None: must be new)."""
         ...
 
-    def pending_review(self) -> list[InvoiceRecord]:
-        """First-invoice drafts waiting for Finance, oldest first."""
+    def with_review_status(self, review_status: ReviewStatus) -> list[InvoiceRecord]:
+        """The invoices in one review state (e.g. pending: first-invoice drafts waiting for Finance)."""
         ...
 
 
@@ -153,11 +159,21 @@ class InvoiceGateway(Protocol):
 
     def hold_invoice(self, invoice_id: str) -> StripeInvoice: ...
 
-    def finalize_invoice(self, invoice_id: str) -> StripeInvoice:
+    def finalize_invoice(self, invoice_id: str, *, auto_advance: bool = True) -> StripeInvoice:
         """Finalize with auto_advance=true, so that Stripe charges or emails it and retries and reminds."""
         ...
 
+    def release_hold(self, invoice_id: str) -> StripeInvoice:
+        """auto_advance=true on a finalized invoice, so that Stripe collects it."""
+        ...
+
     def send_invoice(self, invoice_id: str) -> StripeInvoice: ...
+
+    def get_subscription(self, subscription_id: str) -> StripeSubscription | None: ...
+
+    def get_customer(self, customer_id: str) -> StripeCustomer | None: ...
+
+    def unpaid_invoices(self, subscription_id: str) -> list[StripeInvoice]: ...
 
 
 class UsageRepository(Protocol):

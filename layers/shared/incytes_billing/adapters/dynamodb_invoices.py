@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from boto3.dynamodb.conditions import Key
 
 from incytes_billing.adapters.dynamodb_items import every_item, plain_numbers, put_versioned, to_item
-from incytes_billing.models.invoice import InvoiceRecord
+from incytes_billing.models.invoice import InvoiceRecord, ReviewStatus
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -26,7 +26,7 @@ class DynamoDBInvoiceRepository:
     def save(self, invoice: InvoiceRecord, *, expected_version: int | None) -> None:
         put_versioned(self._table, to_item(invoice), key="invoice_id", expected_version=expected_version)
 
-    def pending_review(self) -> list[InvoiceRecord]:
-        pending = Key("review_status").eq("pending")
-        items = every_item(self._table.query, IndexName=REVIEW_INDEX, KeyConditionExpression=pending)
+    def with_review_status(self, review_status: ReviewStatus) -> list[InvoiceRecord]:
+        condition = Key("review_status").eq(review_status)
+        items = every_item(self._table.query, IndexName=REVIEW_INDEX, KeyConditionExpression=condition)
         return [InvoiceRecord.model_validate(plain_numbers(item)) for item in items]

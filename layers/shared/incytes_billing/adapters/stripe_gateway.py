@@ -6,11 +6,12 @@ StripeUnavailable (503 upstream), a request Stripe refuses becomes StripeRejecte
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -18,6 +19,7 @@ from typing import Any, TypeVar
 import stripe
 from aws_lambda_powertools import Logger
 
+from incytes_billing import invocation
 from incytes_billing.config import StripeSettings
 from incytes_billing.errors import MeterEventRejected, StripeRejected, StripeUnavailable
 from incytes_billing.models.catalog import MeterRecord, MeterSpec, PriceRecord, PriceSpec, ProductSpec
@@ -29,20 +31,54 @@ from incytes_billing.models.stripe import (
     StripeSubscription,
     StripeSubscriptionItem,
 )
+from incytes_billing.models.stripe_events import FUNDER_METADATA
+from incytes_billing.models.subscription import LIVE_SUBSCRIPTION_STATUSES
 from incytes_billing.models.usage import MeterBatch
 
 API_VERSION = "2026-10-28.endive"
 CATALOG_KEY_METADATA = "incytes_catalog_key"
-# Every schedule and subscription this service makes or links carries the funder's id (crash recovery, webhooks).
-FUNDER_METADATA = "incytes_funder_id"
 # How Stripe refuses a meter event whose identifier it has seen (within its dedupe window).
 DUPLICATE_METER_EVENT_CODES = frozenset({"duplicate_meter_event", "meter_event_duplicate_identifier"})
 RESOURCE_MISSING = "resource_missing"
 # A meter event session's token lives 15 minutes: renew it a little before, not on the first refusal.
 SESSION_RENEW_MARGIN_SECONDS = 60
 
+# A Stripe request is not started with less time than this left before the invocation must answer.
+MIN_REQUEST_SECONDS = 1.0
+# Failures after which a write is tried again with a fresh key (after reading Stripe's state).
+RETRYABLE_WRITE_ERRORS = (stripe.APIError, stripe.APIConnectionError, stripe.IdempotencyError)
+
 logger = Logger(child=True)
 T = TypeVar("T")
+
+
+class DeadlineRequestsClient(stripe.RequestsClient):
+    """The SDK's HTTP client, fitted to the invocation's deadline: no request outlives it, no retry starts
+    that could not finish (else API Gateway answers 502 after 29 s, or Lambda kills the function)."""
+
+    def __init__(self, *, timeout: float, answer_margin_seconds: float) -> None:
+        super().__init__(timeout=timeout)
+        self._base_timeout = timeout
+        self._margin = answer_margin_seconds
+
+    def _usable_seconds(self) -> float:
+        return invocation.current().seconds_left() - self._margin
+
+    def request(self, method: str, url: str, headers: Any, post_data: Any = None) -> tuple[bytes, int, Any]:  # type: ignore[override]
+        usable = self._usable_seconds()
+        if usable < MIN_REQUEST_SECONDS:
+            raise stripe.APIConnectionError(  # type: ignore[no-untyped-call]
+                "No time left in this invocation to call Stripe.", should_retry=False
+            )
+        self._timeout = min(self._base_timeout, usable)  # RequestsClient reads it for each request
+        return super().request(method, url, headers, post_data)
+
+    def _should_retry(
+        self, response: Any, api_connection_error: Any, num_retries: int, max_network_retries: Any
+    ) -> bool:
+        if self._usable_seconds() < MIN_REQUEST_SECONDS + self._sleep_time_seconds(num_retries + 1):
+            return False
+        return bool(super()._should_retry(response, api_connection_error, num_retries, max_network_retries))
 
 
 def build_stripe_client(api_key: str, settings: StripeSettings) -> stripe.StripeClient:
@@ -52,7 +88,9 @@ def build_stripe_client(api_key: str, settings: StripeSettings) -> stripe.Stripe
         base_addresses=({"api": settings.api_base, "meter_events": settings.api_base} if settings.api_base else None),
         # StripeClient's default is 0 retries and an 80 s timeout, too long for API Gateway's 29 s.
         max_network_retries=settings.max_network_retries,
-        http_client=stripe.RequestsClient(timeout=settings.timeout_seconds),
+        http_client=DeadlineRequestsClient(
+            timeout=settings.timeout_seconds, answer_margin_seconds=settings.answer_margin_seconds
+        ),
     )
 
 
@@ -60,6 +98,16 @@ def idempotency_key(*parts: object) -> str:
     """Deterministic key: the same logical request always sends the same key."""
     digest = hashlib.sha256("\x1f".join(str(part) for part in parts).encode()).hexdigest()
     return f"incytes-{digest[:48]}"
+
+
+def attempt_key(operation: str, target: str, params: Mapping[str, Any], attempt: int) -> str:
+    """The key of one attempt at a write: its content (every parameter), the invocation and the attempt.
+
+    The SDK's network retries of the attempt reuse it. A new attempt (another invocation, or after a 5xx that
+    Stripe saved under the key and would replay for 24 h) gets a new one.
+    """
+    content = json.dumps(params, sort_keys=True, default=str)
+    return idempotency_key(operation, target, content, invocation.current().request_id, attempt)
 
 
 class StripeGateway:
@@ -228,8 +276,8 @@ class StripeGateway:
             if price.lookup_key
         }
 
-    def find_funder_subscriptions(self, customer_id: str, funder_id: str) -> list[StripeSubscription]:
-        # A list, not search: search is eventually consistent, and a crash may be seconds old.
+    def live_subscriptions(self, customer_id: str) -> list[StripeSubscription]:
+        # status=all, filtered here: Stripe's default list leaves out some live states (e.g. paused).
         subscriptions = self._call(
             lambda: list(
                 self._client.v1.subscriptions.list(
@@ -240,8 +288,18 @@ class StripeGateway:
         return [
             _subscription(subscription)
             for subscription in subscriptions
-            if _metadata_value(subscription, FUNDER_METADATA) == funder_id
+            if subscription.status in LIVE_SUBSCRIPTION_STATUSES
         ]
+
+    def unpaid_invoices(self, subscription_id: str) -> list[StripeInvoice]:
+        invoices = self._call(
+            lambda: list(
+                self._client.v1.invoices.list(
+                    {"subscription": subscription_id, "status": "open", "limit": 100}
+                ).auto_paging_iter()
+            )
+        )
+        return [_invoice(invoice) for invoice in invoices]
 
     def create_subscription(self, request: NewSubscription) -> StripeSubscription:
         tag = {FUNDER_METADATA: request.funder_id}
@@ -279,15 +337,20 @@ class StripeGateway:
         return subscription
 
     def release_schedule(self, schedule_id: str) -> None:
+        def released() -> bool | None:
+            schedule = self._client.v1.subscription_schedules.retrieve(schedule_id)
+            return True if schedule.status in ("released", "completed", "canceled") else None
+
         try:
-            self._call(
-                lambda: self._client.v1.subscription_schedules.release(
-                    schedule_id, options={"idempotency_key": idempotency_key("release", schedule_id)}
-                )
+            self._write(
+                "release",
+                schedule_id,
+                {},
+                lambda options: self._client.v1.subscription_schedules.release(schedule_id, options=options),
+                done=released,
             )
         except StripeRejected:
-            schedule = self._call(lambda: self._client.v1.subscription_schedules.retrieve(schedule_id))
-            if schedule.status not in ("released", "completed", "canceled"):
+            if self._call(released) is None:
                 raise
 
     def get_subscription(self, subscription_id: str) -> StripeSubscription | None:
@@ -295,12 +358,18 @@ class StripeGateway:
         return None if subscription is None else _subscription(subscription)
 
     def tag_subscription(self, subscription_id: str, funder_id: str) -> None:
-        self._call(
-            lambda: self._client.v1.subscriptions.update(
-                subscription_id,
-                {"metadata": {FUNDER_METADATA: funder_id}},
-                {"idempotency_key": idempotency_key("tag", subscription_id, funder_id)},
-            )
+        params: dict[str, Any] = {"metadata": {FUNDER_METADATA: funder_id}}
+
+        def tagged() -> bool | None:
+            subscription = self._client.v1.subscriptions.retrieve(subscription_id)
+            return True if _metadata_value(subscription, FUNDER_METADATA) == funder_id else None
+
+        self._write(
+            "tag",
+            subscription_id,
+            params,
+            lambda options: self._client.v1.subscriptions.update(subscription_id, params, options),  # type: ignore[arg-type]
+            done=tagged,
         )
 
     def get_invoice(self, invoice_id: str) -> StripeInvoice | None:
@@ -308,58 +377,147 @@ class StripeGateway:
         return None if invoice is None else _invoice(invoice)
 
     def hold_invoice(self, invoice_id: str) -> StripeInvoice:
-        invoice = self._call(
-            lambda: self._client.v1.invoices.update(
-                invoice_id,
-                {"auto_advance": False},
-                {"idempotency_key": idempotency_key("hold", invoice_id)},
-            )
+        """Turn off auto_advance on a draft. Stripe's state decides: an invoice already held, or no longer a
+        draft (holding an open invoice would silently stop Stripe collecting it), is answered as it is."""
+        params = {"auto_advance": False}
+        current = self._invoice_unless(
+            invoice_id, lambda invoice: invoice.status != "draft" or not invoice.auto_advance
         )
-        return _invoice(invoice)
+        if current is not None:
+            return current
+        return self._write(
+            "hold",
+            invoice_id,
+            params,
+            lambda options: _invoice(self._client.v1.invoices.update(invoice_id, params, options)),  # type: ignore[arg-type]
+            done=lambda: self._invoice_unless(
+                invoice_id, lambda invoice: invoice.status != "draft" or not invoice.auto_advance
+            ),
+        )
 
-    def finalize_invoice(self, invoice_id: str) -> StripeInvoice:
-        # Without auto_advance=true a finalized invoice is never charged, sent, retried or reminded.
-        invoice = self._call(
-            lambda: self._client.v1.invoices.finalize_invoice(
-                invoice_id, {"auto_advance": True}, {"idempotency_key": idempotency_key("finalize", invoice_id)}
-            )
+    def release_hold(self, invoice_id: str) -> StripeInvoice:
+        """Turn auto_advance back on for a finalized invoice (else Stripe never charges, sends or reminds)."""
+        params = {"auto_advance": True}
+        return self._write(
+            "unhold",
+            invoice_id,
+            params,
+            lambda options: _invoice(self._client.v1.invoices.update(invoice_id, params, options)),  # type: ignore[arg-type]
+            done=lambda: self._invoice_unless(invoice_id, lambda invoice: invoice.auto_advance),
         )
-        return _invoice(invoice)
+
+    def finalize_invoice(self, invoice_id: str, *, auto_advance: bool = True) -> StripeInvoice:
+        # Without auto_advance=true a finalized invoice is never charged, sent, retried or reminded.
+        params = {"auto_advance": auto_advance}
+        return self._write(
+            "finalize",
+            invoice_id,
+            params,
+            lambda options: _invoice(self._client.v1.invoices.finalize_invoice(invoice_id, params, options)),  # type: ignore[arg-type]
+            done=lambda: self._invoice_unless(invoice_id, lambda invoice: invoice.status != "draft"),
+        )
+
+    def void_invoice(self, invoice_id: str) -> StripeInvoice:
+        return self._write(
+            "void",
+            invoice_id,
+            {},
+            lambda options: _invoice(self._client.v1.invoices.void_invoice(invoice_id, options=options)),
+            done=lambda: self._invoice_unless(invoice_id, lambda invoice: invoice.status == "void"),
+        )
 
     def send_invoice(self, invoice_id: str) -> StripeInvoice:
-        invoice = self._call(
-            lambda: self._client.v1.invoices.send_invoice(
-                invoice_id, options={"idempotency_key": idempotency_key("send", invoice_id)}
-            )
-        )
-        return _invoice(invoice)
-
-    def set_item_quantity(self, item_id: str, quantity: int, *, proration_behavior: str, idempotency_key: str) -> None:
-        self._call(
-            lambda: self._client.v1.subscription_items.update(
-                item_id,
-                {"quantity": quantity, "proration_behavior": proration_behavior},
-                {"idempotency_key": idempotency_key},
-            )
+        # Stripe keeps no "sent" state to read back: a failed attempt is simply made again with a new key.
+        return self._write(
+            "send",
+            invoice_id,
+            {},
+            lambda options: _invoice(self._client.v1.invoices.send_invoice(invoice_id, options=options)),
+            done=lambda: None,
         )
 
-    def cancel_at_period_end(self, subscription_id: str, *, idempotency_key: str) -> StripeSubscription:
-        subscription = self._call(
-            lambda: self._client.v1.subscriptions.update(
-                subscription_id, {"cancel_at_period_end": True}, {"idempotency_key": idempotency_key}
-            )
-        )
-        return _subscription(subscription)
+    def set_item_quantity(self, item_id: str, quantity: int, *, proration_behavior: str) -> None:
+        params = {"quantity": quantity, "proration_behavior": proration_behavior}
 
-    def cancel_now(self, subscription_id: str, *, idempotency_key: str) -> StripeSubscription:
-        subscription = self._call(
-            lambda: self._client.v1.subscriptions.cancel(
-                subscription_id,
-                {"invoice_now": True, "prorate": True},
-                {"idempotency_key": idempotency_key},
-            )
+        def set_already() -> bool | None:
+            item = self._client.v1.subscription_items.retrieve(item_id)
+            return True if item.quantity == quantity else None
+
+        self._write(
+            "seats",
+            item_id,
+            params,
+            lambda options: self._client.v1.subscription_items.update(item_id, params, options),  # type: ignore[arg-type]
+            done=set_already,
         )
-        return _subscription(subscription)
+
+    def cancel_at_period_end(self, subscription_id: str) -> StripeSubscription:
+        params = {"cancel_at_period_end": True}
+        return self._write(
+            "cancel-at-period-end",
+            subscription_id,
+            params,
+            lambda options: _subscription(self._client.v1.subscriptions.update(subscription_id, params, options)),  # type: ignore[arg-type]
+            done=lambda: self._subscription_if(
+                subscription_id, lambda sub: sub.cancel_at_period_end or sub.status == "canceled"
+            ),
+        )
+
+    def cancel_now(self, subscription_id: str, *, prorate: bool) -> StripeSubscription:
+        # invoice_now bills the usage recorded so far; prorate credits unused time of a period already paid.
+        params = {"invoice_now": True, "prorate": prorate}
+        return self._write(
+            "cancel-now",
+            subscription_id,
+            params,
+            lambda options: _subscription(self._client.v1.subscriptions.cancel(subscription_id, params, options)),  # type: ignore[arg-type]
+            done=lambda: self._subscription_if(subscription_id, lambda sub: sub.status == "canceled"),
+        )
+
+    def _invoice_unless(self, invoice_id: str, settled: Callable[[StripeInvoice], bool]) -> StripeInvoice | None:
+        """The invoice as Stripe has it when `settled` holds for it (nothing left to write), else None."""
+        invoice = _invoice(self._client.v1.invoices.retrieve(invoice_id))
+        return invoice if settled(invoice) else None
+
+    def _subscription_if(
+        self, subscription_id: str, settled: Callable[[StripeSubscription], bool]
+    ) -> StripeSubscription | None:
+        subscription = _subscription(self._client.v1.subscriptions.retrieve(subscription_id))
+        return subscription if settled(subscription) else None
+
+    def _write(
+        self,
+        operation: str,
+        target: str,
+        params: Mapping[str, Any],
+        send: Callable[[Any], T],
+        *,
+        done: Callable[[], T | None],
+    ) -> T:
+        """One Stripe write, made at most once in effect, never blocked by a saved failure.
+
+        Each attempt has its own idempotency key (attempt_key). Stripe saves a 5xx under its key and replays
+        it for 24 h, so after a failed attempt Stripe's state decides: the effect is there (`done` answers
+        it) or a new attempt is made with a new key, while the invocation has time for one.
+        """
+        attempts = max(1, self._settings.write_attempts)
+        for attempt in range(attempts):
+            if attempt:
+                already = self._call(done)
+                if already is not None:
+                    return already
+            options = {"idempotency_key": attempt_key(operation, target, params, attempt)}
+            try:
+                return self._call(functools.partial(send, options))
+            except StripeUnavailable as error:
+                last_attempt = attempt + 1 == attempts
+                if last_attempt or not isinstance(error.__cause__, RETRYABLE_WRITE_ERRORS):
+                    raise
+                logger.info(
+                    "Stripe write failed; reading Stripe's state before a new attempt",
+                    extra={"operation": operation, "attempt": attempt + 1},
+                )
+        raise AssertionError("unreachable")  # pragma: no cover
 
     # --- meter events ----------------------------------------------------------------------------------
 
@@ -508,6 +666,8 @@ def _invoice(invoice: stripe.Invoice) -> StripeInvoice:
         subscription_id=_id_of(subscription) if subscription else None,
         collection_method=getattr(invoice, "collection_method", None),
         customer_id=_id_of(invoice.customer) if invoice.customer else None,
+        number=getattr(invoice, "number", None),
+        amount_remaining=getattr(invoice, "amount_remaining", None),
     )
 
 

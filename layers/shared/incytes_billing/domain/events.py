@@ -75,6 +75,7 @@ class EventProcessor:
         self._stripe = stripe
         self._settings = settings
         self._clock = clock
+        # Each handler gets the event's whole body (its data.object, and `request`: who caused it).
         self._handlers: dict[str, Callable[[StoredEvent, dict[str, Any]], None]] = {
             **dict.fromkeys(INVOICE_EVENTS, self._on_invoice),
             **dict.fromkeys(SUBSCRIPTION_EVENTS, self._on_subscription),
@@ -94,7 +95,7 @@ class EventProcessor:
         if handler is None:
             self._events.mark(event_id, "ignored")  # recorded, not applied
             return "ignored"
-        handler(event, json.loads(event.payload)["data"]["object"])
+        handler(event, json.loads(event.payload))
         self._events.mark(event_id, "processed")
         return "processed"
 
@@ -105,20 +106,60 @@ class EventProcessor:
 
     # --- invoices ------------------------------------------------------------------------------------------
 
-    def _on_invoice(self, event: StoredEvent, payload: dict[str, Any]) -> None:
-        invoice = InvoiceSnapshot.model_validate(payload)
+    def _on_invoice(self, event: StoredEvent, body: dict[str, Any]) -> None:
+        invoice = InvoiceSnapshot.model_validate(body["data"]["object"])
         funder = self._funder_of(invoice.customer, event)
-        record = self._record_invoice(funder, invoice, event.created)
+        record = self._record_invoice(funder, invoice, event.created, requested=_requested(body))
         if record.first_invoice:
             self._sync_first_invoice(funder.funder_id, record)
         if event.type == "invoice.created" and record.first_invoice and record.status == "draft":
-            if invoice.auto_advance:
-                self._stripe.hold_invoice(invoice.id)  # a linked subscription's draft: hold it for review
-            self.notify(self._review_notice(funder, record, livemode=invoice.livemode))
+            # Stripe's current state decides: the gateway holds only a draft still set to finalize itself.
+            held = self._stripe.hold_invoice(invoice.id)
+            if held.status == "draft":
+                self.notify(self._review_notice(funder, record, livemode=invoice.livemode))
+            # else finalized before it could be held: its invoice.finalized event records it as missed
+        if record.first_invoice and record.review_status == "missed" and record.status in ("open", "paid"):
+            self.notify(self._missed_notice(funder, record, livemode=invoice.livemode))
         if event.type == "invoice.payment_failed":
             self.notify(self._payment_failed_notice(funder, record, event, livemode=invoice.livemode))
 
-    def _record_invoice(self, funder: Funder, invoice: InvoiceSnapshot, event_created: int) -> InvoiceRecord:
+    def check_held_drafts(self) -> list[str]:
+        """Periodically: every first invoice awaiting review is held on Stripe (a hold that failed, or was undone,
+        is made again before Stripe finalizes it); one Stripe finalized meanwhile is recorded as missed."""
+        missed = []
+        for record in self._invoices.with_review_status("pending"):
+            current = self._stripe.hold_invoice(record.invoice_id)
+            if current.status == "draft":
+                continue
+            funder = self._funders.get(record.funder_id)
+            updated = self._review_outcome(record, current.status)
+            if funder is not None and updated is not None:
+                self._sync_first_invoice(funder.funder_id, updated)
+                if updated.review_status == "missed":
+                    self.notify(self._missed_notice(funder, updated, livemode=updated.livemode))
+                    missed.append(record.invoice_id)
+        return missed
+
+    def _review_outcome(self, record: InvoiceRecord, status: str) -> InvoiceRecord | None:
+        """Record a pending first invoice found no longer a draft on Stripe (nobody here approved it)."""
+        for _ in range(MAX_WRITE_ATTEMPTS):
+            current = self._invoices.get(record.invoice_id)
+            if current is None or current.review_status != "pending" or not current.moves_forward_to(status):
+                return None
+            review = _review_status(True, status, current, requested=False)
+            updated = current.model_copy(
+                update={"status": status, "review_status": review, "version": current.version + 1}
+            )
+            try:
+                self._invoices.save(updated, expected_version=current.version)
+            except ConcurrentUpdate:
+                continue
+            return updated
+        raise RetryLater(f"invoice {record.invoice_id} is being updated concurrently")
+
+    def _record_invoice(
+        self, funder: Funder, invoice: InvoiceSnapshot, event_created: int, *, requested: bool
+    ) -> InvoiceRecord:
         for _ in range(MAX_WRITE_ATTEMPTS):
             current = self._invoices.get(invoice.id)
             status = self._status_to_keep(current, invoice, event_created)
@@ -141,7 +182,8 @@ class EventProcessor:
                 lines=[InvoiceLine(**line.model_dump()) for line in invoice.lines],
                 livemode=invoice.livemode,
                 first_invoice=first,
-                review_status=_review_status(first, status, current),
+                review_status=_review_status(first, status, current, requested=requested),
+                attention=link_problem(funder, invoice.subscription_id, invoice.subscription_funder_id),
                 stripe_created=invoice.created,
                 state_event_created=max(event_created, current.state_event_created if current else 0),
                 version=(current.version + 1) if current else 1,
@@ -166,13 +208,10 @@ class EventProcessor:
 
     @staticmethod
     def _is_first(funder: Funder, invoice: InvoiceSnapshot) -> bool:
-        subscription = funder.subscription
-        if subscription is not None and subscription.first_invoice is not None:
-            return subscription.first_invoice.id == invoice.id
-        # Our own record may not be written yet (the webhook can beat the API's write): Stripe's reason decides.
-        return invoice.billing_reason == FIRST_INVOICE_REASON and (
-            subscription is None or subscription.subscription_id == invoice.subscription_id
-        )
+        """The first invoice of any subscription of the funder's customer: a re-subscription's (whose record
+        the API may not have written yet) and a Dashboard-made one's too, linked or not, wait for Finance."""
+        first = funder.subscription.first_invoice if funder.subscription is not None else None
+        return (first is not None and first.id == invoice.id) or invoice.billing_reason == FIRST_INVOICE_REASON
 
     def _sync_first_invoice(self, funder_id: str, record: InvoiceRecord) -> None:
         first = FirstInvoice(
@@ -195,8 +234,8 @@ class EventProcessor:
 
     # --- subscriptions and customers -----------------------------------------------------------------------
 
-    def _on_subscription(self, event: StoredEvent, payload: dict[str, Any]) -> None:
-        snapshot = SubscriptionSnapshot.model_validate(payload)
+    def _on_subscription(self, event: StoredEvent, body: dict[str, Any]) -> None:
+        snapshot = SubscriptionSnapshot.model_validate(body["data"]["object"])
 
         def apply(funder: Funder) -> Funder | None:
             record = funder.subscription
@@ -226,10 +265,14 @@ class EventProcessor:
             )
             return funder.model_copy(update={"subscription": updated_record})
 
-        self._update_funder(self._funder_of(snapshot.customer, event).funder_id, apply)
+        funder = self._funder_of(snapshot.customer, event)
+        self._update_funder(funder.funder_id, apply)
+        linked = funder.subscription is not None and funder.subscription.subscription_id == snapshot.id
+        if event.type == "customer.subscription.deleted" and linked:
+            self.notify(self._canceled_notice(funder, snapshot.id, livemode=snapshot.livemode))
 
-    def _on_customer_deleted(self, event: StoredEvent, payload: dict[str, Any]) -> None:
-        customer = CustomerSnapshot.model_validate(payload)
+    def _on_customer_deleted(self, event: StoredEvent, body: dict[str, Any]) -> None:
+        customer = CustomerSnapshot.model_validate(body["data"]["object"])
         funder = self._funders.find_by_customer(customer.id)
         if funder is None:
             return  # nothing of ours to update: a deleted customer is never linked later
@@ -262,7 +305,7 @@ class EventProcessor:
         now = self._clock()
         cutoff = int(now.timestamp()) - older_than_days * 86400
         reminded = []
-        for invoice in self._invoices.pending_review():
+        for invoice in self._invoices.with_review_status("pending"):
             if invoice.stripe_created > cutoff:
                 continue
             funder = self._funders.get(invoice.funder_id)
@@ -292,6 +335,7 @@ class EventProcessor:
         text = "\n".join(
             [
                 f"The first invoice of {funder.name} (funder {funder.funder_id}) is a draft waiting for your review.",
+                *(["", f"DO NOT APPROVE YET: {invoice.attention}"] if invoice.attention else []),
                 "",
                 f"Invoice: {invoice.number or invoice.invoice_id} ({invoice.invoice_id})",
                 f"Amount due: {amount}",
@@ -317,6 +361,57 @@ class EventProcessor:
                 "invoice": invoice.api_view(),
                 "dashboard_url": link,
                 "approve_url": approve,
+                "attention": invoice.attention,
+            },
+        )
+
+    def _missed_notice(self, funder: Funder, invoice: InvoiceRecord, *, livemode: bool) -> FinanceNotice:
+        amount = _money(invoice.amount_due, invoice.currency)
+        link = _dashboard_link(invoice.invoice_id, livemode=livemode)
+        return FinanceNotice(
+            key=f"invoice-review-missed#{invoice.invoice_id}",
+            event_type="invoice.review_missed",
+            subject=_subject(f"Finalized WITHOUT review: {funder.name}", f" ({amount})"),
+            text=(
+                f"The first invoice {invoice.number or invoice.invoice_id} of {funder.name} (funder "
+                f"{funder.funder_id}), {amount}, was finalized by Stripe before anyone reviewed it "
+                f"(status: {invoice.status}). Stripe is collecting it. Check it now; if it is wrong, void it or "
+                f"issue a credit note in the Stripe Dashboard.\nStripe Dashboard: {link}"
+            ),
+            data={"type": "invoice.review_missed", "funder_id": funder.funder_id, "invoice": invoice.api_view()},
+        )
+
+    def _canceled_notice(self, funder: Funder, subscription_id: str, *, livemode: bool) -> FinanceNotice:
+        """After a cancellation Stripe stops collecting the subscription's finalized invoices: Finance must."""
+        unpaid = self._stripe.unpaid_invoices(subscription_id)
+        first = funder.subscription.first_invoice if funder.subscription is not None else None
+        lines = [
+            f"  - {invoice.number or invoice.invoice_id}: "
+            f"{_money(invoice.amount_remaining or invoice.amount_due, invoice.currency)} still due "
+            f"({_dashboard_link(invoice.invoice_id, livemode=livemode)})"
+            for invoice in unpaid
+        ]
+        text = [f"Subscription {subscription_id} of {funder.name} (funder {funder.funder_id}) has been canceled."]
+        voided_first = first.id if first is not None and first.review_status in ("pending", "canceled") else None
+        if voided_first is not None:
+            text.append(f"Its first invoice {voided_first} was never approved: it is voided, nothing of it is owed.")
+        if lines:
+            text += ["Stripe no longer collects these finalized invoices; collect them yourself:", *lines]
+        else:
+            text.append("No finalized invoice of it is left unpaid.")
+        return FinanceNotice(
+            key=f"subscription-canceled#{subscription_id}",
+            event_type="subscription.canceled",
+            subject=_subject(f"Subscription canceled: {funder.name}", f" ({len(unpaid)} unpaid)"),
+            text="\n".join(text),
+            data={
+                "type": "subscription.canceled",
+                "funder_id": funder.funder_id,
+                "subscription_id": subscription_id,
+                "unreviewed_first_invoice_voided": voided_first,
+                "unpaid_invoices": [
+                    {"id": i.invoice_id, "number": i.number, "amount_remaining": i.amount_remaining} for i in unpaid
+                ],
             },
         )
 
@@ -337,14 +432,45 @@ class EventProcessor:
         )
 
 
-def _review_status(first: bool, status: str, current: InvoiceRecord | None) -> ReviewStatus:
+def _review_status(first: bool, status: str, current: InvoiceRecord | None, *, requested: bool) -> ReviewStatus:
+    """Finance's review of a first invoice, from its Stripe status and who moved it there.
+
+    Finalized by a request (the approve route, or Finalize in the Dashboard) is Finance's approval; finalized by
+    Stripe itself (no request: its automatic finalization) is `missed`. Voided unreviewed is `canceled`.
+    A review never goes back: approved stays approved, and only an approval replaces missed.
+    """
     if not first:
         return "not_required"
+    before = current.review_status if current is not None else "pending"
+    if before == "approved" or (before in ("missed", "canceled") and not requested):
+        return before
     if status == "draft":
         return "pending"
     if status in ("open", "paid"):
-        return "approved"  # finalized, also in the Dashboard: that is Finance's approval
-    return current.review_status if current is not None and current.review_status != "pending" else "not_required"
+        return "approved" if requested else "missed"
+    return "canceled" if before == "pending" else before
+
+
+def _requested(body: dict[str, Any]) -> bool:
+    """Whether an API request (ours, or the Dashboard's) caused the event: automatic changes carry no request id."""
+    request = body.get("request")
+    return isinstance(request, dict) and bool(request.get("id"))
+
+
+def link_problem(funder: Funder, subscription_id: str | None, tagged_funder_id: str | None) -> str | None:
+    """Why an invoice of this funder's customer must not be approved as it is: its subscription is not the one
+    the funder is billed by (a manual subscription whose link was refused, or never asked for)."""
+    if subscription_id is None:
+        return None  # a one-off invoice
+    linked = funder.subscription.subscription_id if funder.subscription is not None else None
+    if subscription_id == linked or tagged_funder_id == funder.funder_id:
+        return None
+    return (
+        f"subscription {subscription_id} is not linked to funder {funder.funder_id}"
+        + (f" (which is billed by {linked})" if linked else "")
+        + f". Link it (PUT /funders/{funder.funder_id}/subscription: it must include the SMS item) or cancel it "
+        "in Stripe; its usage would otherwise not be reported, or be billed twice."
+    )
 
 
 def _money(minor_units: int, currency: str) -> str:

@@ -10,6 +10,7 @@ from incytes_billing.errors import (
     CurrencyMismatch,
     FunderLocked,
     FunderNotFound,
+    SeatsChangeNeedsSubscriptionRoute,
     StripeCustomerInUse,
     StripeCustomerNotFound,
 )
@@ -65,6 +66,8 @@ class FunderService:
 
         if existing is not None and existing.is_subscribed:
             self._refuse_relink_while_subscribed(existing, customer_id, currency)
+            if request.seats is not None and request.seats != existing.seats:
+                raise SeatsChangeNeedsSubscriptionRoute(funder_id)  # else the funder and Stripe disagree
 
         customer_changed = existing is None or customer_id != existing.stripe_customer_id
         currency_changed = existing is not None and currency != existing.currency

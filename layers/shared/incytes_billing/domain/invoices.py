@@ -1,11 +1,20 @@
-"""Finance's review of first invoices: list the drafts waiting, approve one (finalize so Stripe collects it)."""
+"""Finance's review of first invoices: list them by review state, approve one (finalize so Stripe collects it)."""
 
 from __future__ import annotations
 
 from incytes_billing.domain.funder_updates import MAX_WRITE_ATTEMPTS
-from incytes_billing.errors import ConcurrentUpdate, InvoiceNotDraft, InvoiceNotFound
-from incytes_billing.models.invoice import InvoiceRecord
+from incytes_billing.errors import (
+    ConcurrentUpdate,
+    InvoiceCustomerDeleted,
+    InvoiceNotDraft,
+    InvoiceNotFound,
+    InvoiceSubscriptionCanceled,
+    InvoiceSubscriptionNotLinked,
+)
+from incytes_billing.models.funder import Funder
+from incytes_billing.models.invoice import InvoiceRecord, ReviewStatus
 from incytes_billing.models.stripe import StripeInvoice
+from incytes_billing.models.subscription import LIVE_SUBSCRIPTION_STATUSES
 from incytes_billing.ports import FunderRepository, InvoiceGateway, InvoiceRepository
 
 APPROVED_STATUSES = ("open", "paid")
@@ -18,30 +27,52 @@ class InvoiceReviewService:
         self._funders = funders
         self._stripe = stripe
 
-    def pending(self) -> list[InvoiceRecord]:
-        return sorted(self._invoices.pending_review(), key=lambda invoice: invoice.stripe_created)
+    def listed(self, review_status: ReviewStatus) -> list[InvoiceRecord]:
+        """The invoices in one review state, oldest first."""
+        return sorted(self._invoices.with_review_status(review_status), key=lambda invoice: invoice.stripe_created)
 
     def approve(self, invoice_id: str) -> StripeInvoice:
         """Finalize a draft with auto_advance (and send it, for send_invoice); approving twice changes nothing.
 
-        Stripe is the truth: the local record may lag its webhooks.
+        Stripe is the truth: the local record may lag its webhooks. An invoice finalized while held (its
+        auto_advance false) is released, else Stripe would never charge, send, retry or remind it.
         """
         invoice = self._stripe.get_invoice(invoice_id)
-        if (
-            invoice is None
-            or invoice.customer_id is None
-            or self._funders.find_by_customer(invoice.customer_id) is None
-        ):
+        funder = (
+            self._funders.find_by_customer(invoice.customer_id)
+            if invoice is not None and invoice.customer_id is not None
+            else None
+        )
+        if invoice is None or funder is None:
             raise InvoiceNotFound(invoice_id)
         if invoice.status in CLOSED_STATUSES:
             raise InvoiceNotDraft(invoice_id, invoice.status)
-        if invoice.status in APPROVED_STATUSES:
-            return invoice  # already approved (here or in the Dashboard)
-        finalized = self._stripe.finalize_invoice(invoice_id)
-        if finalized.collection_method == "send_invoice" and finalized.status == "open":
-            finalized = self._stripe.send_invoice(invoice_id)  # email it now, not an hour later
-        self._record_approval(finalized)
-        return finalized
+        if invoice.status in APPROVED_STATUSES and (invoice.auto_advance or invoice.status == "paid"):
+            self._record_approval(invoice)  # approved in the Dashboard, or by an earlier call
+            return invoice
+        self._check_approvable(invoice, funder)
+        if invoice.status == "draft":
+            approved = self._stripe.finalize_invoice(invoice_id)
+            if approved.collection_method == "send_invoice" and approved.status == "open":
+                approved = self._stripe.send_invoice(invoice_id)  # email it now, not an hour later
+        else:
+            approved = self._stripe.release_hold(invoice_id)  # finalized while held: let Stripe collect it
+        self._record_approval(approved)
+        return approved
+
+    def _check_approvable(self, invoice: StripeInvoice, funder: Funder) -> None:
+        if invoice.customer_id is not None:
+            customer = self._stripe.get_customer(invoice.customer_id)
+            if funder.stripe_customer_deleted or customer is None or customer.deleted:
+                raise InvoiceCustomerDeleted(invoice.invoice_id, invoice.customer_id)
+        if invoice.subscription_id is None:
+            return  # a one-off invoice: nothing to be linked
+        linked = funder.subscription
+        if linked is None or linked.subscription_id != invoice.subscription_id:
+            raise InvoiceSubscriptionNotLinked(invoice.invoice_id, invoice.subscription_id, funder.funder_id)
+        subscription = self._stripe.get_subscription(invoice.subscription_id)
+        if subscription is None or subscription.status not in LIVE_SUBSCRIPTION_STATUSES:
+            raise InvoiceSubscriptionCanceled(invoice.invoice_id, invoice.subscription_id)
 
     def _record_approval(self, invoice: StripeInvoice) -> None:
         """Best effort now; the invoice.finalized webhook records it too, as for a Dashboard finalization."""
@@ -50,10 +81,17 @@ class InvoiceReviewService:
             if record is None or not record.moves_forward_to(invoice.status):
                 return
             review = "approved" if record.first_invoice else record.review_status
+            if (record.status, record.review_status) == (invoice.status, review):
+                return
             try:
                 self._invoices.save(
                     record.model_copy(
-                        update={"status": invoice.status, "review_status": review, "version": record.version + 1}
+                        update={
+                            "status": invoice.status,
+                            "review_status": review,
+                            "attention": None,
+                            "version": record.version + 1,
+                        }
                     ),
                     expected_version=record.version,
                 )

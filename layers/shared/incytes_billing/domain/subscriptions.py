@@ -18,6 +18,7 @@ from incytes_billing.errors import (
     BillingError,
     CatalogIncomplete,
     ConcurrentUpdate,
+    CustomerHasSubscription,
     FirstInvoicePendingReview,
     FunderNotFound,
     SeatItemMissing,
@@ -34,7 +35,7 @@ from incytes_billing.errors import (
 from incytes_billing.models.catalog import CatalogConfig
 from incytes_billing.models.common import SUPPORTED_CURRENCIES, Currency
 from incytes_billing.models.funder import Funder
-from incytes_billing.models.invoice import FIRST_INVOICE_REASON
+from incytes_billing.models.invoice import FIRST_INVOICE_REASON, ReviewStatus
 from incytes_billing.models.stripe import NewSubscription, StripeInvoice, StripeSubscription
 from incytes_billing.models.subscription import (
     LIVE_SUBSCRIPTION_STATUSES,
@@ -138,10 +139,13 @@ class SubscriptionService:
     def _find_or_create(
         self, funder: Funder, customer_id: str, currency: str, seats: int, prices: dict[ItemKind, str]
     ) -> StripeSubscription:
-        tagged = self._stripe.find_funder_subscriptions(customer_id, funder.funder_id)
-        live = [subscription for subscription in tagged if subscription.status in LIVE_SUBSCRIPTION_STATUSES]
+        live = self._stripe.live_subscriptions(customer_id)
+        ours = [subscription for subscription in live if subscription.funder_id == funder.funder_id]
+        if ours:
+            return ours[0]  # made by an attempt that crashed before recording it
         if live:
-            return live[0]  # made by an attempt that crashed before recording it
+            # Meters count per customer: a second live subscription would bill seats, cases and SMS twice.
+            raise CustomerHasSubscription(funder.funder_id, customer_id, [s.subscription_id for s in live])
         policy = self._policy
         return self._stripe.create_subscription(
             NewSubscription(
@@ -216,17 +220,14 @@ class SubscriptionService:
             invoice = self._stripe.get_invoice(record.first_invoice.id)
             if invoice is None or invoice.status == "draft":
                 raise FirstInvoicePendingReview(record.first_invoice.id)
-            record = record.model_copy(update={"first_invoice": _first_invoice(invoice, keep=record.first_invoice)})
+            # Finalized: seats may change. Approved or missed is for its webhook to say (who finalized it).
+            first = record.first_invoice.model_copy(update={"status": invoice.status})
+            record = record.model_copy(update={"first_invoice": first})
         seat = record.item("seat")
         if seat is None:
             raise SeatItemMissing(record.subscription_id)
         if seat.quantity != seats:
-            self._stripe.set_item_quantity(
-                seat.item_id,
-                seats,
-                proration_behavior=self._policy.proration_behavior,
-                idempotency_key=f"incytes:{record.subscription_id}:seats:{funder.version}:{seats}",
-            )
+            self._stripe.set_item_quantity(seat.item_id, seats, proration_behavior=self._policy.proration_behavior)
         items = [item.model_copy(update={"quantity": seats}) if item is seat else item for item in record.items]
         return self._store(funder_id, record.model_copy(update={"items": items}), seats=seats)
 
@@ -235,15 +236,38 @@ class SubscriptionService:
     def cancel(self, funder_id: str, when: CancelWhen) -> Funder:
         funder = self._require_funder(funder_id)
         record = self._require_live(funder)
-        key = f"incytes:{record.subscription_id}:cancel-{when}:{funder.version}"
         if when == "period_end":
             if record.cancel_at_period_end:
                 return funder
-            subscription = self._stripe.cancel_at_period_end(record.subscription_id, idempotency_key=key)
-        else:
-            subscription = self._stripe.cancel_now(record.subscription_id, idempotency_key=key)
-        refreshed = self._record(subscription, record.origin, record.first_invoice, schedule_id=record.schedule_id)
+            subscription = self._stripe.cancel_at_period_end(record.subscription_id)
+            refreshed = self._record(subscription, record.origin, record.first_invoice, schedule_id=record.schedule_id)
+            return self._store(funder_id, refreshed)
+        first_invoice = self._void_unreviewed_first_invoice(record.first_invoice)
+        # Seats are credited back only for a period that was billed: a first invoice never approved billed none.
+        billed = first_invoice is None or first_invoice.review_status not in ("pending", "canceled")
+        subscription = self._stripe.cancel_now(record.subscription_id, prorate=billed)
+        refreshed = self._record(subscription, record.origin, first_invoice, schedule_id=record.schedule_id)
         return self._store(funder_id, refreshed)
+
+    def _void_unreviewed_first_invoice(self, first: FirstInvoice | None) -> FirstInvoice | None:
+        """A first invoice still awaiting review when the subscription is canceled now is voided: Finance never
+        approved it, so nothing of it is owed (usage is billed by the cancellation's own final invoice).
+
+        A subscription's draft cannot be voided (nor deleted) as such: it is finalized without collection
+        (auto_advance false) and then voided. A retry after a failure between the two finds it open and held.
+        """
+        if first is None or first.review_status != "pending":
+            return first
+        invoice = self._stripe.get_invoice(first.id)
+        if invoice is None:
+            return first
+        if invoice.status == "draft":
+            invoice = self._stripe.finalize_invoice(first.id, auto_advance=False)
+        if invoice.status == "open" and not invoice.auto_advance:
+            invoice = self._stripe.void_invoice(first.id)
+        if invoice.status == "void":
+            return _first_invoice(invoice).model_copy(update={"review_status": "canceled"})
+        return _first_invoice(invoice, keep=first)  # approved in the Dashboard meanwhile: billed as any other
 
     # --- shared ---------------------------------------------------------------------------------------------
 
@@ -321,7 +345,8 @@ class SubscriptionService:
 
 
 def _first_invoice(invoice: StripeInvoice, *, keep: FirstInvoice | None = None) -> FirstInvoice:
-    review = "pending" if invoice.status == "draft" else "approved"
+    """A draft awaits review; one already finalized was missed (nobody reviewed it), unless Finance approved it."""
+    review: ReviewStatus = "pending" if invoice.status == "draft" else "missed"
     if keep is not None and keep.review_status == "approved":
         review = "approved"
     return FirstInvoice(

@@ -16,6 +16,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from incytes_billing import invocation
 from incytes_billing.errors import BillingError
 
 logger = Logger(child=True)
@@ -103,6 +104,7 @@ def resolve_json_api(app: APIGatewayRestResolver, event: dict[str, Any], context
     A base64 body (API Gateway's binary passthrough, `sam local generate-event --body`) is decoded here, so
     that one which is not UTF-8 is a 422 like any other malformed body.
     """
+    invocation.begin(context)  # Stripe calls fit in this invocation's time: a 503, never a timeout
     if event.get("isBase64Encoded") and event.get("body"):
         try:
             text = base64.b64decode(event["body"], validate=True).decode("utf-8")

@@ -6,7 +6,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-ReviewStatus = Literal["pending", "approved", "not_required"]
+# pending: a first invoice held as a draft for Finance; approved: finalized by Finance (here or in the
+# Dashboard); missed: finalized before anyone reviewed it (Stripe finalized it, or it could not be held in time);
+# canceled: voided unreviewed because its subscription was canceled; not_required: no review (not a first invoice).
+ReviewStatus = Literal["pending", "approved", "missed", "canceled", "not_required"]
+REVIEW_STATUSES: tuple[ReviewStatus, ...] = ("pending", "approved", "missed", "canceled", "not_required")
 
 # Stripe's billing_reason of a subscription's first invoice.
 FIRST_INVOICE_REASON = "subscription_create"
@@ -42,6 +46,8 @@ class InvoiceRecord(BaseModel):
     livemode: bool = False
     first_invoice: bool = False
     review_status: ReviewStatus = "not_required"
+    # Why Finance must not approve it as it is (e.g. its subscription is not the funder's linked one).
+    attention: str | None = None
     stripe_created: int
     # `created` of the Stripe event whose state this record holds: older events never overwrite it.
     state_event_created: int = 0

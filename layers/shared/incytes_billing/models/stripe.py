@@ -60,6 +60,8 @@ class StripeInvoice:
     subscription_id: str | None
     collection_method: str | None = None
     customer_id: str | None = None
+    number: str | None = None
+    amount_remaining: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+# The metadata key every subscription this service makes or links carries (the Stripe adapter writes it).
+FUNDER_METADATA = "incytes_funder_id"
+
 
 def _id(value: Any) -> Any:
     """Expandable fields arrive as an id or as the object."""
@@ -37,6 +40,8 @@ class InvoiceSnapshot(BaseModel):
     created: int
     livemode: bool = False
     subscription_id: str | None = None
+    # parent.subscription_details.metadata: the funder this service made (or linked) the subscription for.
+    subscription_funder_id: str | None = None
     lines: list[InvoiceLineSnapshot] = Field(default_factory=list)
 
     @model_validator(mode="before")
@@ -49,6 +54,7 @@ class InvoiceSnapshot(BaseModel):
         # `invoice.subscription` is gone: the subscription is under parent.subscription_details.
         details = (data.get("parent") or {}).get("subscription_details") or {}
         flat["subscription_id"] = _id(details.get("subscription"))
+        flat["subscription_funder_id"] = (details.get("metadata") or {}).get(FUNDER_METADATA)
         lines = data.get("lines")
         flat["lines"] = lines.get("data", []) if isinstance(lines, dict) else []
         return flat
@@ -78,6 +84,7 @@ class SubscriptionSnapshot(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     id: str
+    livemode: bool = False
     customer: str
     status: str
     cancel_at_period_end: bool = False

@@ -8,9 +8,9 @@ from typing import Annotated, Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from incytes_billing.models.common import Currency, Seats
+from incytes_billing.models.invoice import ReviewStatus
 
 ItemKind = Literal["seat", "case", "sms"]
-ReviewStatus = Literal["pending", "approved", "not_required"]
 SubscriptionOrigin = Literal["automatic", "linked"]
 CancelWhen = Literal["period_end", "now"]
 
