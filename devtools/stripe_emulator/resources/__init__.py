@@ -4,7 +4,8 @@ To add a resource: give it a :class:`~stripe_emulator.store.Kind` in :mod:`.kind
 a ``routes = RouteTable()`` and its endpoints, and list the module here.
 
 ``CLOCK_RULES`` are the transitions time makes by itself: queued meter events processed (counted, or
-reported in error reports), subscriptions renewed at their items' period end, canceled at ``cancel_at``,
+reported in error reports), subscription schedules completed at the end of their last phase,
+subscriptions renewed at their items' period end, canceled at ``cancel_at``,
 auto-advancing drafts finalized an hour after their creation. Each is a :class:`~..routing.ClockRule`;
 whenever the clock moves and before every API request the app steps through the due times in order and
 applies every rule at each (see ``EmulatorApp.tick``).
@@ -50,10 +51,12 @@ MODULES = (
 
 ROUTES: tuple[Route, ...] = tuple(route for module in MODULES for route in module.routes)
 
-# At one moment: usage first (so a renewal bills it), then renewals (before a cancellation at the same
-# period end, which they leave alone), cancellations, and finalizations last.
+# At one moment: usage first (so a renewal bills it), then schedules whose last phase ends (so a released
+# subscription renews and a canceled one does not), renewals (before a cancellation at the same period
+# end, which they leave alone), cancellations, and finalizations last.
 CLOCK_RULES: tuple[ClockRule, ...] = (
     ClockRule("process meter events", meter_events.next_due, meter_events.process_due),
+    ClockRule("end subscription schedules", subscription_schedules.end_next_due, subscription_schedules.end_due),
     ClockRule("renew subscriptions", subscriptions.renew_next_due, subscriptions.renew_due),
     ClockRule("cancel subscriptions", subscriptions.cancel_next_due, subscriptions.cancel_due),
     ClockRule("finalize invoices", invoices.finalize_next_due, invoices.finalize_due),

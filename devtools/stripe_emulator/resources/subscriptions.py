@@ -46,7 +46,7 @@ subscription's pending prorations are deleted. Open invoices of the customer los
 subscriptions the same way (no invoice, no proration).
 
 Renewal (the clock rule :func:`renew_due`, https://docs.stripe.com/billing/subscriptions/overview#subscription-lifecycle):
-when the items' ``current_period_end`` passes, an ``active`` subscription not managed by a schedule renews
+when the items' ``current_period_end`` passes, an ``active`` subscription (on a schedule or not) renews
 at that moment: one ``subscription_cycle`` invoice (draft, ``auto_advance``, ``period_start``/``period_end``
 the ended period) bills the licensed items for the next period in advance (quantity × unit amount, line
 period = the new period), the metered items' usage of the ended period in arrears (quantity = the meter's
@@ -59,8 +59,10 @@ clock rule); its usage lines are recounted then, so usage for the ended period t
 grace period lands on it (https://docs.stripe.com/billing/subscriptions/usage-based/configure-grace-period).
 A subscription with ``cancel_at`` at (or before) the period end is canceled instead (:func:`cancel_due`).
 
-Not modeled (documented, refused or ignored loudly): what a schedule does when its phase ends (a
-subscription still managed by a schedule does not renew), trials, discounts, taxes, payment methods,
+A schedule whose phase ends at the same moment is applied first (see subscription_schedules): released,
+the subscription renews; canceled, it does not.
+
+Not modeled (documented, refused or ignored loudly): trials, discounts, taxes, payment methods,
 pause/resume.
 
 Lists exclude ``canceled`` and ``incomplete_expired`` subscriptions unless ``status`` asks
@@ -874,9 +876,10 @@ def _period_ends(store: Store) -> dict[str, list[int]]:
 
 
 def _renewal_moment(subscription: JSON, ends: list[int]) -> int | None:
-    """When ``subscription`` renews next: its earliest item period end, unless it is not ``active``, still
-    managed by a schedule (phase ends are not modeled), or canceled by then (``cancel_at``)."""
-    if subscription["status"] != "active" or subscription["schedule"] or not ends:
+    """When ``subscription`` renews next: its earliest item period end, unless it is not ``active`` or
+    canceled by then (``cancel_at``). A subscription on a schedule renews too: the schedule's end
+    (``subscription_schedules.end_due``, an earlier clock rule) cancels it first when it ends it."""
+    if subscription["status"] != "active" or not ends:
         return None
     moment = min(ends)
     if subscription["cancel_at"] is not None and subscription["cancel_at"] <= moment:
