@@ -1,9 +1,9 @@
 """Invoices (https://docs.stripe.com/api/invoices) and their lifecycle
 (https://docs.stripe.com/invoicing/overview#invoice-lifecycle).
 
-The emulator makes invoices for subscriptions only (there is no ``POST /v1/invoices`` yet): a
-subscription's first invoice, the invoice of an ``always_invoice`` change, the invoice of each renewal at
-period end and the final invoice of a cancellation (both ``subscription_cycle``).
+Subscriptions make invoices here: a subscription's first invoice, the invoice of an ``always_invoice``
+change, the invoice of each renewal at period end and the final invoice of a cancellation (both
+``subscription_cycle``); one-off invoices and previews are :mod:`.invoice_creation`'s.
 
 - **Draft**: lines, totals and ``due_date`` (``send_invoice``: creation + ``days_until_due`` days) are
   set; ``number``, ``hosted_invoice_url`` and ``effective_at`` are ``null``. With ``auto_advance`` the

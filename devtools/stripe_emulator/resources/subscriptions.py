@@ -604,6 +604,23 @@ def plan_item_change(
     return ItemChange(item, price, quantity, metadata=raw.get("metadata"))
 
 
+def plan_item_changes(call: Call, subscription: JSON, raws: list[dict[str, Any]], path: str) -> list[ItemChange]:
+    """Validate the changes ``raws`` (``items[]`` at ``path``) would make to ``subscription``'s items."""
+    changes: list[ItemChange] = []
+    existing = {item["id"]: item for item in items_of(call.store, subscription["id"])}
+    for index, raw in enumerate(raws):
+        item_path = f"{path}[{index}]"
+        item = None
+        if "id" in raw:
+            item = existing.get(raw["id"])
+            if item is None:
+                raise resource_missing(SUBSCRIPTION_ITEM.label, raw["id"], param=f"{item_path}[id]", status=400)
+        changes.append(plan_item_change(call, subscription, raw, item_path, item=item))
+    if changes:
+        check_not_emptied(call, subscription, changes)
+    return changes
+
+
 def check_not_emptied(call: Call, subscription: JSON, changes: list[ItemChange]) -> None:
     deleted = {change.item["id"] for change in changes if change.delete and change.item is not None}
     added = sum(1 for change in changes if change.item is None)
@@ -887,6 +904,13 @@ def _renewal_moment(subscription: JSON, ends: list[int]) -> int | None:
     return moment
 
 
+def next_renewal(store: Store, subscription: JSON) -> int | None:
+    """When ``subscription`` renews next (``None`` if it does not)."""
+    return _renewal_moment(
+        subscription, [int(item["current_period_end"]) for item in items_of(store, subscription["id"])]
+    )
+
+
 def renew_next_due(store: Store) -> float | None:
     ends = _period_ends(store)
     times = [
@@ -1068,18 +1092,7 @@ def update(call: Call) -> JSON:
             code="emulator_unsupported_parameter",
             saved=False,
         )
-    changes: list[ItemChange] = []
-    existing = {item["id"]: item for item in items_of(call.store, subscription["id"])}
-    for index, raw in enumerate(params.get("items", [])):
-        path = f"items[{index}]"
-        item = None
-        if "id" in raw:
-            item = existing.get(raw["id"])
-            if item is None:
-                raise resource_missing(SUBSCRIPTION_ITEM.label, raw["id"], param=f"{path}[id]", status=400)
-        changes.append(plan_item_change(call, subscription, raw, path, item=item))
-    if changes:
-        check_not_emptied(call, subscription, changes)
+    changes = plan_item_changes(call, subscription, params.get("items", []), "items")
 
     subscription["collection_method"] = collection_method
     subscription["days_until_due"] = days_until_due
