@@ -18,10 +18,9 @@ change, the invoice of each renewal at period end and the final invoice of a can
   ``status_transitions.finalized_at``, ``effective_at``, ``hosted_invoice_url``/``invoice_pdf``. An
   invoice with nothing due (``amount_due`` 0) is ``paid`` at once. ``auto_advance`` is set only when
   passed. A non-draft: "This invoice is already finalized, you can't re-finalize a non-draft invoice."
-- **Payment collection is not modeled**: the emulator has no payment methods, so an ``open`` invoice
-  stays open (``charge_automatically`` ones are never attempted, subscriptions never go ``past_due``)
-  until ``pay`` with ``paid_out_of_band``, ``void`` or ``mark_uncollectible``. The customer's credit
-  balance is not applied either (``starting_balance`` 0; a negative total is simply ``amount_due`` 0).
+- **Payment collection** (payment attempts, retries, ``pay``, ``past_due``) is :mod:`.payments`' work: it
+  keeps ``next_payment_attempt`` in step through :data:`ON_COLLECTION_CHANGE`. The customer's credit
+  balance is not applied (``starting_balance`` 0; a negative total is simply ``amount_due`` 0).
 - **Send** (``send_invoice`` collection only): a draft is finalized first; records ``invoice.sent``.
 - **Void** / **mark uncollectible**: open invoices only ("You can only pass in open invoices. This
   invoice isn't open.").
@@ -43,7 +42,7 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import StripeError, invalid_request
+from ..errors import invalid_request
 from ..lists import list_params, paginate
 from ..params import (
     EXPAND,
@@ -111,17 +110,6 @@ UPDATE = Obj(
 )
 FINALIZE = Obj({"auto_advance": Bool(), "expand": EXPAND})
 ACTION = Obj({"expand": EXPAND})
-PAY = Obj(
-    {
-        "expand": EXPAND,
-        "forgive": Unsupported(),
-        "mandate": Unsupported(),
-        "off_session": Bool(),
-        "paid_out_of_band": Bool(),
-        "payment_method": Unsupported(),
-        "source": Unsupported(),
-    }
-)
 DELETE = Obj({})
 RETRIEVE = Obj({"expand": EXPAND})
 LIST = list_params(
@@ -163,6 +151,15 @@ FINALIZED_UPDATABLE = {
 # Called as ``hook(call, invoice)`` on a draft about to be finalized (the invoice as a mutable dict):
 # subscriptions refresh the usage lines of a renewal invoice with usage that arrived during the grace period.
 BEFORE_FINALIZE: list[Callable[[Call, JSON], None]] = []
+
+# Called as ``hook(call, invoice)`` on a finalized invoice whose status or ``auto_advance`` just changed,
+# before it is saved: payments (resources/payments.py) schedule or clear its ``next_payment_attempt``.
+ON_COLLECTION_CHANGE: list[Callable[[Call, JSON], None]] = []
+
+
+def collection_changed(call: Call, invoice: JSON) -> None:
+    for hook in ON_COLLECTION_CHANGE:
+        hook(call, invoice)
 
 
 # lines -------------------------------------------------------------------------------------------
@@ -461,17 +458,19 @@ def finalize(call: Call, invoice: JSON, *, auto_advance: bool | None = None) -> 
     invoice["status_transitions"]["finalized_at"] = call.now
     if auto_advance is not None:
         invoice["auto_advance"] = auto_advance
+    collection_changed(call, invoice)
     saved = call.store.save(INVOICE, invoice)
     events.record(call, "invoice.finalized", saved)
     if saved["amount_due"] == 0:
         saved["attempted"] = True
-        saved = _mark_paid(call, saved, event_types=("invoice.paid", "invoice.payment_succeeded"))
+        saved = mark_paid(call, saved, event_types=("invoice.paid", "invoice.payment_succeeded"))
     return saved
 
 
-def _mark_paid(call: Call, invoice: JSON, *, event_types: tuple[str, ...]) -> JSON:
+def mark_paid(call: Call, invoice: JSON, *, event_types: tuple[str, ...]) -> JSON:
     invoice.update({"amount_paid": invoice["amount_due"], "amount_remaining": 0, "status": "paid"})
     invoice["status_transitions"]["paid_at"] = call.now
+    collection_changed(call, invoice)
     saved = call.store.save(INVOICE, invoice)
     for event_type in event_types:
         events.record(call, event_type, saved)
@@ -514,6 +513,7 @@ def stop_collection(call: Call, customer_id: str) -> None:
     ):
         before = copy.deepcopy(invoice)
         invoice["auto_advance"] = False
+        collection_changed(call, invoice)
         events.record(call, "invoice.updated", call.store.save(INVOICE, invoice), previous=before)
 
 
@@ -573,6 +573,8 @@ def update(call: Call) -> JSON:
             invoice["automatically_finalizes_at"] = invoice["created"] + AUTO_ADVANCE_DELAY
         automatic_charge = invoice["auto_advance"] and invoice["collection_method"] == "charge_automatically"
         invoice["next_payment_attempt"] = invoice["automatically_finalizes_at"] if automatic_charge else None
+    else:
+        collection_changed(call, invoice)
     saved = call.store.save(INVOICE, invoice)
     events.record(call, "invoice.updated", saved, previous=before)
     return saved
@@ -612,6 +614,7 @@ def void_invoice(call: Call) -> JSON:
     invoice["status"] = "void"
     invoice["auto_advance"] = False
     invoice["status_transitions"]["voided_at"] = call.now
+    collection_changed(call, invoice)
     saved = call.store.save(INVOICE, invoice)
     events.record(call, "invoice.voided", saved)
     return saved
@@ -626,27 +629,10 @@ def mark_uncollectible(call: Call) -> JSON:
         raise invalid_request(NOT_OPEN)
     invoice["status"] = "uncollectible"
     invoice["status_transitions"]["marked_uncollectible_at"] = call.now
+    collection_changed(call, invoice)
     saved = call.store.save(INVOICE, invoice)
     events.record(call, "invoice.marked_uncollectible", saved)
     return saved
-
-
-@routes.post("/v1/invoices/{invoice}/pay", params=PAY, returns=INVOICE)
-def pay(call: Call) -> JSON:
-    """Only ``paid_out_of_band`` (or an invoice with nothing due) can succeed: there are no payment methods."""
-    invoice = _require(call, "id")
-    if invoice["status"] == "paid":
-        raise invalid_request("Invoice is already paid")
-    if invoice["status"] not in ("draft", "open", "uncollectible"):
-        raise invalid_request(NOT_OPEN)
-    out_of_band = bool(call.params.get("paid_out_of_band"))
-    if not out_of_band and invoice["amount_due"] > 0:
-        raise StripeError(400, NO_PAYMENT_METHOD, code="resource_missing")
-    if invoice["status"] == "draft":
-        invoice = finalize(call, invoice)
-    if invoice["status"] == "paid":
-        return invoice
-    return _mark_paid(call, invoice, event_types=("invoice.paid",))
 
 
 @routes.delete("/v1/invoices/{invoice}", params=DELETE, returns=INVOICE)
