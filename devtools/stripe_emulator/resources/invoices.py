@@ -25,6 +25,8 @@ period end and the final invoice of a cancellation (both ``subscription_cycle``)
 - **Send** (``send_invoice`` collection only): a draft is finalized first; records ``invoice.sent``.
 - **Void** / **mark uncollectible**: open invoices only ("You can only pass in open invoices. This
   invoice isn't open.").
+- **Lines**: the stored invoice holds them all; responses and events embed the first page
+  (:mod:`.invoice_lines`, which also serves ``GET /v1/invoices/{id}/lines``).
 - **Update**: drafts accept every modeled field; finalized invoices only ``metadata`` (and
   ``auto_advance`` while open or uncollectible) — anything else is "Finalized invoices can't be updated
   in this way". Subscription invoices cannot be deleted (void them).
