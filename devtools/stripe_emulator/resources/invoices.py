@@ -23,8 +23,10 @@ period end and the final invoice of a cancellation (both ``subscription_cycle``)
   until ``pay`` with ``paid_out_of_band``, ``void`` or ``mark_uncollectible``. The customer's credit
   balance is not applied either (``starting_balance`` 0; a negative total is simply ``amount_due`` 0).
 - **Send** (``send_invoice`` collection only): a draft is finalized first; records ``invoice.sent``.
-- **Void** / **mark uncollectible**: open invoices only ("You can only pass in open invoices. This
-  invoice isn't open.").
+- **Void**: open and uncollectible invoices (Stripe's transition table,
+  https://docs.stripe.com/invoicing/integration/workflow-transitions: ``uncollectible`` →
+  ``POST /v1/invoices/:id/void`` → ``void``). **Mark uncollectible**: open invoices only. Otherwise "You
+  can only pass in open invoices. This invoice isn't open."
 - **Lines**: the stored invoice holds them all; responses and events embed the first page
   (:mod:`.invoice_lines`, which also serves ``GET /v1/invoices/{id}/lines``).
 - **Update**: drafts accept every modeled field; finalized invoices only ``metadata`` (and
@@ -609,7 +611,7 @@ def void_invoice(call: Call) -> JSON:
     invoice = _require(call, "id")
     if invoice["status"] == "paid":
         raise invalid_request("Invoices with `paid` payments cannot be voided.")
-    if invoice["status"] != "open":
+    if invoice["status"] not in ("open", "uncollectible"):
         raise invalid_request(NOT_OPEN)
     invoice["status"] = "void"
     invoice["auto_advance"] = False
