@@ -33,7 +33,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from . import expand
+from . import expand, rendering
 from .controls import handle_control
 from .errors import API_ERROR, INVALID_REQUEST, ParamError, StripeError
 from .faults import Fault, FaultInjector
@@ -436,6 +436,7 @@ class EmulatorApp:
                 )
                 result: JSON = copy.deepcopy(route.handler(call))
                 expand.apply(result, expand_paths, self.store, KINDS)
+                rendering.render(result)
             return HttpResponse.json(200, result), True
         except StripeError as error:
             return self._error_response(error, request_id, v2), error.saved

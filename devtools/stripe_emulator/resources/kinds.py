@@ -102,6 +102,9 @@ INVOICE = Kind(
         "parent.subscription_details.subscription": "subscription",
     },
 )
+# Lines live inside their invoice (``lines.data``), not in the store; this kind names what
+# ``GET /v1/invoices/{invoice}/lines`` answers.
+INVOICE_LINE_ITEM = Kind(object="line_item", label="invoice line item", prefix="il_", id_length=24)
 EVENT = Kind(object="event", label="event", prefix="evt_", id_length=24)
 WEBHOOK_ENDPOINT = Kind(object="webhook_endpoint", label="webhook endpoint", prefix="we_", id_length=24)
 
@@ -122,6 +125,7 @@ ALL_KINDS = (
     SUBSCRIPTION_ITEM,
     SUBSCRIPTION_SCHEDULE,
     INVOICE,
+    INVOICE_LINE_ITEM,
     EVENT,
     WEBHOOK_ENDPOINT,
 )
