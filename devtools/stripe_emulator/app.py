@@ -33,13 +33,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from . import expand
+from . import expand, rendering
 from .controls import handle_control
 from .errors import API_ERROR, INVALID_REQUEST, ParamError, StripeError
 from .faults import Fault, FaultInjector
 from .forms import FormDict, FormError, canonical, decode_form
 from .idempotency import IdempotencyCache, SavedResponse
-from .resources import CLOCK_RULES, KINDS, ROUTES, meter_events
+from .resources import CLOCK_RULES, KINDS, ROUTES, meter_events, payments
 from .resources.events import API_VERSION
 from .resources.kinds import EVENT, THIN_EVENT
 from .routing import Call, ClockRule, Route, Router
@@ -229,6 +229,14 @@ class EmulatorApp:
     def meter_processing_lag(self) -> float:
         with self.store.lock:
             return meter_events.ledger_of(self.store).processing_lag
+
+    def payment_settings(self) -> dict[str, Any]:
+        with self.store.lock:
+            return payments.settings_of(self.store).as_json()
+
+    def set_payment_settings(self, changes: dict[str, Any]) -> dict[str, Any]:
+        """Change the account's failed-payment settings (see ``resources/payments.py``); reset restores them."""
+        return payments.configure(self.store, changes)
 
     def tick(self) -> None:
         """Apply what time has made due (queued meter events, renewals, scheduled cancellations,
@@ -428,6 +436,7 @@ class EmulatorApp:
                 )
                 result: JSON = copy.deepcopy(route.handler(call))
                 expand.apply(result, expand_paths, self.store, KINDS)
+                rendering.render(result)
             return HttpResponse.json(200, result), True
         except StripeError as error:
             return self._error_response(error, request_id, v2), error.saved

@@ -77,6 +77,14 @@ class EmulatorControl:
     def meter_processing_lag(self) -> float:
         return float(self._call("GET", "/meter_processing_lag")["seconds"])
 
+    def set_payment_settings(self, **changes: Any) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("POST", "/payment_settings", changes)
+        return result
+
+    def payment_settings(self) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("GET", "/payment_settings")
+        return result
+
     def requests_log(self) -> list[dict[str, Any]]:
         return list(self._call("GET", "/requests")["data"])
 

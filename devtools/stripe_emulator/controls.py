@@ -20,6 +20,9 @@
 ``GET /_emulator/meter_processing_lag`` ``{"seconds": s}``
 ``POST /_emulator/meter_processing_lag`` ``{"seconds": s}``: summaries and invoices see a meter event s
                              seconds after it arrived (default 0; reset sets it back)
+``GET /_emulator/payment_settings`` ``{"retry_days": [3, 5, 7], "subscription_status": "canceled",
+                             "invoice_status": "past_due"}``: the account's failed-payment settings
+``POST /_emulator/payment_settings`` some of those keys: change them (reset restores the defaults)
 ``GET /_emulator/health``    ``{"ok": true}``
 ``POST /_emulator/customers`` ``{"id": "cus_...", "name": ...}``: a customer with a chosen id (seeding)
 ``POST /_emulator/webhook_endpoints`` ``{"url", "secret", "enabled_events": ["*"], "api_version": null,
@@ -122,6 +125,14 @@ def _set_processing_lag(app: EmulatorApp, body: dict[str, Any]) -> Any:
     return {"seconds": app.set_meter_processing_lag(body["seconds"])}
 
 
+def _get_payment_settings(app: EmulatorApp, _body: dict[str, Any]) -> Any:
+    return app.payment_settings()
+
+
+def _set_payment_settings(app: EmulatorApp, body: dict[str, Any]) -> Any:
+    return app.set_payment_settings(body)
+
+
 def _add_webhook_endpoint(app: EmulatorApp, body: dict[str, Any]) -> Any:
     unknown = set(body) - {"url", "secret", "enabled_events", "api_version", "event_payload"}
     if unknown or not isinstance(body.get("url"), str) or not isinstance(body.get("secret"), str):
@@ -169,6 +180,8 @@ CONTROLS: dict[tuple[str, str], Control] = {
     ("GET", "/_emulator/meter_events"): _meter_events,
     ("GET", "/_emulator/meter_processing_lag"): _get_processing_lag,
     ("POST", "/_emulator/meter_processing_lag"): _set_processing_lag,
+    ("GET", "/_emulator/payment_settings"): _get_payment_settings,
+    ("POST", "/_emulator/payment_settings"): _set_payment_settings,
     ("GET", "/_emulator/health"): _health,
     ("POST", "/_emulator/customers"): _seed_customer,
     ("POST", "/_emulator/webhook_endpoints"): _add_webhook_endpoint,

@@ -145,6 +145,15 @@ class StripeEmulator:
     def meter_processing_lag(self) -> float:
         return self.app.meter_processing_lag()
 
+    def set_payment_settings(self, **changes: Any) -> dict[str, Any]:
+        """The account's failed-payment settings: ``retry_days`` (the custom retry schedule, days after the
+        previous attempt; default ``[3, 5, 7]``), then ``subscription_status`` (``canceled``, ``unpaid``,
+        ``past_due``) and ``invoice_status`` (``past_due``, ``uncollectible``); ``reset()`` restores them."""
+        return self.app.set_payment_settings(changes)
+
+    def payment_settings(self) -> dict[str, Any]:
+        return self.app.payment_settings()
+
     def on_event(self, listener: Callable[[dict[str, Any]], None]) -> Callable[[], None]:
         """Call ``listener(event)`` for each event recorded from now on, thin events included (under the
         store lock: be quick); returns a function that unsubscribes. Webhook delivery hooks in here too."""

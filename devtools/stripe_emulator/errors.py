@@ -32,12 +32,14 @@ class StripeError(Exception):
         param: str | None = None,
         headers: dict[str, str] | None = None,
         saved: bool = True,
+        decline_code: str | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.type = type
         self.code = code
+        self.decline_code = decline_code  # card errors: the issuer's reason (https://docs.stripe.com/declines/codes)
         self.param = param
         self.headers = dict(headers or {})
         self.saved = saved
@@ -47,6 +49,8 @@ class StripeError(Exception):
         if self.code:
             error["code"] = self.code
             error["doc_url"] = f"https://stripe.com/docs/error-codes/{self.code.replace('_', '-')}"
+        if self.decline_code:
+            error["decline_code"] = self.decline_code
         error["message"] = self.message
         if self.param:
             error["param"] = self.param

@@ -1,11 +1,13 @@
 """List endpoints: ``limit``, ``starting_after``, ``ending_before`` (https://docs.stripe.com/pagination).
 
 Lists are newest first. ``starting_after`` pages towards older objects, ``ending_before`` towards newer
-ones; ``has_more`` says whether more objects lie beyond the page in that direction.
+ones; ``has_more`` says whether more objects lie beyond the page in that direction. Sublists of one object
+(an invoice's ``lines``) keep that object's order instead (:func:`page_of`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from .errors import exclusive_parameters, resource_missing
@@ -29,33 +31,38 @@ def list_params(**filters: Param) -> Obj:
     )
 
 
-def _cursor(call: Call, kind: Kind, param: str) -> int | None:
-    object_id = call.params.get(param)
-    if object_id is None:
-        return None
-    sequence = call.store.sequence(kind, object_id)
-    if sequence is None:
-        raise resource_missing(kind.label, object_id, param=param, status=400)
-    return sequence
-
-
 def paginate(call: Call, kind: Kind, items: list[JSON]) -> JSON:
     """Answer one page of ``items`` (already filtered, newest first) as a Stripe list object."""
+
+    def place_of(object_id: str, param: str) -> int:  # grows along the list: newest (highest sequence) first
+        sequence = call.store.sequence(kind, object_id)
+        if sequence is None:
+            raise resource_missing(kind.label, object_id, param=param, status=400)
+        return -sequence
+
+    return page_of(call, items, lambda obj: -(call.store.sequence(kind, obj["id"]) or 0), place_of)
+
+
+def page_of(
+    call: Call,
+    items: list[JSON],
+    place: Callable[[JSON], int],
+    cursor_place: Callable[[str, str], int],
+) -> JSON:
+    """One page of ``items`` (in list order, along which ``place`` grows) as a Stripe list object: from the
+    start, after the ``starting_after`` object or up to the ``ending_before`` one (``cursor_place(id,
+    param)`` places them, or refuses an unknown id), at most ``limit`` objects."""
     if "starting_after" in call.params and "ending_before" in call.params:
         raise exclusive_parameters("starting_after", "ending_before")
     limit: int = call.params.get("limit", DEFAULT_LIMIT)
-    after = _cursor(call, kind, "starting_after")
-    before = _cursor(call, kind, "ending_before")
-
-    def sequence(obj: JSON) -> int:
-        return call.store.sequence(kind, obj["id"]) or 0
-
-    if after is not None:
-        older = [obj for obj in items if sequence(obj) < after]
-        page, has_more = older[:limit], len(older) > limit
-    elif before is not None:
-        newer = [obj for obj in items if sequence(obj) > before]
-        page, has_more = newer[-limit:], len(newer) > limit
+    if "starting_after" in call.params:
+        after = cursor_place(call.params["starting_after"], "starting_after")
+        beyond = [obj for obj in items if place(obj) > after]
+        page, has_more = beyond[:limit], len(beyond) > limit
+    elif "ending_before" in call.params:
+        before = cursor_place(call.params["ending_before"], "ending_before")
+        ahead = [obj for obj in items if place(obj) < before]
+        page, has_more = ahead[-limit:], len(ahead) > limit
     else:
         page, has_more = items[:limit], len(items) > limit
     result: dict[str, Any] = {"object": "list", "data": page, "has_more": has_more, "url": call.url}

@@ -96,6 +96,18 @@ class Store:
             self._state.clear()
             self.clock.reset()
 
+    def scratch_copy(self) -> Store:
+        """A deep copy of the objects and state, on an event bus nobody listens to: to work out what an
+        operation would do (an invoice preview) by doing it on the copy, leaving this store untouched."""
+        with self.lock:
+            scratch = Store()
+            scratch.clock = self.clock
+            scratch._objects = copy.deepcopy(self._objects)
+            scratch._seq = dict(self._seq)
+            scratch._counter = self._counter
+            scratch._state = copy.deepcopy(self._state)
+            return scratch
+
     def state[T](self, name: str, factory: Callable[[], T]) -> T:
         """Named state of a resource module that is not an object store (created on first use, dropped on
         reset): ``store.state("meter_ledger", MeterLedger)``."""

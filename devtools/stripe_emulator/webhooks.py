@@ -30,6 +30,10 @@ How Stripe delivers (https://docs.stripe.com/webhooks), and what the emulator do
 - **Order.** One worker thread makes the attempts in the order they come due, so events normally arrive
   in the order they were recorded (Stripe does not promise that; receivers must not rely on it), and a
   receiver that hangs delays the others by up to ``timeout``.
+- **The end of an event's deliveries.** When the last of an event's deliveries ends (delivered, given up
+  or not attempted), the hooks in :data:`.resources.webhook_endpoints.DELIVERIES_ENDED` hear it with the
+  emulator time: an invoice's ``webhooks_delivered_at`` is set when its ``invoice.created`` is done, and
+  its automatic finalization waits for that (:mod:`.resources.invoices`).
 
 - **Thin events** (``v2.core.event``, :mod:`.resources.thin_events`) go the same way to the endpoints
   registered for thin payloads (Stripe's event destinations): the body is the notification (the event
@@ -131,6 +135,7 @@ class WebhookDispatcher:
         self._queue: list[_Attempt] = []
         self._in_flight: set[int] = set()
         self._log: list[dict[str, Any]] = []
+        self._unended: dict[str, int] = {}  # snapshot event id -> its deliveries not yet ended
         self._generation = 0
         self._seq = itertools.count()
         self._thread: threading.Thread | None = None
@@ -172,6 +177,7 @@ class WebhookDispatcher:
             self._queue.clear()
             self._in_flight.clear()
             self._log.clear()
+            self._unended.clear()
             self._cond.notify_all()
 
     # queries --------------------------------------------------------------------------------------
@@ -194,6 +200,8 @@ class WebhookDispatcher:
             return
         now = time.monotonic()
         with self._cond:
+            if not thin:
+                self._unended[event["id"]] = len(endpoint_ids)
             for endpoint_id in endpoint_ids:
                 heapq.heappush(
                     self._queue,
@@ -275,7 +283,8 @@ class WebhookDispatcher:
             return None, f"connection failed: {error!r}"
 
     def _record(self, attempt: _Attempt, outcome: _Outcome) -> None:
-        """Log the attempt, schedule the retry, count a success on the event (store lock, then ours)."""
+        """Log the attempt, schedule the retry, count a success on the event, tell
+        ``webhook_endpoints.DELIVERIES_ENDED`` when the event's last delivery has ended (store lock, then ours)."""
         with self.store.lock, self._cond:
             if attempt.generation != self._generation:
                 return
@@ -314,4 +323,19 @@ class WebhookDispatcher:
                 if event is not None:
                     event["pending_webhooks"] = max(0, event["pending_webhooks"] - 1)
                     self.store.save(EVENT, event)
+            if next_retry is None and not attempt.thin:
+                self._delivery_ended(attempt.event_id)
             self._cond.notify_all()
+
+    def _delivery_ended(self, event_id: str) -> None:
+        """One delivery of a snapshot event ended (delivered, given up or abandoned); after its last one, run
+        the hooks (store lock and ours held)."""
+        unended = self._unended.get(event_id, 0) - 1
+        if unended > 0:
+            self._unended[event_id] = unended
+            return
+        self._unended.pop(event_id, None)
+        event = self.store.get(EVENT, event_id)
+        if event is not None:
+            for hook in webhook_endpoints.DELIVERIES_ENDED:
+                hook(self.store, event, self.store.clock.now())

@@ -19,6 +19,7 @@ import pytest
 import stripe
 
 from stripe_emulator import StripeEmulator
+from tests.emulator.receiver import Receiver
 from tests.emulator.support import Factory, Target, live_stripe_key, make_client
 from tests.support import EMULATOR_API_KEY
 
@@ -49,6 +50,14 @@ def client(target: Target) -> stripe.StripeClient:
 @pytest.fixture
 def emulator_client(emulator: StripeEmulator) -> stripe.StripeClient:
     return make_client(EMULATOR_API_KEY, emulator.url)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A webhook receiver on a free port (emulator delivery tests)."""
+    server = Receiver()
+    yield server
+    server.close()
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -81,3 +82,11 @@ class Receiver:
         self.release()
         self._server.shutdown()
         self._server.server_close()
+
+
+def closed_port_url() -> str:
+    """A URL nothing listens on: every attempt is refused."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}/stripe/webhook"

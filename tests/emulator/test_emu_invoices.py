@@ -170,3 +170,16 @@ def test_search_by_subscription_and_status(client: stripe.StripeClient, make: Fa
         return [invoice.id for invoice in client.v1.invoices.search({"query": query}).data if invoice.id] or None
 
     assert eventually(found) == [draft.id]
+
+
+def test_an_uncollectible_invoice_can_be_voided(client: stripe.StripeClient, make: Factory) -> None:
+    """Stripe's transition table: ``uncollectible`` → ``POST /v1/invoices/:id/void`` → ``void``, with
+    ``invoice.voided`` (https://docs.stripe.com/invoicing/integration/workflow-transitions)."""
+    _, draft = _first_invoice(make)
+    assert draft.id
+    client.v1.invoices.finalize_invoice(draft.id)
+    client.v1.invoices.mark_uncollectible(draft.id)
+    voided = client.v1.invoices.void_invoice(draft.id)
+    assert voided.status == "void"
+    assert voided.status_transitions.voided_at is not None
+    assert voided.status_transitions.marked_uncollectible_at is not None

@@ -13,7 +13,6 @@ The SDK sends the stream to ``base_addresses["meter_events"]``; tests point it a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,13 +27,6 @@ from tests.support import EMULATOR_API_KEY
 THIN_SECRET = "whsec_thin"
 ERROR_REPORT = "v1.billing.meter.error_report_triggered"
 NO_METER = "v1.billing.meter.no_meter_found"
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    server = Receiver()
-    yield server
-    server.close()
 
 
 def stream_client(target_url: str | None, token: str, **options: Any) -> stripe.StripeClient:

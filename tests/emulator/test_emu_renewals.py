@@ -267,18 +267,3 @@ def test_pending_prorations_go_on_the_renewal_invoice(
     attached = {line.parent.subscription_item_details.invoice_item for line in invoice.lines.data}  # type: ignore[union-attr]
     assert {item.id for item in pending} <= attached
     assert lines_by_price(invoice)[catalog.seat.id][:2] == (12, 42_000)
-
-
-def test_a_subscription_still_on_its_schedule_does_not_renew(
-    emulator: StripeEmulator, emulator_client: stripe.StripeClient, make: Factory
-) -> None:
-    """What a schedule does when its phase ends is not modeled: a subscription still managed by a schedule
-    does not renew (release it, as the project does, and it renews)."""
-    client = emulator_client
-    catalog = make.catalog()
-    customer = make.customer()
-    schedule = make.schedule(customer.id, catalog)
-    subscription = client.v1.subscriptions.retrieve(str(schedule.subscription))
-    _, end = period_of(subscription)
-    emulator.set_clock(end + 1)
-    assert cycle_invoices(client, subscription) == []

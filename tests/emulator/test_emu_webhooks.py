@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import socket
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -20,19 +19,12 @@ import requests
 import stripe
 
 from stripe_emulator import DEFAULT_API_VERSION, EmulatorControl, EmulatorControlError, StripeEmulator
-from tests.emulator.receiver import Receiver
+from tests.emulator.receiver import Receiver, closed_port_url
 from tests.emulator.support import Target, error_of, make_client, metadata_of
 from tests.support import EMULATOR_API_KEY
 
 FAST_RETRIES = (0.05, 0.05, 0.05)  # 4 attempts in all
 LOCAL_SECRET = "whsec_local"
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    server = Receiver()
-    yield server
-    server.close()
 
 
 @pytest.fixture(scope="module")
@@ -52,14 +44,6 @@ def hooks(fast_retrying_emulator: StripeEmulator) -> Iterator[StripeEmulator]:
 @pytest.fixture
 def hooks_client(hooks: StripeEmulator) -> stripe.StripeClient:
     return make_client(EMULATOR_API_KEY, hooks.url)
-
-
-def closed_port_url() -> str:
-    """A URL nothing listens on: every attempt is refused."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"http://127.0.0.1:{port}/stripe/webhook"
 
 
 def wait_idle(emulator: StripeEmulator) -> None:

@@ -4,8 +4,11 @@ To add a resource: give it a :class:`~stripe_emulator.store.Kind` in :mod:`.kind
 a ``routes = RouteTable()`` and its endpoints, and list the module here.
 
 ``CLOCK_RULES`` are the transitions time makes by itself: queued meter events processed (counted, or
-reported in error reports), subscriptions renewed at their items' period end, canceled at ``cancel_at``,
-auto-advancing drafts finalized an hour after their creation. Each is a :class:`~..routing.ClockRule`;
+reported in error reports), subscription schedules completed at the end of their last phase,
+subscriptions renewed at their items' period end, canceled at ``cancel_at``,
+auto-advancing drafts finalized an hour after their creation, invoice payments attempted (and retried) at
+``next_payment_attempt``, subscriptions made ``past_due`` by a ``send_invoice`` invoice unpaid at its due
+date, and ``incomplete`` subscriptions expired 23 hours after their creation. Each is a :class:`~..routing.ClockRule`;
 whenever the clock moves and before every API request the app steps through the due times in order and
 applies every rule at each (see ``EmulatorApp.tick``).
 """
@@ -17,10 +20,13 @@ from . import (
     billing_meters,
     customers,
     events,
+    invoice_creation,
+    invoice_lines,
     invoiceitems,
     invoices,
     meter_event_summaries,
     meter_events,
+    payments,
     prices,
     products,
     subscription_items,
@@ -40,6 +46,9 @@ MODULES = (
     meter_event_summaries,
     invoiceitems,
     invoices,
+    invoice_creation,
+    invoice_lines,
+    payments,
     subscriptions,
     subscription_items,
     subscription_schedules,
@@ -50,13 +59,19 @@ MODULES = (
 
 ROUTES: tuple[Route, ...] = tuple(route for module in MODULES for route in module.routes)
 
-# At one moment: usage first (so a renewal bills it), then renewals (before a cancellation at the same
-# period end, which they leave alone), cancellations, and finalizations last.
+# At one moment: usage first (so a renewal bills it), then schedules whose last phase ends (so a released
+# subscription renews and a canceled one does not), renewals (before a cancellation at the same period
+# end, which they leave alone), cancellations, finalizations, then what finalized invoices owe:
+# payment attempts (a draft finalized now is attempted now), due dates passed, first invoices never paid.
 CLOCK_RULES: tuple[ClockRule, ...] = (
     ClockRule("process meter events", meter_events.next_due, meter_events.process_due),
+    ClockRule("end subscription schedules", subscription_schedules.end_next_due, subscription_schedules.end_due),
     ClockRule("renew subscriptions", subscriptions.renew_next_due, subscriptions.renew_due),
     ClockRule("cancel subscriptions", subscriptions.cancel_next_due, subscriptions.cancel_due),
     ClockRule("finalize invoices", invoices.finalize_next_due, invoices.finalize_due),
+    ClockRule("collect invoice payments", payments.collect_next_due, payments.collect_due),
+    ClockRule("mark unpaid send_invoice subscriptions past due", payments.past_due_next_due, payments.past_due_due),
+    ClockRule("expire incomplete subscriptions", payments.expire_next_due, payments.expire_due),
 )
 
 __all__ = ["CLOCK_RULES", "KINDS", "ROUTES", "ClockRule"]

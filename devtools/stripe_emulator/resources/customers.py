@@ -12,6 +12,10 @@
   (https://docs.stripe.com/api/customers/delete): resources that depend on customers register a
   cleanup in :data:`ON_DELETE` (subscriptions do).
 - Search (``GET /v1/customers/search``) takes ``created``, ``email``, ``metadata``, ``name``, ``phone``.
+- Payment methods (see :mod:`.payments`): ``payment_method`` on create attaches a PaymentMethod (a test token
+  such as ``pm_card_visa`` makes a new one; ``payment_method.attached`` after ``customer.created``);
+  ``invoice_settings[default_payment_method]`` names one attached to the customer, or on create the
+  ``payment_method`` token itself. ``delinquent`` follows the customer's unpaid invoices (payments).
 - Events: ``customer.created``, ``customer.updated`` (with ``previous_attributes``), ``customer.deleted``
   (customers seeded through the ``/_emulator`` control record none).
 """
@@ -39,7 +43,7 @@ from ..params import (
 from ..routing import Call, RouteTable
 from ..search import METADATA, SEARCH_PARAMS, SearchField, number_field, search_page, string_field
 from ..store import JSON, Store, random_token
-from . import events
+from . import events, payments
 from .kinds import CUSTOMER, INVOICE_ITEM, SUBSCRIPTION, SUBSCRIPTION_SCHEDULE
 
 routes = RouteTable()
@@ -59,7 +63,7 @@ SHIPPING = Obj({"address": ADDRESS, "name": Str(required=True), "phone": Str()},
 INVOICE_SETTINGS = Obj(
     {
         "custom_fields": Unsupported(),
-        "default_payment_method": Unsupported(),
+        "default_payment_method": Str(emptyable=True),
         "footer": Str(emptyable=True),
         "rendering_options": Unsupported(),
     }
@@ -91,7 +95,7 @@ WRITABLE = {
 CREATE = Obj(
     {
         **WRITABLE,
-        "payment_method": Unsupported(),
+        "payment_method": Str(),
         "tax_id_data": Unsupported(),
         "test_clock": Unsupported(),
     }
@@ -217,10 +221,29 @@ def claim_currency(call: Call, customer: JSON, currency: str) -> JSON:
     return saved
 
 
+DEFAULT_PAYMENT_METHOD = "invoice_settings[default_payment_method]"
+
+
+def _requested_default(params: dict[str, Any]) -> Any:
+    """``invoice_settings[default_payment_method]`` as passed (``UNSET`` for ``""``), else ``None``."""
+    return (params.get("invoice_settings") or {}).get("default_payment_method")
+
+
 @routes.post("/v1/customers", params=CREATE, returns=CUSTOMER)
 def create(call: Call) -> JSON:
-    customer = _insert(call.store, call.store.new_id(CUSTOMER), call.now, call.params)
+    customer_id = call.store.new_id(CUSTOMER)
+    token = call.params.get("payment_method")
+    payment_method = payments.prepare_attach(call, token, customer_id, param="payment_method") if token else None
+    default = _requested_default(call.params)
+    if default not in (None, UNSET) and (payment_method is None or default != token):
+        payments.require_attached(call, default, customer_id, param=DEFAULT_PAYMENT_METHOD)  # refuses
+    customer = _insert(call.store, customer_id, call.now, call.params)
+    if payment_method is not None and default == token:
+        customer["invoice_settings"]["default_payment_method"] = payment_method["id"]
+        customer = call.store.save(CUSTOMER, customer)
     events.record(call, "customer.created", customer)
+    if payment_method is not None:
+        payments.attach(call, payment_method, customer_id)
     return customer
 
 
@@ -280,6 +303,13 @@ def update(call: Call) -> JSON:
         raise _missing(call.path["customer"], param=CUSTOMER.missing_param, status=404)
     before = call.store.require(CUSTOMER, customer["id"])
     _apply(customer, call.params)
+    default = _requested_default(call.params)
+    if default is not None:
+        customer["invoice_settings"]["default_payment_method"] = (
+            None
+            if default is UNSET
+            else payments.require_attached(call, default, customer["id"], param=DEFAULT_PAYMENT_METHOD)["id"]
+        )
     saved = call.store.save(CUSTOMER, customer)
     events.record(call, "customer.updated", saved, previous=before)
     return saved

@@ -1,6 +1,7 @@
 """Events (https://docs.stripe.com/api/events): every state change the emulator makes is recorded.
 
-:func:`record` stores a Stripe ``event`` — ``data.object`` a snapshot of the object after the change,
+:func:`record` stores a Stripe ``event`` — ``data.object`` a snapshot of the object after the change, as
+the API renders it (:mod:`..rendering`: an invoice with the first page of its lines),
 ``data.previous_attributes`` (``*.updated`` events only) the previous values of what changed, ``request``
 the API request that caused it (``{"id": null, "idempotency_key": null}`` for changes the emulator clock
 makes, as Stripe reports automatic transitions) — and publishes it on the store's bus (:mod:`..bus`),
@@ -31,6 +32,7 @@ from typing import Any
 from ..errors import exclusive_parameters
 from ..lists import list_params, paginate
 from ..params import EXPAND, Bool, ListOf, Obj, RangeFilter, Str, in_range
+from ..rendering import render
 from ..routing import Call, RouteTable
 from ..store import JSON
 from . import webhook_endpoints
@@ -72,9 +74,9 @@ def record(call: Call, event_type: str, obj: JSON, previous: JSON | None = None)
     ``previous`` is the object before the change, for ``*.updated`` events; an update that changed
     nothing records nothing.
     """
-    data: JSON = {"object": copy.deepcopy(obj)}
+    data: JSON = {"object": render(copy.deepcopy(obj))}
     if previous is not None:
-        changes = previous_attributes(previous, obj)
+        changes = previous_attributes(render(copy.deepcopy(previous)), data["object"])
         if not changes:
             return {}
         data["previous_attributes"] = changes

@@ -1,30 +1,46 @@
 """Invoices (https://docs.stripe.com/api/invoices) and their lifecycle
 (https://docs.stripe.com/invoicing/overview#invoice-lifecycle).
 
-The emulator makes invoices for subscriptions only (there is no ``POST /v1/invoices`` yet): a
-subscription's first invoice, the invoice of an ``always_invoice`` change, the invoice of each renewal at
-period end and the final invoice of a cancellation (both ``subscription_cycle``).
+Subscriptions make invoices here: a subscription's first invoice, the invoice of an ``always_invoice``
+change, the invoice of each renewal at period end and the final invoice of a cancellation (both
+``subscription_cycle``); one-off invoices and previews are :mod:`.invoice_creation`'s.
 
 - **Draft**: lines, totals and ``due_date`` (``send_invoice``: creation + ``days_until_due`` days) are
-  set; ``number``, ``hosted_invoice_url`` and ``effective_at`` are ``null``. With ``auto_advance`` the
-  emulator finalizes it at ``automatically_finalizes_at`` = creation + 1 hour of emulator time
-  (https://docs.stripe.com/billing/subscriptions/overview#subscription-lifecycle: "Stripe finalizes
-  ... the invoice about an hour after"); with ``auto_advance: false`` it stays a draft until finalized
-  explicitly (https://docs.stripe.com/invoicing/integration/automatic-advancement-collection).
-  Clearing ``auto_advance`` clears ``automatically_finalizes_at``; setting it again schedules
-  finalization one hour after creation again.
+  set; ``number``, ``hosted_invoice_url`` and ``effective_at`` are ``null``. With ``auto_advance: false``
+  it stays a draft until finalized explicitly
+  (https://docs.stripe.com/invoicing/integration/automatic-advancement-collection).
+- **Finalization timing** (``auto_advance`` drafts). "Stripe waits until one hour after the last webhook
+  was successfully sent (or the last webhook timed out after failing). If you ... have no webhooks
+  configured, Stripe waits one hour after creation" (https://docs.stripe.com/api/invoices/object);
+  "If we don't receive a successful response within 72 hours, we attempt to finalize"
+  (https://docs.stripe.com/invoicing/integration/workflow-transitions). So:
+  ``webhooks_delivered_at`` is the creation time when no endpoint gets the invoice's ``invoice.created``
+  ("If the invoice had no webhooks to deliver, this will be set while the invoice is being created", SDK),
+  else ``null`` until every delivery of that event has ended — delivered, or given up after its last
+  retry — and then the emulator time it ended. ``automatically_finalizes_at`` ("the time when this
+  invoice is currently scheduled to be automatically finalized") starts at creation + 1 hour (the
+  default grace period, https://docs.stripe.com/invoicing/scheduled-finalization); if the deliveries are
+  still going on then, the draft is not finalized and the time moves to creation + 72 hours; when they
+  end it becomes ``webhooks_delivered_at`` + 1 hour, at most creation + 72 hours. A time set with
+  ``automatically_finalizes_at`` is kept whatever the webhooks do ("When you use a custom finalization
+  time for invoices, finalization won't be delayed because of invoice.created webhook failures", same
+  page). Clearing ``auto_advance`` clears ``automatically_finalizes_at``; setting it again schedules the
+  default time again. Deliveries run in real time, the grace in emulator time: see the emulator README.
 - **Finalize** (``POST /v1/invoices/{id}/finalize``, or the clock): ``open``, ``number``
   ``<customer.invoice_prefix>-NNNN`` from the customer's ``next_invoice_sequence``,
   ``status_transitions.finalized_at``, ``effective_at``, ``hosted_invoice_url``/``invoice_pdf``. An
   invoice with nothing due (``amount_due`` 0) is ``paid`` at once. ``auto_advance`` is set only when
   passed. A non-draft: "This invoice is already finalized, you can't re-finalize a non-draft invoice."
-- **Payment collection is not modeled**: the emulator has no payment methods, so an ``open`` invoice
-  stays open (``charge_automatically`` ones are never attempted, subscriptions never go ``past_due``)
-  until ``pay`` with ``paid_out_of_band``, ``void`` or ``mark_uncollectible``. The customer's credit
-  balance is not applied either (``starting_balance`` 0; a negative total is simply ``amount_due`` 0).
+- **Payment collection** (payment attempts, retries, ``pay``, ``past_due``) is :mod:`.payments`' work: it
+  keeps ``next_payment_attempt`` in step through :data:`ON_COLLECTION_CHANGE`. The customer's credit
+  balance is not applied (``starting_balance`` 0; a negative total is simply ``amount_due`` 0).
 - **Send** (``send_invoice`` collection only): a draft is finalized first; records ``invoice.sent``.
-- **Void** / **mark uncollectible**: open invoices only ("You can only pass in open invoices. This
-  invoice isn't open.").
+- **Void**: open and uncollectible invoices (Stripe's transition table,
+  https://docs.stripe.com/invoicing/integration/workflow-transitions: ``uncollectible`` →
+  ``POST /v1/invoices/:id/void`` → ``void``). **Mark uncollectible**: open invoices only. Otherwise "You
+  can only pass in open invoices. This invoice isn't open."
+- **Lines**: the stored invoice holds them all; responses and events embed the first page
+  (:mod:`.invoice_lines`, which also serves ``GET /v1/invoices/{id}/lines``).
 - **Update**: drafts accept every modeled field; finalized invoices only ``metadata`` (and
   ``auto_advance`` while open or uncollectible) — anything else is "Finalized invoices can't be updated
   in this way". Subscription invoices cannot be deleted (void them).
@@ -43,7 +59,7 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import StripeError, invalid_request
+from ..errors import invalid_request
 from ..lists import list_params, paginate
 from ..params import (
     EXPAND,
@@ -62,12 +78,16 @@ from ..params import (
 from ..routing import Call, RouteTable
 from ..search import METADATA, SEARCH_PARAMS, SearchField, number_field, search_page, string_field
 from ..store import JSON, Store, random_token
-from . import events
+from . import events, webhook_endpoints
 from .kinds import CUSTOMER, INVOICE, INVOICE_ITEM
 
 routes = RouteTable()
 
 AUTO_ADVANCE_DELAY = 60 * 60
+# However its invoice.created webhooks fare, an auto_advance draft is finalized within 72 h of its creation.
+WEBHOOKS_WAIT_LIMIT = 72 * 60 * 60
+# store.state: ids of the drafts whose automatically_finalizes_at was set through the API
+CUSTOM_FINALIZATION = "invoices.custom_finalization"
 COLLECTION_METHODS = ("charge_automatically", "send_invoice")
 STATUSES = ("draft", "open", "paid", "uncollectible", "void")
 NOT_OPEN = "You can only pass in open invoices. This invoice isn't open."
@@ -111,17 +131,6 @@ UPDATE = Obj(
 )
 FINALIZE = Obj({"auto_advance": Bool(), "expand": EXPAND})
 ACTION = Obj({"expand": EXPAND})
-PAY = Obj(
-    {
-        "expand": EXPAND,
-        "forgive": Unsupported(),
-        "mandate": Unsupported(),
-        "off_session": Bool(),
-        "paid_out_of_band": Bool(),
-        "payment_method": Unsupported(),
-        "source": Unsupported(),
-    }
-)
 DELETE = Obj({})
 RETRIEVE = Obj({"expand": EXPAND})
 LIST = list_params(
@@ -163,6 +172,15 @@ FINALIZED_UPDATABLE = {
 # Called as ``hook(call, invoice)`` on a draft about to be finalized (the invoice as a mutable dict):
 # subscriptions refresh the usage lines of a renewal invoice with usage that arrived during the grace period.
 BEFORE_FINALIZE: list[Callable[[Call, JSON], None]] = []
+
+# Called as ``hook(call, invoice)`` on a finalized invoice whose status or ``auto_advance`` just changed,
+# before it is saved: payments (resources/payments.py) schedule or clear its ``next_payment_attempt``.
+ON_COLLECTION_CHANGE: list[Callable[[Call, JSON], None]] = []
+
+
+def collection_changed(call: Call, invoice: JSON) -> None:
+    for hook in ON_COLLECTION_CHANGE:
+        hook(call, invoice)
 
 
 # lines -------------------------------------------------------------------------------------------
@@ -319,6 +337,7 @@ def create_draft(
     collection_method = subscription["collection_method"]
     days_until_due = subscription["days_until_due"]
     finalizes_at = call.now + AUTO_ADVANCE_DELAY if auto_advance else None
+    webhooks_pending = bool(webhook_endpoints.targets(call.store, "invoice.created"))
     invoice: JSON = {
         "id": invoice_id,
         "object": "invoice",
@@ -420,7 +439,7 @@ def create_draft(
         "total_excluding_tax": 0,
         "total_pretax_credit_amounts": [],
         "total_taxes": [],
-        "webhooks_delivered_at": call.now,
+        "webhooks_delivered_at": None if webhooks_pending else call.now,
     }
     _refresh_totals(invoice)
     stored = call.store.insert(INVOICE, invoice)
@@ -461,21 +480,74 @@ def finalize(call: Call, invoice: JSON, *, auto_advance: bool | None = None) -> 
     invoice["status_transitions"]["finalized_at"] = call.now
     if auto_advance is not None:
         invoice["auto_advance"] = auto_advance
+    collection_changed(call, invoice)
     saved = call.store.save(INVOICE, invoice)
     events.record(call, "invoice.finalized", saved)
     if saved["amount_due"] == 0:
         saved["attempted"] = True
-        saved = _mark_paid(call, saved, event_types=("invoice.paid", "invoice.payment_succeeded"))
+        saved = mark_paid(call, saved, event_types=("invoice.paid", "invoice.payment_succeeded"))
     return saved
 
 
-def _mark_paid(call: Call, invoice: JSON, *, event_types: tuple[str, ...]) -> JSON:
+def mark_paid(call: Call, invoice: JSON, *, event_types: tuple[str, ...]) -> JSON:
     invoice.update({"amount_paid": invoice["amount_due"], "amount_remaining": 0, "status": "paid"})
     invoice["status_transitions"]["paid_at"] = call.now
+    collection_changed(call, invoice)
     saved = call.store.save(INVOICE, invoice)
     for event_type in event_types:
         events.record(call, event_type, saved)
     return saved
+
+
+def _grace_end(invoice: JSON) -> int:
+    """The default finalization time: an hour after the ``invoice.created`` webhooks ended (after creation
+    while they have not), at most :data:`WEBHOOKS_WAIT_LIMIT` after creation."""
+    created = int(invoice["created"])
+    delivered = invoice["webhooks_delivered_at"]
+    start = created if delivered is None else int(delivered)
+    return min(start + AUTO_ADVANCE_DELAY, created + WEBHOOKS_WAIT_LIMIT)
+
+
+def _schedule_finalization(invoice: JSON, at: int | None) -> None:
+    """Set when a draft finalizes; a ``charge_automatically`` one attempts payment then."""
+    invoice["automatically_finalizes_at"] = at
+    automatic_charge = at is not None and invoice["collection_method"] == "charge_automatically"
+    invoice["next_payment_attempt"] = at if automatic_charge else None
+
+
+def _custom_finalization(store: Store) -> set[str]:
+    return store.state(CUSTOM_FINALIZATION, set)
+
+
+def _awaits_webhooks(store: Store, invoice: JSON, moment: int) -> bool:
+    """Whether finalization due at ``moment`` waits for the invoice's ``invoice.created`` deliveries."""
+    return (
+        invoice["webhooks_delivered_at"] is None
+        and invoice["id"] not in _custom_finalization(store)
+        and moment < int(invoice["created"]) + WEBHOOKS_WAIT_LIMIT
+    )
+
+
+def note_webhooks_delivered(store: Store, event: JSON, moment: int) -> None:
+    """``webhook_endpoints.DELIVERIES_ENDED`` hook: every delivery of an ``invoice.created`` ended at
+    ``moment`` (emulator time): set ``webhooks_delivered_at``; a draft on the default schedule now
+    finalizes an hour later (no event: Stripe records none for this)."""
+    if event["type"] != "invoice.created":
+        return
+    invoice = store.get(INVOICE, event["data"]["object"]["id"])
+    if invoice is None or invoice["webhooks_delivered_at"] is not None:
+        return
+    invoice["webhooks_delivered_at"] = moment
+    if (
+        invoice["status"] == "draft"
+        and invoice["automatically_finalizes_at"] is not None
+        and invoice["id"] not in _custom_finalization(store)
+    ):
+        _schedule_finalization(invoice, _grace_end(invoice))
+    store.save(INVOICE, invoice)
+
+
+webhook_endpoints.DELIVERIES_ENDED.append(note_webhooks_delivered)
 
 
 def _finalizes_at(invoice: JSON) -> int | None:
@@ -491,7 +563,8 @@ def finalize_next_due(store: Store) -> float | None:
 
 def finalize_due(store: Store, now: float) -> None:
     """Clock rule: finalize every auto-advancing draft whose ``automatically_finalizes_at`` has come, at
-    the time it was due, in that order."""
+    the time it was due, in that order; one still waiting for its ``invoice.created`` webhooks is put off
+    to the 72-hour limit instead."""
     due = store.all(
         INVOICE,
         lambda invoice: (
@@ -503,6 +576,10 @@ def finalize_due(store: Store, now: float) -> None:
     )
     for invoice in sorted(due, key=lambda invoice: (invoice["automatically_finalizes_at"], invoice["created"])):
         moment = int(invoice["automatically_finalizes_at"])
+        if _awaits_webhooks(store, invoice, moment):
+            _schedule_finalization(invoice, int(invoice["created"]) + WEBHOOKS_WAIT_LIMIT)
+            store.save(INVOICE, invoice)
+            continue
         finalize(Call(store, {}, {}, moment, f"/v1/invoices/{invoice['id']}/finalize"), invoice)
 
 
@@ -514,6 +591,7 @@ def stop_collection(call: Call, customer_id: str) -> None:
     ):
         before = copy.deepcopy(invoice)
         invoice["auto_advance"] = False
+        collection_changed(call, invoice)
         events.record(call, "invoice.updated", call.store.save(INVOICE, invoice), previous=before)
 
 
@@ -565,14 +643,17 @@ def update(call: Call) -> JSON:
     if "auto_advance" in params:
         invoice["auto_advance"] = params["auto_advance"]
     if invoice["status"] == "draft":
+        custom = _custom_finalization(call.store)
         if not invoice["auto_advance"]:
-            invoice["automatically_finalizes_at"] = None
+            custom.discard(invoice["id"])
+            _schedule_finalization(invoice, None)
         elif "automatically_finalizes_at" in params:
-            invoice["automatically_finalizes_at"] = params["automatically_finalizes_at"]
-        elif invoice["automatically_finalizes_at"] is None:
-            invoice["automatically_finalizes_at"] = invoice["created"] + AUTO_ADVANCE_DELAY
-        automatic_charge = invoice["auto_advance"] and invoice["collection_method"] == "charge_automatically"
-        invoice["next_payment_attempt"] = invoice["automatically_finalizes_at"] if automatic_charge else None
+            custom.add(invoice["id"])
+            _schedule_finalization(invoice, params["automatically_finalizes_at"])
+        else:
+            _schedule_finalization(invoice, invoice["automatically_finalizes_at"] or _grace_end(invoice))
+    else:
+        collection_changed(call, invoice)
     saved = call.store.save(INVOICE, invoice)
     events.record(call, "invoice.updated", saved, previous=before)
     return saved
@@ -607,11 +688,12 @@ def void_invoice(call: Call) -> JSON:
     invoice = _require(call, "id")
     if invoice["status"] == "paid":
         raise invalid_request("Invoices with `paid` payments cannot be voided.")
-    if invoice["status"] != "open":
+    if invoice["status"] not in ("open", "uncollectible"):
         raise invalid_request(NOT_OPEN)
     invoice["status"] = "void"
     invoice["auto_advance"] = False
     invoice["status_transitions"]["voided_at"] = call.now
+    collection_changed(call, invoice)
     saved = call.store.save(INVOICE, invoice)
     events.record(call, "invoice.voided", saved)
     return saved
@@ -626,27 +708,10 @@ def mark_uncollectible(call: Call) -> JSON:
         raise invalid_request(NOT_OPEN)
     invoice["status"] = "uncollectible"
     invoice["status_transitions"]["marked_uncollectible_at"] = call.now
+    collection_changed(call, invoice)
     saved = call.store.save(INVOICE, invoice)
     events.record(call, "invoice.marked_uncollectible", saved)
     return saved
-
-
-@routes.post("/v1/invoices/{invoice}/pay", params=PAY, returns=INVOICE)
-def pay(call: Call) -> JSON:
-    """Only ``paid_out_of_band`` (or an invoice with nothing due) can succeed: there are no payment methods."""
-    invoice = _require(call, "id")
-    if invoice["status"] == "paid":
-        raise invalid_request("Invoice is already paid")
-    if invoice["status"] not in ("draft", "open", "uncollectible"):
-        raise invalid_request(NOT_OPEN)
-    out_of_band = bool(call.params.get("paid_out_of_band"))
-    if not out_of_band and invoice["amount_due"] > 0:
-        raise StripeError(400, NO_PAYMENT_METHOD, code="resource_missing")
-    if invoice["status"] == "draft":
-        invoice = finalize(call, invoice)
-    if invoice["status"] == "paid":
-        return invoice
-    return _mark_paid(call, invoice, event_types=("invoice.paid",))
 
 
 @routes.delete("/v1/invoices/{invoice}", params=DELETE, returns=INVOICE)

@@ -4,7 +4,22 @@ from __future__ import annotations
 
 from ..store import Kind
 
-CUSTOMER = Kind(object="customer", label="customer", prefix="cus_", id_length=14)
+CUSTOMER = Kind(
+    object="customer",
+    label="customer",
+    prefix="cus_",
+    id_length=14,
+    expandable={"invoice_settings.default_payment_method": "payment_method"},
+)
+# Stripe's own label in "No such PaymentMethod: 'pm_...'".
+PAYMENT_METHOD = Kind(
+    object="payment_method",
+    label="PaymentMethod",
+    prefix="pm_",
+    id_length=24,
+    missing_param="payment_method",
+    expandable={"customer": "customer"},
+)
 PRODUCT = Kind(
     object="product",
     label="product",
@@ -54,6 +69,7 @@ SUBSCRIPTION = Kind(
     id_length=24,
     expandable={
         "customer": "customer",
+        "default_payment_method": "payment_method",
         "latest_invoice": "invoice",
         "schedule": "subscription_schedule",
     },
@@ -82,14 +98,19 @@ INVOICE = Kind(
     missing_param="invoice",
     expandable={
         "customer": "customer",
+        "default_payment_method": "payment_method",
         "parent.subscription_details.subscription": "subscription",
     },
 )
+# Lines live inside their invoice (``lines.data``), not in the store; this kind names what
+# ``GET /v1/invoices/{invoice}/lines`` answers.
+INVOICE_LINE_ITEM = Kind(object="line_item", label="invoice line item", prefix="il_", id_length=24)
 EVENT = Kind(object="event", label="event", prefix="evt_", id_length=24)
 WEBHOOK_ENDPOINT = Kind(object="webhook_endpoint", label="webhook endpoint", prefix="we_", id_length=24)
 
 ALL_KINDS = (
     CUSTOMER,
+    PAYMENT_METHOD,
     PRODUCT,
     PRICE,
     INVOICE_ITEM,
@@ -104,6 +125,7 @@ ALL_KINDS = (
     SUBSCRIPTION_ITEM,
     SUBSCRIPTION_SCHEDULE,
     INVOICE,
+    INVOICE_LINE_ITEM,
     EVENT,
     WEBHOOK_ENDPOINT,
 )

@@ -19,10 +19,21 @@ The emulator models the shape the project uses: one phase starting ``now``.
   becomes ``null``. Only ``not_started`` or ``active`` schedules can be released or canceled: "You
   cannot release a subscription schedule that is currently in the `released` status."
 - **Cancel** cancels the subscription with it (``invoice_now`` and ``prorate`` default to true).
-- What happens when the phase ends (``end_behavior``) is not modeled yet: a subscription still managed by
-  a schedule does not renew (released, it renews like any subscription).
-- Events: ``subscription_schedule.created``, ``.updated``, ``.released``, ``.canceled``, with the
-  subscription's ``customer.subscription.*`` and ``invoice.created`` events.
+- **The end of the phase** (the clock rule :func:`end_due`, applied before renewals at the same moment):
+  the schedule is ``completed`` (``completed_at``, ``current_phase: null``,
+  ``subscription_schedule.completed``). ``end_behavior: release`` (the default) releases the subscription
+  (``released_subscription`` = it, ``subscription: null``; the subscription's ``schedule`` becomes
+  ``null``) and it renews at its period end like any other; ``cancel`` cancels it at the phase end, its
+  pending items and usage billed on a final invoice. Until then a subscription on its schedule renews at
+  each period end within the phase. The legacy values ``none`` and ``renew`` are refused as not modeled.
+  That a naturally ending schedule is ``completed`` (not ``released``) follows Stripe's guide and its CLI
+  fixture for ``subscription_schedule.completed`` (a one-phase schedule, ``end_behavior=release``, a test
+  clock advanced past the phase, https://github.com/stripe/stripe-cli/pull/1462); the links
+  (``released_subscription``) are the emulator's reading of "the subscription is released".
+  Not modeled: ``subscription_schedule.expiring`` (7 days before), the ``cancel_at`` a ``cancel`` schedule
+  sets on its subscription.
+- Events: ``subscription_schedule.created``, ``.updated``, ``.released``, ``.canceled``, ``.completed``,
+  with the subscription's ``customer.subscription.*`` and ``invoice.created`` events.
 """
 
 from __future__ import annotations
@@ -50,7 +61,7 @@ from ..params import (
     in_range,
 )
 from ..routing import Call, RouteTable
-from ..store import JSON
+from ..store import JSON, Store
 from . import billing, events, subscriptions
 from .customers import check_currency, require_billable_customer
 from .kinds import SUBSCRIPTION, SUBSCRIPTION_SCHEDULE
@@ -171,6 +182,11 @@ def _unmodeled(message: str, param: str) -> StripeError:
     )
 
 
+def _check_end_behavior(params: dict[str, Any]) -> None:
+    if params.get("end_behavior") in ("none", "renew"):
+        raise _unmodeled(f"`end_behavior={params['end_behavior']}` (only `release` and `cancel`)", "end_behavior")
+
+
 def _tax(value: dict[str, Any] | None) -> JSON | None:
     if value is None:
         return None
@@ -207,6 +223,7 @@ def create(call: Call) -> JSON:
     if "customer" not in params:
         raise missing_parameter("customer")
     customer = require_billable_customer(call, params["customer"], "customer")
+    _check_end_behavior(params)
     if params.get("start_date", "now") != "now":
         raise _unmodeled("a timestamp `start_date` (only `now`)", "start_date")
     phases = params.get("phases") or []
@@ -339,6 +356,7 @@ def retrieve(call: Call) -> JSON:
 @routes.post("/v1/subscription_schedules/{schedule}", params=UPDATE, returns=SUBSCRIPTION_SCHEDULE)
 def update(call: Call) -> JSON:
     schedule = _require_open(call, "update")
+    _check_end_behavior(call.params)
     before = copy.deepcopy(schedule)
     if "metadata" in call.params:
         schedule["metadata"] = apply_metadata(schedule["metadata"], call.params["metadata"])
@@ -347,6 +365,18 @@ def update(call: Call) -> JSON:
     saved = call.store.save(SUBSCRIPTION_SCHEDULE, schedule)
     events.record(call, "subscription_schedule.updated", saved, previous=before)
     return saved
+
+
+def _detach(call: Call, subscription_id: str | None) -> None:
+    """The subscription leaves its schedule (``schedule: null``, ``customer.subscription.updated``) and
+    from now on renews like any other."""
+    subscription = call.store.get(SUBSCRIPTION, subscription_id) if subscription_id else None
+    if subscription is not None:
+        before = copy.deepcopy(subscription)
+        subscription["schedule"] = None
+        events.record(
+            call, "customer.subscription.updated", call.store.save(SUBSCRIPTION, subscription), previous=before
+        )
 
 
 @routes.post("/v1/subscription_schedules/{schedule}/release", params=RELEASE, returns=SUBSCRIPTION_SCHEDULE)
@@ -364,13 +394,7 @@ def release(call: Call) -> JSON:
     )
     saved = call.store.save(SUBSCRIPTION_SCHEDULE, schedule)
     events.record(call, "subscription_schedule.released", saved)
-    subscription = call.store.get(SUBSCRIPTION, subscription_id) if subscription_id else None
-    if subscription is not None:
-        before = copy.deepcopy(subscription)
-        subscription["schedule"] = None
-        events.record(
-            call, "customer.subscription.updated", call.store.save(SUBSCRIPTION, subscription), previous=before
-        )
+    _detach(call, subscription_id)
     return saved
 
 
@@ -390,6 +414,52 @@ def cancel(call: Call) -> JSON:
     schedule.update({"canceled_at": call.now, "current_phase": None, "status": "canceled"})
     saved = call.store.save(SUBSCRIPTION_SCHEDULE, schedule)
     events.record(call, "subscription_schedule.canceled", saved)
+    return saved
+
+
+# the end of the last phase ------------------------------------------------------------------------
+def _end_moment(schedule: JSON) -> int | None:
+    if schedule["status"] != "active" or schedule["current_phase"] is None:
+        return None
+    return int(schedule["current_phase"]["end_date"])
+
+
+def end_next_due(store: Store) -> float | None:
+    times = [at for schedule in store.scan(SUBSCRIPTION_SCHEDULE) if (at := _end_moment(schedule)) is not None]
+    return min(times) if times else None
+
+
+def end_due(store: Store, now: float) -> None:
+    """Clock rule: complete every active schedule whose last phase has ended by ``now``, at its end."""
+    due = [
+        (moment, schedule)
+        for schedule in store.all(SUBSCRIPTION_SCHEDULE)
+        if (moment := _end_moment(schedule)) is not None and moment <= now
+    ]
+    for moment, schedule in sorted(due, key=lambda pair: (pair[0], pair[1]["created"])):
+        complete(Call(store, {}, {}, moment, f"/v1/subscription_schedules/{schedule['id']}"), schedule)
+
+
+def complete(call: Call, schedule: JSON) -> JSON:
+    """The last phase has ended: "A subscription schedule is completed after the last phase is finished.
+    When this happens, the subscription is released from the schedule ... If you want to cancel a
+    subscription after the last phase of a schedule is complete, you can set end_behavior to cancel"
+    (https://docs.stripe.com/billing/subscriptions/subscription-schedules). ``completed``,
+    ``completed_at``, ``subscription_schedule.completed``; then ``release`` detaches the subscription
+    (``released_subscription``), ``cancel`` cancels it, billing its pending items and usage on a final
+    invoice as a cancellation at period end does."""
+    subscription_id = schedule["subscription"]
+    schedule.update({"completed_at": call.now, "current_phase": None, "status": "completed"})
+    if schedule["end_behavior"] == "release":
+        schedule.update({"released_subscription": subscription_id, "subscription": None})
+    saved = call.store.save(SUBSCRIPTION_SCHEDULE, schedule)
+    events.record(call, "subscription_schedule.completed", saved)
+    if schedule["end_behavior"] == "release":
+        _detach(call, subscription_id)
+        return saved
+    subscription = call.store.get(SUBSCRIPTION, subscription_id) if subscription_id else None
+    if subscription is not None and subscription["status"] not in subscriptions.ENDED:
+        subscriptions.end(call, subscription, invoice_now=True, prorate=False, details=None)
     return saved
 
 

@@ -16,11 +16,15 @@ Creation (``POST /v1/subscriptions``, or a subscription schedule starting ``now`
   - ``send_invoice`` (``days_until_due`` required) and schedule-made subscriptions: ``active``, the
     invoice a draft with ``auto_advance: true``, finalized by the emulator clock an hour later.
   - ``charge_automatically``: the invoice is finalized within the request (SDK: "the first invoice is
-    finalized as part of the request"). Nothing due → ``paid``, ``active``. Something due → the emulator
-    has no payment methods, so the default ``payment_behavior`` (``allow_incomplete``) and
-    ``error_if_incomplete`` refuse with "This customer has no attached payment source or default payment
-    method..." and create nothing; ``default_incomplete`` gives an ``incomplete`` subscription with the
-    invoice ``open``.
+    finalized as part of the request"). Nothing due → ``paid``, ``active``. Something due is charged at
+    once to the subscription's ``default_payment_method`` or the customer's default (see payments):
+    paid → ``active``; declined → ``allow_incomplete`` (the default) gives an ``incomplete`` subscription
+    with the invoice ``open`` (``invoice.payment_failed``, no retries; ``incomplete_expired`` 23 hours
+    later), ``error_if_incomplete`` answers the 402 card error and creates nothing
+    (https://docs.stripe.com/api/subscriptions/create#create_subscription-payment_behavior). No payment
+    method at all: ``allow_incomplete`` and ``error_if_incomplete`` refuse with "This customer has no
+    attached payment source or default payment method..." and create nothing. ``default_incomplete``
+    never charges: an ``incomplete`` subscription with the invoice ``open``.
 
 Changes (``POST /v1/subscriptions/{id}`` ``items[]``, ``/v1/subscription_items``):
 
@@ -46,7 +50,7 @@ subscription's pending prorations are deleted. Open invoices of the customer los
 subscriptions the same way (no invoice, no proration).
 
 Renewal (the clock rule :func:`renew_due`, https://docs.stripe.com/billing/subscriptions/overview#subscription-lifecycle):
-when the items' ``current_period_end`` passes, an ``active`` subscription not managed by a schedule renews
+when the items' ``current_period_end`` passes, an ``active`` subscription (on a schedule or not) renews
 at that moment: one ``subscription_cycle`` invoice (draft, ``auto_advance``, ``period_start``/``period_end``
 the ended period) bills the licensed items for the next period in advance (quantity × unit amount, line
 period = the new period), the metered items' usage of the ended period in arrears (quantity = the meter's
@@ -59,9 +63,14 @@ clock rule); its usage lines are recounted then, so usage for the ended period t
 grace period lands on it (https://docs.stripe.com/billing/subscriptions/usage-based/configure-grace-period).
 A subscription with ``cancel_at`` at (or before) the period end is canceled instead (:func:`cancel_due`).
 
-Not modeled (documented, refused or ignored loudly): what a schedule does when its phase ends (a
-subscription still managed by a schedule does not renew), trials, discounts, taxes, payment methods,
-pause/resume.
+A schedule whose phase ends at the same moment is applied first (see subscription_schedules): released,
+the subscription renews; canceled, it does not.
+
+Payments of its invoices (past_due, retries, cancellation after the last one) are :mod:`.payments`' work;
+a ``past_due`` subscription still renews ("The subscription continues to create invoices").
+
+Not modeled (documented, refused or ignored loudly): trials, discounts, taxes, pause/resume,
+renewals of ``unpaid`` subscriptions.
 
 Lists exclude ``canceled`` and ``incomplete_expired`` subscriptions unless ``status`` asks
 (``all``, ``ended``, ``canceled``...). Search takes ``created``, ``metadata``, ``status``.
@@ -100,7 +109,7 @@ from ..params import (
 from ..routing import Call, RouteTable
 from ..search import METADATA, SEARCH_PARAMS, SearchField, number_field, search_page, string_field
 from ..store import JSON, Store
-from . import billing, customers, events, invoiceitems, invoices, meter_events
+from . import billing, customers, events, invoiceitems, invoices, meter_events, payments
 from .customers import check_currency, claim_currency
 from .kinds import (
     BILLING_METER,
@@ -172,7 +181,6 @@ UNMODELED: dict[str, Param] = {
         "application_fee_percent",
         "billing_schedules",
         "billing_thresholds",
-        "default_payment_method",
         "default_source",
         "default_tax_rates",
         "discounts",
@@ -201,6 +209,7 @@ CREATE = Obj(
         "customer": Str(),
         "customer_account": Unsupported(),
         "days_until_due": Int(min=0),
+        "default_payment_method": Str(),
         "description": Str(max_length=500),
         "expand": EXPAND,
         "items": ListOf(ITEM, max_items=MAX_ITEMS),
@@ -221,6 +230,7 @@ UPDATE = Obj(
         "cancellation_details": CANCELLATION_DETAILS,
         "collection_method": Enum(*COLLECTION_METHODS),
         "days_until_due": Int(min=0),
+        "default_payment_method": Str(emptyable=True),
         "description": Str(emptyable=True, max_length=500),
         "expand": EXPAND,
         "items": ListOf(UPDATE_ITEM, max_items=MAX_ITEMS),
@@ -602,6 +612,23 @@ def plan_item_change(
     return ItemChange(item, price, quantity, metadata=raw.get("metadata"))
 
 
+def plan_item_changes(call: Call, subscription: JSON, raws: list[dict[str, Any]], path: str) -> list[ItemChange]:
+    """Validate the changes ``raws`` (``items[]`` at ``path``) would make to ``subscription``'s items."""
+    changes: list[ItemChange] = []
+    existing = {item["id"]: item for item in items_of(call.store, subscription["id"])}
+    for index, raw in enumerate(raws):
+        item_path = f"{path}[{index}]"
+        item = None
+        if "id" in raw:
+            item = existing.get(raw["id"])
+            if item is None:
+                raise resource_missing(SUBSCRIPTION_ITEM.label, raw["id"], param=f"{item_path}[id]", status=400)
+        changes.append(plan_item_change(call, subscription, raw, item_path, item=item))
+    if changes:
+        check_not_emptied(call, subscription, changes)
+    return changes
+
+
 def check_not_emptied(call: Call, subscription: JSON, changes: list[ItemChange]) -> None:
     deleted = {change.item["id"] for change in changes if change.delete and change.item is not None}
     added = sum(1 for change in changes if change.item is None)
@@ -713,8 +740,17 @@ def require_live(call: Call, subscription_id: str, *, param: str = "id", status:
 
 
 # ending ------------------------------------------------------------------------------------------
-def end(call: Call, subscription: JSON, *, invoice_now: bool, prorate: bool, details: dict[str, Any] | None) -> JSON:
-    """Cancel ``subscription`` at ``call.now`` (the request, or the clock at ``cancel_at``)."""
+def end(
+    call: Call,
+    subscription: JSON,
+    *,
+    invoice_now: bool,
+    prorate: bool,
+    details: dict[str, Any] | None,
+    reason: str = "cancellation_requested",
+) -> JSON:
+    """Cancel ``subscription`` at ``call.now`` (the request, the clock at ``cancel_at``, or payments after the
+    last retry failed: ``reason`` ``payment_failed``)."""
     items = items_of(call.store, subscription["id"])
     if prorate:
         for item in items:
@@ -759,7 +795,7 @@ def end(call: Call, subscription: JSON, *, invoice_now: bool, prorate: bool, det
     if subscription["canceled_at"] is None or not subscription["cancel_at_period_end"]:
         subscription["canceled_at"] = call.now
     cancellation = subscription["cancellation_details"]
-    cancellation["reason"] = "cancellation_requested"
+    cancellation["reason"] = reason
     for name, value in (details or {}).items():
         cancellation[name] = None if value is UNSET else value
     if subscription["schedule"]:
@@ -780,6 +816,11 @@ def _cancel_for_deleted_customer(call: Call, customer: JSON) -> None:
 
 
 customers.ON_DELETE.append(_cancel_for_deleted_customer)
+payments.CANCEL_FOR_NONPAYMENT.append(
+    lambda call, subscription: end(
+        call, subscription, invoice_now=False, prorate=False, details=None, reason="payment_failed"
+    )
+)
 
 
 def metered_usage(store: Store, price: JSON, customer: str, *, start: int, end: int, now: float) -> int:
@@ -874,14 +915,22 @@ def _period_ends(store: Store) -> dict[str, list[int]]:
 
 
 def _renewal_moment(subscription: JSON, ends: list[int]) -> int | None:
-    """When ``subscription`` renews next: its earliest item period end, unless it is not ``active``, still
-    managed by a schedule (phase ends are not modeled), or canceled by then (``cancel_at``)."""
-    if subscription["status"] != "active" or subscription["schedule"] or not ends:
+    """When ``subscription`` renews next: its earliest item period end, unless it is not ``active`` (or
+    ``past_due``) or canceled by then (``cancel_at``). A subscription on a schedule renews too: the schedule's
+    end (``subscription_schedules.end_due``, an earlier clock rule) cancels it first when it ends it."""
+    if subscription["status"] not in ("active", "past_due") or not ends:
         return None
     moment = min(ends)
     if subscription["cancel_at"] is not None and subscription["cancel_at"] <= moment:
         return None
     return moment
+
+
+def next_renewal(store: Store, subscription: JSON) -> int | None:
+    """When ``subscription`` renews next (``None`` if it does not)."""
+    return _renewal_moment(
+        subscription, [int(item["current_period_end"]) for item in items_of(store, subscription["id"])]
+    )
 
 
 def renew_next_due(store: Store) -> float | None:
@@ -991,8 +1040,16 @@ def create(call: Call) -> JSON:
     check_currency(call, customer, currency)
     charge = collection_method == "charge_automatically"
     due = sum(billing.amount_of(spec.price, spec.quantity) for spec in specs if spec.quantity is not None)
-    if charge and due > 0 and payment_behavior != "default_incomplete":
+    default_payment_method = params.get("default_payment_method")
+    if default_payment_method:
+        payments.require_attached(call, default_payment_method, customer["id"], param="default_payment_method")
+    payment_method = payments.payment_method_for_subscription(call.store, customer["id"], default_payment_method)
+    paying = charge and due > 0 and payment_behavior != "default_incomplete"
+    if paying and payment_method is None:
         raise StripeError(400, invoices.NO_PAYMENT_METHOD, code="resource_missing")
+    decline = payments.charge_decline(payment_method) if paying and payment_method else None
+    if decline is not None and payment_behavior == "error_if_incomplete":
+        raise payments.card_error(decline)
     subscription, invoice = start(
         call,
         customer=customer,
@@ -1006,7 +1063,13 @@ def create(call: Call) -> JSON:
         schedule_id=None,
         finalize_first_invoice=charge,
     )
-    record_start(call, subscription, invoice, finalize_first_invoice=charge)
+    subscription["default_payment_method"] = default_payment_method or None
+    if paying and decline is None:
+        subscription["status"] = "active"  # paid within the request
+    subscription = call.store.save(SUBSCRIPTION, subscription)
+    invoice = record_start(call, subscription, invoice, finalize_first_invoice=charge)
+    if paying:
+        payments.attempt(call, invoice, payment_method, automatic=False)
     if params.get("cancel_at_period_end"):
         before = copy.deepcopy(subscription)
         _set_cancel_at_period_end(call, subscription, True)
@@ -1065,23 +1128,17 @@ def update(call: Call) -> JSON:
             code="emulator_unsupported_parameter",
             saved=False,
         )
-    changes: list[ItemChange] = []
-    existing = {item["id"]: item for item in items_of(call.store, subscription["id"])}
-    for index, raw in enumerate(params.get("items", [])):
-        path = f"items[{index}]"
-        item = None
-        if "id" in raw:
-            item = existing.get(raw["id"])
-            if item is None:
-                raise resource_missing(SUBSCRIPTION_ITEM.label, raw["id"], param=f"{path}[id]", status=400)
-        changes.append(plan_item_change(call, subscription, raw, path, item=item))
-    if changes:
-        check_not_emptied(call, subscription, changes)
+    changes = plan_item_changes(call, subscription, params.get("items", []), "items")
 
     subscription["collection_method"] = collection_method
     subscription["days_until_due"] = days_until_due
     if "description" in params:
         subscription["description"] = None if params["description"] is UNSET else params["description"]
+    if "default_payment_method" in params:
+        default = params["default_payment_method"]
+        if default is not UNSET:
+            payments.require_attached(call, default, subscription["customer"], param="default_payment_method")
+        subscription["default_payment_method"] = None if default is UNSET else default
     if "metadata" in params:
         subscription["metadata"] = apply_metadata(subscription["metadata"], params["metadata"])
     if "cancellation_details" in params:

@@ -17,13 +17,14 @@
 Deliberate differences: Stripe refuses URLs that are not publicly reachable (``localhost``) and checks
 ``enabled_events`` against its catalog of event types; the emulator, which delivers locally, accepts any
 ``http(s)`` URL and any well-formed event type. The per-account endpoint limit is not modeled.
-Delivery itself is :mod:`stripe_emulator.webhooks`; :func:`targets` says which endpoints an event goes to.
+Delivery itself is :mod:`stripe_emulator.webhooks`; :func:`targets` says which endpoints an event goes to,
+and :data:`DELIVERIES_ENDED` hears when an event's deliveries have all ended.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -242,3 +243,8 @@ def targets(store: Store, event_type: str, *, thin: bool = False) -> list[str]:
             for endpoint in oldest_first
             if endpoint.get("event_payload", "snapshot") == payload and subscribed(endpoint, event_type)
         ]
+
+
+# Called as ``hook(store, event, moment)`` (store lock held) once every delivery of a snapshot event has
+# ended, delivered or given up, at emulator time ``moment``: invoices note ``webhooks_delivered_at``.
+DELIVERIES_ENDED: list[Callable[[Store, JSON, int], None]] = []
