@@ -62,7 +62,7 @@ from ..params import (
 from ..routing import Call, RouteTable
 from ..search import METADATA, SEARCH_PARAMS, SearchField, number_field, search_page, string_field
 from ..store import JSON, Store, random_token
-from . import events
+from . import customers, events
 from .kinds import CUSTOMER, INVOICE, INVOICE_ITEM
 
 routes = RouteTable()
@@ -437,6 +437,7 @@ def create_draft(
 # transitions -------------------------------------------------------------------------------------
 def finalize(call: Call, invoice: JSON, *, auto_advance: bool | None = None) -> JSON:
     """Draft -> open (or paid when nothing is due); records ``invoice.finalized`` (and ``invoice.paid``)."""
+    _require_live_customer(call, invoice)
     for hook in BEFORE_FINALIZE:
         hook(call, invoice)
     _refresh_totals(invoice)
@@ -515,6 +516,32 @@ def stop_collection(call: Call, customer_id: str) -> None:
         before = copy.deepcopy(invoice)
         invoice["auto_advance"] = False
         events.record(call, "invoice.updated", call.store.save(INVOICE, invoice), previous=before)
+
+
+def _require_live_customer(call: Call, invoice: JSON) -> None:
+    """A deleted customer's draft cannot be finalized: deleting a customer "prevents any further operations
+    to be performed" (https://docs.stripe.com/api/customers/delete). Stripe's exact answer is not
+    documented; the emulator's is a 400 ``invalid_request_error`` (unverified wording)."""
+    customer = call.store.get(CUSTOMER, invoice["customer"])
+    if customer is None or customer.get("deleted"):
+        raise invalid_request(
+            f"This invoice cannot be finalized: its customer '{invoice['customer']}' has been deleted."
+        )
+
+
+def hold_drafts_of_deleted_customer(call: Call, customer: JSON) -> None:
+    """Customer deletion hook: the customer's auto-advancing drafts stop advancing (``auto_advance``
+    false, ``invoice.updated``), as they can no longer be finalized. What Stripe does with them is not
+    documented (unverified)."""
+    for invoice in call.store.all(
+        INVOICE, lambda inv: inv["customer"] == customer["id"] and inv["status"] == "draft" and inv["auto_advance"]
+    ):
+        before = copy.deepcopy(invoice)
+        invoice.update({"auto_advance": False, "automatically_finalizes_at": None, "next_payment_attempt": None})
+        events.record(call, "invoice.updated", call.store.save(INVOICE, invoice), previous=before)
+
+
+customers.ON_DELETE.append(hold_drafts_of_deleted_customer)
 
 
 # endpoints ---------------------------------------------------------------------------------------
