@@ -33,6 +33,26 @@ def stripe_emulator() -> Iterator[StripeEmulator]:
         yield emulator
 
 
+@pytest.fixture(autouse=True)
+def no_emulator_internal_errors(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail every test during which the Stripe emulator failed by itself (an exception in a handler, a
+    clock rule or webhook delivery: a bug in the emulator, answered 500 and easy to mistake for Stripe's).
+    Injected faults are not internal errors. Checked after the test's own teardown (the emulator is reset
+    when a test starts, so what it reports is this test's)."""
+    yield
+    if "stripe_emulator" not in request.fixturenames:
+        return
+    emulator: StripeEmulator = request.getfixturevalue("stripe_emulator")
+    crashes = emulator.internal_errors()
+    if crashes:
+        lines = [
+            f"{crash['source']} {crash['method'] or ''} {crash['path'] or ''} ({crash['request_id']}): {crash['error']}"
+            f" at {' <- '.join(reversed(crash['traceback']))}"
+            for crash in crashes
+        ]
+        pytest.fail("the Stripe emulator failed internally (a bug in it):\n" + "\n".join(lines), pytrace=False)
+
+
 @pytest.fixture
 def stripe_api(stripe_emulator: StripeEmulator) -> str:
     """The emulator's base URL, with every object, fault and clock change of earlier tests forgotten."""

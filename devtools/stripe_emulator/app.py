@@ -18,7 +18,9 @@ kept for replay, a failed one (error or 5xx) is run again on retry; and errors u
 ``{"error": {"type", "code", "message"}}`` that the SDK maps by ``type`` (``temporary_session_expired`` ->
 ``TemporarySessionExpiredError``, else by status like v1).
 
-Every response carries ``Request-Id`` and ``Stripe-Version``; every API request is logged.
+Every response carries ``Request-Id`` and ``Stripe-Version``; every API request is logged. An exception that
+is not a :class:`StripeError` is a bug in the emulator (:mod:`.crashes`): answered 500 ``api_error``, logged
+with ``internal_error: true`` and kept in the internal errors until reset.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from typing import Any
 
 from . import expand, rendering
 from .controls import handle_control
+from .crashes import EntryLog, InternalErrorLog, short_traceback, summary
 from .errors import API_ERROR, INVALID_REQUEST, ParamError, StripeError
 from .faults import Fault, FaultInjector
 from .forms import FormDict, FormError, canonical, decode_form
@@ -64,27 +67,16 @@ class LoggedRequest:
     time: float
     request_id: str
     idempotent_replayed: bool
+    internal_error: bool = False  # an exception in the emulator answered 500 (never an injected fault)
+    error: str | None = None  # the exception: "KeyError: 'next_invoice_sequence'"
+    traceback: list[str] | None = None  # its innermost frames, innermost last
 
     def as_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
 
-class RequestLog:
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._entries: list[LoggedRequest] = []
-
-    def add(self, entry: LoggedRequest) -> None:
-        with self._lock:
-            self._entries.append(entry)
-
-    def entries(self) -> list[dict[str, Any]]:
-        with self._lock:
-            return [entry.as_json() for entry in self._entries]
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
+class RequestLog(EntryLog[LoggedRequest]):
+    """Every API request served, in arrival order."""
 
 
 def _mask_key(key: str) -> str:
@@ -169,6 +161,17 @@ def _server_error(fault: Fault, saved_under_key: bool) -> StripeError:
     )
 
 
+def _internal_error(crash: Exception) -> StripeError:
+    return StripeError(
+        500,
+        f"The Stripe emulator failed: {summary(crash)}. This is a bug in the emulator, not an answer Stripe "
+        "would give: see GET /_emulator/internal_errors and the emulator's log.",
+        type=API_ERROR,
+        headers={"Stripe-Should-Retry": "false"},  # a retry meets the same bug
+        saved=False,
+    )
+
+
 class EmulatorApp:
     """State plus the pipeline; the HTTP server and :class:`StripeEmulator` sit on top of it."""
 
@@ -185,9 +188,17 @@ class EmulatorApp:
         self.faults = FaultInjector()
         self.idempotency = IdempotencyCache()
         self.log = RequestLog()
+        self.internal_errors = InternalErrorLog()
         self.router = Router(routes)
         # Delivers the events published on store.bus; its worker runs between start() and stop().
-        self.webhooks = WebhookDispatcher(self.store, retry_delays=webhook_retry_delays, timeout=webhook_timeout)
+        self.webhooks = WebhookDispatcher(
+            self.store,
+            retry_delays=webhook_retry_delays,
+            timeout=webhook_timeout,
+            on_internal_error=lambda error: self.internal_errors.report(
+                error, source="webhook_delivery", time=self.store.clock.now_float()
+            ),
+        )
         self._interrupt = threading.Event()
         self._interrupt_lock = threading.Lock()
 
@@ -200,6 +211,7 @@ class EmulatorApp:
         self.faults.clear()
         self.idempotency.reset()
         self.log.clear()
+        self.internal_errors.clear()
 
     def recorded_events(self) -> list[dict[str, Any]]:
         """Every Stripe event recorded so far, oldest first."""
@@ -282,14 +294,26 @@ class EmulatorApp:
     # pipeline -------------------------------------------------------------------------------------
     def handle(self, request: HttpRequest) -> HttpResponse:
         if request.path == CONTROL_PREFIX or request.path.startswith(CONTROL_PREFIX + "/"):
-            return handle_control(self, request)
+            return self._handle_control(request)
         request_id = "req_" + random_token(14)
         version = request.header("Stripe-Version") or DEFAULT_API_VERSION
         idempotency_key = request.header("Idempotency-Key") if request.method == "POST" else None
+        crash: Exception | None = None
         try:
             response, replayed = self._serve(request, request_id, idempotency_key)
         except StripeError as error:
             response, replayed = self._error_response(error, request_id, _is_v2(request.path)), False
+        except Exception as error:
+            crash = error
+            self.internal_errors.report(
+                error,
+                source="api",
+                time=self.store.clock.now_float(),
+                method=request.method,
+                path=request.path,
+                request_id=request_id,
+            )
+            response, replayed = self._error_response(_internal_error(error), request_id, _is_v2(request.path)), False
         response.headers["Request-Id"] = request_id
         response.headers["Stripe-Version"] = version
         if idempotency_key:
@@ -303,9 +327,20 @@ class EmulatorApp:
                 time=self.store.clock.now_float(),
                 request_id=request_id,
                 idempotent_replayed=replayed,
+                internal_error=crash is not None,
+                error=summary(crash) if crash is not None else None,
+                traceback=short_traceback(crash) if crash is not None else None,
             )
         )
         return response
+
+    def _handle_control(self, request: HttpRequest) -> HttpResponse:
+        try:
+            return handle_control(self, request)
+        except Exception as failure:
+            now = self.store.clock.now_float()
+            self.internal_errors.report(failure, source="control", time=now, method=request.method, path=request.path)
+            return HttpResponse.json(500, {"error": {"type": API_ERROR, "message": _internal_error(failure).message}})
 
     @staticmethod
     def _error_response(error: StripeError, request_id: str, v2: bool) -> HttpResponse:

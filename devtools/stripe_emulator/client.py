@@ -91,6 +91,10 @@ class EmulatorControl:
     def clear_requests_log(self) -> None:
         self._call("DELETE", "/requests")
 
+    def internal_errors(self) -> list[dict[str, Any]]:
+        """The emulator's own failures since the last reset (see ``StripeEmulator.internal_errors``)."""
+        return list(self._call("GET", "/internal_errors")["data"])
+
     def add_webhook_endpoint(
         self,
         url: str,

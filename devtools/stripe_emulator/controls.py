@@ -11,8 +11,11 @@
                              "should_retry", "error_code", "idempotent_replay"}``
 ``DELETE /_emulator/faults`` disarm all
 ``GET /_emulator/requests``  ``{"data": [{"method", "path", "status", "idempotency_key", "time",
-                             "request_id", "idempotent_replayed"}, ...]}`` in arrival order
+                             "request_id", "idempotent_replayed", "internal_error", "error",
+                             "traceback"}, ...]}`` in arrival order
 ``DELETE /_emulator/requests`` clear the log
+``GET /_emulator/internal_errors`` ``{"data": [{"source", "method", "path", "request_id", "time", "error",
+                             "traceback"}, ...]}``: the emulator's own failures since the last reset
 ``GET /_emulator/events``    ``{"data": [event, ...]}``: every recorded Stripe event, oldest first
 ``GET /_emulator/thin_events`` ``{"data": [v2 event, ...]}``: every thin event (with ``data``), oldest first
 ``GET /_emulator/meter_events`` ``{"data": [{"meter", "event_name", "customer", "value", "timestamp",
@@ -97,6 +100,10 @@ def _clear_requests(app: EmulatorApp, _body: dict[str, Any]) -> Any:
     return {"ok": True}
 
 
+def _internal_errors(app: EmulatorApp, _body: dict[str, Any]) -> Any:
+    return {"data": app.internal_errors.entries()}
+
+
 def _seed_customer(app: EmulatorApp, body: dict[str, Any]) -> Any:
     if not isinstance(body.get("id"), str):
         raise ControlError('send {"id": "cus_...", "name": "..."}')
@@ -175,6 +182,7 @@ CONTROLS: dict[tuple[str, str], Control] = {
     ("DELETE", "/_emulator/faults"): _clear_faults,
     ("GET", "/_emulator/requests"): _requests,
     ("DELETE", "/_emulator/requests"): _clear_requests,
+    ("GET", "/_emulator/internal_errors"): _internal_errors,
     ("GET", "/_emulator/events"): _events,
     ("GET", "/_emulator/thin_events"): _thin_events,
     ("GET", "/_emulator/meter_events"): _meter_events,

@@ -231,3 +231,9 @@ class StripeEmulator:
 
     def clear_requests_log(self) -> None:
         self.app.log.clear()
+
+    def internal_errors(self) -> list[dict[str, Any]]:
+        """The emulator's own failures since the last :meth:`reset` (``clear_requests_log`` keeps them), oldest
+        first: ``{"source": "api"|"control"|"webhook_delivery", "method", "path", "request_id", "time",
+        "error", "traceback"}``. Each is a bug in the emulator; injected faults are not in it."""
+        return self.app.internal_errors.entries()

@@ -57,7 +57,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -127,8 +127,10 @@ class WebhookDispatcher:
         *,
         retry_delays: Iterable[float] = DEFAULT_RETRY_DELAYS,
         timeout: float = DEFAULT_TIMEOUT,
+        on_internal_error: Callable[[Exception], object] | None = None,
     ) -> None:
         self.store = store
+        self.on_internal_error = on_internal_error  # a bug in delivery: reported, never silent
         self.retry_delays = _check_schedule(retry_delays, timeout)
         self.timeout = float(timeout)
         self._cond = threading.Condition()
@@ -225,8 +227,11 @@ class WebhookDispatcher:
                         self._cond.wait(self._queue[0].due - now if self._queue else None)
             try:
                 self._attempt(attempt)
-            except Exception:
-                logger.exception("stripe emulator: webhook delivery of %s failed", attempt.event_id)
+            except Exception as crash:
+                if self.on_internal_error is None:
+                    logger.exception("stripe emulator: webhook delivery of %s failed", attempt.event_id)
+                else:
+                    self.on_internal_error(crash)
             finally:
                 with self._cond:
                     self._in_flight.discard(attempt.seq)

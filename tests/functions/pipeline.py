@@ -52,7 +52,7 @@ class Pipeline:
 
     def deliver_thin(self, thin_event: dict[str, Any]) -> dict[str, Any]:
         """A thin event as an event destination sends it: the envelope without `data`."""
-        envelope = {name: thin_event.get(name) for name in THIN_ENVELOPE}
+        envelope = {name: thin_event[name] for name in THIN_ENVELOPE if name in thin_event}
         return self.deliver(json.dumps(envelope))
 
     def process(self) -> None:

@@ -36,6 +36,7 @@ from ..rendering import render
 from ..routing import Call, RouteTable
 from ..store import JSON
 from . import webhook_endpoints
+from .event_types import SNAPSHOT_EVENT_TYPES
 from .kinds import EVENT
 
 routes = RouteTable()
@@ -72,8 +73,10 @@ def record(call: Call, event_type: str, obj: JSON, previous: JSON | None = None)
     """Store and publish an event about ``obj`` (already in its new state).
 
     ``previous`` is the object before the change, for ``*.updated`` events; an update that changed
-    nothing records nothing.
+    nothing records nothing. A type Stripe does not send is a bug in the emulator (an internal error).
     """
+    if event_type not in SNAPSHOT_EVENT_TYPES:
+        raise ValueError(f"Stripe sends no {event_type!r} event (see resources/event_types.py)")
     data: JSON = {"object": render(copy.deepcopy(obj))}
     if previous is not None:
         changes = previous_attributes(render(copy.deepcopy(previous)), data["object"])

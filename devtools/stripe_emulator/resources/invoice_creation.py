@@ -7,7 +7,7 @@ subscription: ``billing_reason: manual``, ``parent: null``, a draft.
 - ``pending_invoice_items_behavior`` defaults to ``exclude`` (an empty draft; "When the parameter is
   omitted, the default value of pending_invoice_items_behavior is now exclude",
   https://docs.stripe.com/changelog/2022-08-01/removes-include-require-value-invoices); ``include`` takes
-  the customer's pending invoice items in the invoice's currency (``invoiceitem.updated`` for each).
+  the customer's pending invoice items in the invoice's currency (no event: Stripe has no ``invoiceitem.updated``).
 - ``auto_advance`` defaults to ``false`` ("auto_advance now also defaults to false for one-off invoices",
   https://docs.stripe.com/changelog/2018-11-08/one-off-invoices-no-longer-auto-collect-payment); with
   ``true`` the draft is finalized an hour later like any other (``automatically_finalizes_at``, which the
@@ -15,7 +15,7 @@ subscription: ``billing_reason: manual``, ``parent: null``, a draft.
 - ``collection_method`` defaults to ``charge_automatically``; ``send_invoice`` needs ``days_until_due`` or
   ``due_date`` (not both), which other methods refuse (the messages of invoice updates).
 - ``currency`` defaults to the customer's, else the account's (``usd``).
-- Events: [``invoiceitem.updated``], ``invoice.created``. One-off drafts can be deleted.
+- Events: ``invoice.created``. One-off drafts can be deleted.
 - ``subscription`` (an invoice of one subscription's pending items) and ``POST /v1/invoices/{id}/lines/add``
   are not modeled.
 

@@ -7,7 +7,8 @@
   proration items (``proration: true``, ``parent.subscription_details``) that wait, pending, for the
   subscription's next invoice (https://docs.stripe.com/billing/subscriptions/prorations).
 - Once on a finalized invoice an item can no longer be updated or deleted.
-- Events: ``invoiceitem.created``, ``invoiceitem.updated``, ``invoiceitem.deleted``.
+- Events: ``invoiceitem.created``, ``invoiceitem.deleted``; an update records none (Stripe's event types
+  have no ``invoiceitem.updated``, https://docs.stripe.com/api/events/types).
 """
 
 from __future__ import annotations
@@ -257,7 +258,6 @@ def update(call: Call) -> JSON:
     params = call.params
     item = call.store.require(INVOICE_ITEM, call.path["invoiceitem"])
     _require_editable(call, item)
-    before = call.store.require(INVOICE_ITEM, item["id"])
     if "pricing" in params and (params["pricing"] or {}).get("price"):
         price = require_price_param(call, params["pricing"]["price"], "pricing[price]")
         if price["currency"] != item["currency"]:
@@ -272,9 +272,7 @@ def update(call: Call) -> JSON:
             item[name] = None if params[name] is UNSET else params[name]
     if "metadata" in params:
         item["metadata"] = apply_metadata(item["metadata"], params["metadata"])
-    saved = call.store.save(INVOICE_ITEM, item)
-    events.record(call, "invoiceitem.updated", saved, previous=before)
-    return saved
+    return call.store.save(INVOICE_ITEM, item)  # no event: Stripe has no invoiceitem.updated
 
 
 @routes.delete("/v1/invoiceitems/{invoiceitem}", params=DELETE, returns=INVOICE_ITEM)

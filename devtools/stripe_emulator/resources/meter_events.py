@@ -491,7 +491,7 @@ def _record_report(store: Store, now: float, report: _Report) -> None:
         "validation_start": format_time(start),
     }
     if report.meter is None:
-        thin_events.record_thin(store, now, NO_METER_FOUND, {}, data)
+        thin_events.record_thin(store, now, NO_METER_FOUND, None, data)
         return
     meter_id = report.meter["id"]
     related = thin_events.related("billing.meter", meter_id, f"/v1/billing/meters/{meter_id}")

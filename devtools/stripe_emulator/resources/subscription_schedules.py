@@ -286,6 +286,7 @@ def create(call: Call) -> JSON:
         "end_behavior": params.get("end_behavior", "release"),
         "livemode": False,
         "metadata": apply_metadata({}, params.get("metadata")),
+        "pause_schedules": [],  # pausing is not modeled: never any
         "phases": [
             {
                 "add_invoice_items": [],

@@ -57,8 +57,8 @@ period = the new period), the metered items' usage of the ended period in arrear
 aggregated value for the customer over ``[period start, period end)``, 0 if negative; amount = quantity ×
 unit amount, ``unit_amount_decimal`` rounded half up to the minor unit) and the subscription's pending
 invoice items (prorations); the items' periods advance (counted from ``billing_cycle_anchor``);
-``latest_invoice`` names the invoice. Events: ``invoiceitem.updated`` (pending items attached),
-``invoice.created``, ``customer.subscription.updated``. The draft is finalized an hour later (invoices'
+``latest_invoice`` names the invoice. Events: ``invoice.created``, ``customer.subscription.updated`` (none
+for the pending items attached: Stripe has no ``invoiceitem.updated``). The draft is finalized an hour later (invoices'
 clock rule); its usage lines are recounted then, so usage for the ended period that arrives during this
 grace period lands on it (https://docs.stripe.com/billing/subscriptions/usage-based/configure-grace-period).
 A subscription with ``cancel_at`` at (or before) the period end is canceled instead (:func:`cancel_due`).

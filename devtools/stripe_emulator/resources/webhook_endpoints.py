@@ -14,9 +14,11 @@
   add_webhook_endpoint``, ``POST /_emulator/webhook_endpoints``): the local stack's receiver verifies with
   its configured secret.
 
-Deliberate differences: Stripe refuses URLs that are not publicly reachable (``localhost``) and checks
-``enabled_events`` against its catalog of event types; the emulator, which delivers locally, accepts any
-``http(s)`` URL and any well-formed event type. The per-account endpoint limit is not modeled.
+``enabled_events`` take ``*`` or the event types Stripe sends (:mod:`.event_types`, from the SDK); thin
+event destinations (``register(..., event_payload="thin")``) take thin event types.
+
+Deliberate difference: Stripe refuses URLs that are not publicly reachable (``localhost``); the emulator,
+which delivers locally, accepts any ``http(s)`` URL. The per-account endpoint limit is not modeled.
 Delivery itself is :mod:`stripe_emulator.webhooks`; :func:`targets` says which endpoints an event goes to,
 and :data:`DELIVERIES_ENDED` hears when an event's deliveries have all ended.
 """
@@ -33,13 +35,13 @@ from ..lists import list_params, paginate
 from ..params import EXPAND, UNSET, Bool, ListOf, Metadata, Obj, Param, Str, apply_metadata
 from ..routing import Call, RouteTable
 from ..store import JSON, Store, random_token
+from .event_types import SNAPSHOT_EVENT_TYPES, THIN_EVENT_TYPES
 from .kinds import WEBHOOK_ENDPOINT
 
 routes = RouteTable()
 
 ALL_EVENTS = "*"
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the prefix of generated signing secrets, not a secret
-_EVENT_TYPE = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)+$")
 _API_VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}(\.[a-z]+)?$")
 
 
@@ -57,16 +59,26 @@ class Url(Str):
 
 
 class EventType(Str):
+    """``*`` or one of ``catalog`` (the wording of the refusal is the emulator's)."""
+
+    def __init__(self, catalog: frozenset[str]) -> None:
+        super().__init__()
+        self.catalog = catalog
+
     def convert(self, raw: Any, path: str) -> Any:
         value: str = super().convert(raw, path)
-        if value != ALL_EVENTS and not _EVENT_TYPE.match(value):
-            raise ParamError(f"Invalid {path}: must be `*` or an event type such as `invoice.created`", param=path)
+        if value != ALL_EVENTS and value not in self.catalog:
+            raise ParamError(
+                f"Invalid {path}: must be `*` or a type of event Stripe sends "
+                f"(https://docs.stripe.com/api/events/types); `{value}` is not one",
+                param=path,
+            )
         return value
 
 
 class EnabledEvents(ListOf):
-    def __init__(self, *, required: bool = False) -> None:
-        super().__init__(EventType(), required=required)
+    def __init__(self, *, required: bool = False, catalog: frozenset[str] = SNAPSHOT_EVENT_TYPES) -> None:
+        super().__init__(EventType(catalog), required=required)
 
     def convert(self, raw: Any, path: str) -> Any:
         values: list[str] = super().convert(raw, path)
@@ -114,6 +126,8 @@ UPDATE = Obj(
         "url": Url(max_length=5000),
     }
 )
+# The emulator-only registration of a thin event destination: the same fields, thin event types.
+THIN_REGISTRATION = CREATE.extend(enabled_events=EnabledEvents(required=True, catalog=THIN_EVENT_TYPES))
 RETRIEVE = Obj({"expand": EXPAND})
 DELETE = Obj({})
 LIST = list_params()
@@ -181,7 +195,7 @@ def register(
     if api_version is not None:
         raw["api_version"] = api_version
     try:
-        params = CREATE.coerce(raw, "")
+        params = (THIN_REGISTRATION if event_payload == "thin" else CREATE).coerce(raw, "")
     except StripeError as error:
         raise ValueError(error.message) from None
     with store.lock:
