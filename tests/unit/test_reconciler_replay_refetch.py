@@ -10,7 +10,7 @@ from typing import Any, cast
 from incytes_billing.domain.reconciliation import Reconciler
 from incytes_billing.domain.webhooks import WebhookIngress
 from incytes_billing.models.catalog import load_catalog
-from incytes_billing.models.events import EventStatus, StoredEvent, VerifiedEvent
+from tests.unit.events_memory import MemoryEventStore, MemoryQueue
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -42,32 +42,7 @@ class FakeUndelivered:
         return self.current.get((object_type, object_id))
 
 
-class MemoryEvents:
-    def __init__(self) -> None:
-        self.events: dict[str, VerifiedEvent] = {}
-
-    def insert(self, event: VerifiedEvent, *, received_at: int) -> bool:
-        return self.events.setdefault(event.event_id, event) is event
-
-    def status(self, event_id: str) -> EventStatus | None:
-        return "received" if event_id in self.events else None
-
-    def get(self, event_id: str) -> StoredEvent | None:  # pragma: no cover - not used by replay
-        return None
-
-    def mark(self, event_id: str, status: EventStatus) -> None:  # pragma: no cover - not used by replay
-        pass
-
-
-class MemoryQueue:
-    def __init__(self) -> None:
-        self.queued: list[str] = []
-
-    def enqueue(self, event_id: str) -> None:
-        self.queued.append(event_id)
-
-
-def reconciler(undelivered: FakeUndelivered, events: MemoryEvents) -> Reconciler:
+def reconciler(undelivered: FakeUndelivered, events: MemoryEventStore) -> Reconciler:
     unused = cast(Any, None)  # the usage comparison's ports: replay does not touch them
     return Reconciler(
         batches=unused,
@@ -86,7 +61,7 @@ def test_replay_keeps_the_snapshot_when_stripe_has_no_current_object() -> None:
     snapshot = {"object": "customer", "id": "cus_Gone", "name": "Snapshot"}
     payload = event("evt_1", snapshot)
     undelivered = FakeUndelivered([payload], current={})
-    events = MemoryEvents()
+    events = MemoryEventStore()
 
     assert reconciler(undelivered, events).replay_undelivered() == 1
 
@@ -98,7 +73,7 @@ def test_replay_substitutes_the_current_object() -> None:
     snapshot = {"object": "invoice", "id": "in_1", "status": "draft"}
     current = {"object": "invoice", "id": "in_1", "status": "open", "lines": {"object": "list", "data": []}}
     undelivered = FakeUndelivered([event("evt_2", snapshot)], current={("invoice", "in_1"): current})
-    events = MemoryEvents()
+    events = MemoryEventStore()
 
     assert reconciler(undelivered, events).replay_undelivered() == 1
 
@@ -111,7 +86,7 @@ def test_replay_substitutes_the_current_object() -> None:
 def test_replay_does_not_ask_for_an_object_without_type_or_id() -> None:
     payload = event("evt_3", {"name": "no id, no type"})
     undelivered = FakeUndelivered([payload], current={})
-    events = MemoryEvents()
+    events = MemoryEventStore()
 
     assert reconciler(undelivered, events).replay_undelivered() == 1
 

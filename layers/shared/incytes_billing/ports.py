@@ -108,7 +108,15 @@ class StripeEventStore(Protocol):
         """Store a newly received event (conditional on its id); False when it was already stored."""
         ...
 
-    def status(self, event_id: str) -> EventStatus | None: ...
+    def claim_requeue(self, event_id: str, *, now: int, until: int) -> bool:
+        """Claim the right to queue a repeat delivery of an event still `received`: True (and no other claim
+        before `until`) when no message was handed off for it, or its hold ended at `now` or earlier."""
+        ...
+
+    def hold_requeue(self, event_id: str, *, until: int) -> None:
+        """No repeat delivery queues the event again before `until` (a message was handed off; `until` = now
+        releases a claim whose hand-off failed)."""
+        ...
 
     def get(self, event_id: str) -> StoredEvent | None: ...
 
