@@ -439,7 +439,8 @@ class StripeGateway:
                 ).auto_paging_iter()
             )
         )
-        return [json.dumps(event.to_dict()) for event in events]
+        # As Stripe sent them: recursive, with Decimal fields (unit_amount_decimal, ...) back to text.
+        return [json.dumps(event.to_dict(recursive=True, for_json=True)) for event in events]
 
     def current_object(self, object_type: str, object_id: str) -> dict[str, Any] | None:
         retrievers: dict[str, Callable[[], stripe.StripeObject]] = {
