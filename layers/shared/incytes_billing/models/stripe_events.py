@@ -36,7 +36,7 @@ class InvoiceSnapshot(BaseModel):
     period_end: int | None = None
     created: int
     livemode: bool = False
-    subscription_id: str | None = None
+    subscription_id: str | None = None  # None: a one-off invoice (`parent` null or not a subscription's)
     lines: list[InvoiceLineSnapshot] = Field(default_factory=list)
 
     @model_validator(mode="before")
@@ -46,6 +46,8 @@ class InvoiceSnapshot(BaseModel):
             return data
         flat = dict(data)
         flat["customer"] = _id(data.get("customer"))
+        # Nullable in Stripe's API (the SDK types it Optional[bool]): null advances nothing.
+        flat["auto_advance"] = bool(data.get("auto_advance"))
         # `invoice.subscription` is gone: the subscription is under parent.subscription_details.
         details = (data.get("parent") or {}).get("subscription_details") or {}
         flat["subscription_id"] = _id(details.get("subscription"))
