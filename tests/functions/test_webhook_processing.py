@@ -16,7 +16,7 @@ from incytes_billing.catalog.sync import run_catalog_sync
 from local_stack.template import StackResources
 from tests.functions.pipeline import Pipeline
 from tests.stripe_fixtures import event, invoice_object
-from tests.support import EMULATOR_API_KEY, Invoke, load_event
+from tests.support import EMULATOR_API_KEY, Invoke, emulator_lists_invoice_lines, invoice_with_lines, load_event
 
 PROCESSOR = "WebhookProcessorFunction"
 
@@ -257,3 +257,24 @@ def test_an_old_event_about_a_customer_no_funder_has_is_ignored_at_once(pipeline
 
     assert pipeline.event_status("evt_Elsewhere") == "ignored"
     assert pipeline.invoice("in_Elsewhere") is None
+
+
+@pytest.mark.skipif(
+    not emulator_lists_invoice_lines(), reason="the emulator answers 404 for GET /v1/invoices/{id}/lines"
+)
+def test_a_first_invoice_with_more_lines_than_embedded_is_announced_whole(
+    pipeline: Pipeline, invoke: Invoke, stripe_api: str, stripe_client: stripe.StripeClient, demo_customer: str
+) -> None:
+    """Stripe embeds the first page of an invoice's lines in its events ("the first handful of those items",
+    https://docs.stripe.com/api/invoice-line-item/retrieve): Finance's notice lists all eleven."""
+    run_catalog_sync(EMULATOR_API_KEY, stripe_api)
+    assert invoke("FundersFunction", load_event("funders/put_funder_linked.json"))["statusCode"] == 200
+    invoice_id = invoice_with_lines(stripe_client, demo_customer, 11, metadata={"incytes_funder_id": "f1"})
+    pipeline.deliver(pipeline.stripe_event("invoice.created", invoice_id))
+    pipeline.process()
+
+    record = pipeline.invoice(invoice_id)
+    assert record is not None
+    assert len(record["lines"]) == 11
+    (message,) = pipeline.finance_messages()
+    assert len(json.loads(message["Message"])["invoice"]["lines"]) == 11

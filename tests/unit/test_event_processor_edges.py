@@ -1,5 +1,5 @@
 """EventProcessor at the edges (issue 9 §6), with in-memory ports: events about customers no funder has, one-off
-invoices and payloads shaped as Stripe's published objects."""
+invoices, payloads shaped as Stripe's published objects, and invoices with more lines than an event embeds."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from incytes_billing.domain.finance import FinanceNotices
 from incytes_billing.errors import ConcurrentUpdate, RetryLater
 from incytes_billing.models.catalog import load_catalog
 from incytes_billing.models.events import EventStatus, VerifiedEvent
-from incytes_billing.models.invoice import InvoiceRecord
+from incytes_billing.models.invoice import InvoiceLine, InvoiceRecord
 from incytes_billing.models.stripe import StripeInvoice
 from incytes_billing.models.stripe_events import InvoiceSnapshot
 from tests.stripe_fixtures import customer_object, event, invoice_object, subscription_object
@@ -48,10 +48,12 @@ class MemoryInvoices:
 
 
 class FakeStripe:
-    """Stripe's invoices as the processor reads them."""
+    """Stripe's invoices as the processor reads them: the full line lists live here."""
 
     def __init__(self) -> None:
         self.invoices: dict[str, StripeInvoice] = {}
+        self.lines: dict[str, list[InvoiceLine]] = {}
+        self.lines_asked: list[str] = []
         self.held: list[str] = []
 
     def add(self, invoice: dict[str, Any]) -> None:
@@ -80,6 +82,10 @@ class FakeStripe:
 
     def send_invoice(self, invoice_id: str) -> StripeInvoice:  # pragma: no cover - approvals only
         raise NotImplementedError
+
+    def invoice_lines(self, invoice_id: str) -> list[InvoiceLine]:
+        self.lines_asked.append(invoice_id)
+        return self.lines[invoice_id]
 
 
 class Harness:
@@ -235,3 +241,54 @@ def test_a_customer_deletion_shaped_as_stripes_example_is_applied(harness: Harne
     funder = funders.get("f1")
     assert funder is not None
     assert funder.stripe_customer_deleted is True
+
+
+# --- invoices with more lines than an event embeds ----------------------------------------------------------------
+
+
+def first_invoice_of_f1(invoice_id: str, *, line_count: int, has_more: bool) -> dict[str, Any]:
+    invoice = invoice_object(
+        invoice_id,
+        "cus_1",
+        subscription_id="sub_1",
+        line_count=line_count,
+        has_more=has_more,
+        status="draft",
+        auto_advance=True,
+        billing_reason="subscription_create",
+    )
+    invoice["parent"]["subscription_details"]["metadata"] = {"incytes_funder_id": "f1"}
+    return invoice
+
+
+def test_an_invoice_with_more_lines_than_the_event_embeds_is_recorded_whole(harness: Harness) -> None:
+    """Stripe embeds only the first page of `lines` (10 by default, `has_more` says there are more): "you'll get a
+    lines property containing ... the first handful of those items"
+    (https://docs.stripe.com/api/invoice-line-item/retrieve). The record and Finance's notice list every line."""
+    embedded = first_invoice_of_f1("in_Long", line_count=10, has_more=True)
+    harness.stripe.add(embedded)
+    all_lines = [InvoiceLine(description=f"Line {n + 1}", amount=1000 + n, quantity=1) for n in range(12)]
+    harness.stripe.lines["in_Long"] = all_lines
+
+    assert harness.process(harness.deliver("invoice.created", embedded)) == "processed"
+
+    assert harness.stripe.lines_asked == ["in_Long"]
+    record = harness.invoices.get("in_Long")
+    assert record is not None
+    assert record.lines == all_lines
+    (notice,) = harness.finance.published
+    assert "Line 11: 10.10 USD" in notice.text
+    assert "Line 12: 10.11 USD" in notice.text
+    assert len(notice.data["invoice"]["lines"]) == 12  # type: ignore[index]
+
+
+def test_an_invoice_whose_event_embeds_every_line_is_not_fetched(harness: Harness) -> None:
+    embedded = first_invoice_of_f1("in_Short", line_count=3, has_more=False)
+    harness.stripe.add(embedded)
+
+    assert harness.process(harness.deliver("invoice.created", embedded)) == "processed"
+
+    assert harness.stripe.lines_asked == []
+    record = harness.invoices.get("in_Short")
+    assert record is not None
+    assert [line.description for line in record.lines] == ["Line 1", "Line 2", "Line 3"]

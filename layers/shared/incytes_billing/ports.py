@@ -8,7 +8,7 @@ from typing import Any, Protocol
 from incytes_billing.models.catalog import MeterRecord, MeterSpec, PriceRecord, PriceSpec, ProductSpec
 from incytes_billing.models.events import EventStatus, FinanceNotice, StoredEvent, VerifiedEvent
 from incytes_billing.models.funder import Funder
-from incytes_billing.models.invoice import InvoiceRecord
+from incytes_billing.models.invoice import InvoiceLine, InvoiceRecord
 from incytes_billing.models.notifications import ClaimOutcome
 from incytes_billing.models.stripe import (
     CatalogPrice,
@@ -166,6 +166,10 @@ class InvoiceGateway(Protocol):
         ...
 
     def send_invoice(self, invoice_id: str) -> StripeInvoice: ...
+
+    def invoice_lines(self, invoice_id: str) -> list[InvoiceLine]:
+        """Every line of the invoice, page after page (an invoice object embeds only the first page)."""
+        ...
 
 
 class UsageRepository(Protocol):

@@ -131,12 +131,15 @@ class EventProcessor:
             self.notify(self._payment_failed_notice(funder, record, event, livemode=invoice.livemode))
 
     def _record_invoice(self, funder: Funder, invoice: InvoiceSnapshot, event_created: int) -> InvoiceRecord:
+        lines: list[InvoiceLine] | None = None  # read once, when the record is to be written
         for _ in range(MAX_WRITE_ATTEMPTS):
             current = self._invoices.get(invoice.id)
             status = self._status_to_keep(current, invoice, event_created)
             if current is not None and status == current.status and event_created <= current.state_event_created:
                 return current  # an older (or the same) event: nothing to change
             first = (current is not None and current.first_invoice) or self._is_first(funder, invoice)
+            if lines is None:
+                lines = self._invoice_lines(invoice)
             record = InvoiceRecord(
                 invoice_id=invoice.id,
                 funder_id=funder.funder_id,
@@ -150,7 +153,7 @@ class EventProcessor:
                 hosted_invoice_url=invoice.hosted_invoice_url,
                 period_start=invoice.period_start,
                 period_end=invoice.period_end,
-                lines=[InvoiceLine(**line.model_dump()) for line in invoice.lines],
+                lines=lines,
                 livemode=invoice.livemode,
                 first_invoice=first,
                 review_status=_review_status(first, status, current),
@@ -164,6 +167,13 @@ class EventProcessor:
                 continue
             return record
         raise RetryLater(f"invoice {invoice.id} is being updated concurrently")
+
+    def _invoice_lines(self, invoice: InvoiceSnapshot) -> list[InvoiceLine]:
+        """Every line of the invoice: an event embeds only the first page (10 lines), so when it says there are
+        more, the whole list comes from Stripe (a Finance notice never shows part of an invoice as all of it)."""
+        if invoice.all_lines:
+            return [InvoiceLine(**line.model_dump()) for line in invoice.lines]
+        return self._stripe.invoice_lines(invoice.id)
 
     def _status_to_keep(self, current: InvoiceRecord | None, invoice: InvoiceSnapshot, event_created: int) -> str:
         if current is None:

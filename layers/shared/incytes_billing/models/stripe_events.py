@@ -38,6 +38,7 @@ class InvoiceSnapshot(BaseModel):
     livemode: bool = False
     subscription_id: str | None = None  # None: a one-off invoice (`parent` null or not a subscription's)
     lines: list[InvoiceLineSnapshot] = Field(default_factory=list)
+    all_lines: bool = True  # false when the payload's line list was cut short (has_more): fetch the rest
 
     @model_validator(mode="before")
     @classmethod
@@ -53,6 +54,7 @@ class InvoiceSnapshot(BaseModel):
         flat["subscription_id"] = _id(details.get("subscription"))
         lines = data.get("lines")
         flat["lines"] = lines.get("data", []) if isinstance(lines, dict) else []
+        flat["all_lines"] = isinstance(lines, dict) and not lines.get("has_more", False)
         return flat
 
 
