@@ -85,3 +85,25 @@ def meter_error_reports(client: Any, emulator: Any) -> list[dict[str, Any]]:
     """The emulator's meter error reports (thin events, with data), once it has validated what is queued."""
     client.v1.customers.list()  # the emulator validates queued meter events on its next request
     return [event for event in emulator.thin_events() if event["type"] == METER_ERROR_REPORT]
+
+
+def invoice_with_lines(client: Any, customer_id: str, count: int, **subscription: Any) -> str:
+    """The id of the first invoice of a new subscription of `customer_id` with `count` items (one line each), at
+    100 + n cents a month (a new product's prices: a subscription takes each price once)."""
+    product = client.v1.products.create({"name": "Training module"})
+    prices = [
+        client.v1.prices.create(
+            {"product": product.id, "currency": "usd", "unit_amount": 100 + n, "recurring": {"interval": "month"}}
+        )
+        for n in range(count)
+    ]
+    created = client.v1.subscriptions.create(
+        {
+            "customer": customer_id,
+            "items": [{"price": price.id, "quantity": 2} for price in prices],
+            "collection_method": "send_invoice",
+            "days_until_due": 30,
+            **subscription,
+        }
+    )
+    return str(created.latest_invoice)

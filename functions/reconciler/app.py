@@ -24,7 +24,10 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     # Every funder (the funders table is small; the usage ledger is not): each is checked and compared.
     report = wiring.reconciler().run(wiring.funder_repository().funder_ids())
     metrics.add_metric(name="UsageDiscrepancies", unit=MetricUnit.Count, value=len(report.discrepancies))
-    metrics.add_metric(name="StripeEventsReplayed", unit=MetricUnit.Count, value=report.replayed)
+    metrics.add_metric(name="StripeEventsReplayed", unit=MetricUnit.Count, value=report.replay.replayed)
+    metrics.add_metric(name="StripeEventsReplayFailed", unit=MetricUnit.Count, value=len(report.replay.failed))
+    for failed in report.replay.failed:
+        logger.warning("undelivered event not replayed: tried again next run", extra=asdict(failed))
     batches = report.batches
     metrics.add_metric(name="UsageBatchesConfirmed", unit=MetricUnit.Count, value=batches.confirmed)
     metrics.add_metric(name="UsageBatchesResent", unit=MetricUnit.Count, value=batches.resent)
@@ -37,6 +40,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     return {
         "compared": report.compared,
         "discrepancies": report.discrepancies,
-        "replayed": report.replayed,
+        "replayed": report.replay.replayed,
+        "replay_failed": [failed.event_id for failed in report.replay.failed],
         "batches": asdict(batches),
     }

@@ -18,12 +18,12 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from incytes_billing import invocation, wiring
+from incytes_billing.domain.webhooks import MAX_RETRY_DELAY_SECONDS
 from incytes_billing.errors import RetryLater
 
 logger = Logger()
 metrics = Metrics()
 processor = BatchProcessor(event_type=EventType.SQS)
-MAX_BACKOFF_SECONDS = 900
 RETRY_BASE_SECONDS = int(os.environ.get("STRIPE_EVENT_RETRY_BASE_SECONDS", "10"))
 
 
@@ -54,7 +54,7 @@ def apply_event(record: SQSRecord) -> None:
 def _back_off(record: SQSRecord) -> None:
     """Exponential backoff: the failed message becomes visible again after 10 s, 20 s, 40 s, ... 15 min."""
     receives = int(record.attributes.approximate_receive_count or 1)
-    delay = min(MAX_BACKOFF_SECONDS, RETRY_BASE_SECONDS * 2 ** (receives - 1))
+    delay = min(MAX_RETRY_DELAY_SECONDS, RETRY_BASE_SECONDS * 2 ** (receives - 1))
     queue_url = wiring.settings().require("stripe_events_queue_url")
     try:
         boto3.client("sqs").change_message_visibility(

@@ -8,12 +8,14 @@ import time
 from typing import Any
 
 import boto3
+import pytest
 import stripe
 
 from incytes_billing.adapters.stripe_gateway import StripeGateway, build_stripe_client
 from incytes_billing.config import StripeSettings
 from local_stack.template import StackResources
 from stripe_emulator import StripeEmulator
+from tests.functions.pipeline import Pipeline
 from tests.support import EMULATOR_API_KEY, Invoke, load_event
 
 SCHEDULE = load_event("schedule/scheduled_event.json")  # as `sam local generate-event` makes it
@@ -57,6 +59,44 @@ def test_replayed_event_carries_the_object_as_stripe_has_it_now(
     assert replayed["data"]["object"]["id"] == customer.id
     assert replayed["data"]["object"]["name"] == "After"  # re-fetched, not the snapshot's "Before"
     assert invoke("ReconcilerFunction", SCHEDULE)["replayed"] == 0  # already stored: not again
+
+
+@pytest.fixture
+def unreachable_endpoint(stripe_emulator: StripeEmulator, stripe_api: str) -> None:
+    """A second endpoint Stripe cannot reach: every event from now on counts as undelivered (events.list
+    delivery_success=false). Listed before `subscribed`, so that the subscription's events are among them."""
+    stripe_emulator.add_webhook_endpoint("http://127.0.0.1:9/unreachable", "whsec_elsewhere")
+
+
+def test_undelivered_invoice_and_subscription_events_are_replayed_and_applied(
+    unreachable_endpoint: None,
+    subscribed: dict[str, Any],
+    pipeline: Pipeline,
+    aws: StackResources,
+    stripe_emulator: StripeEmulator,
+) -> None:
+    """Invoice and subscription events carry Decimal fields in the SDK (`unit_amount_decimal` of prices and
+    line pricing): serialised as Stripe sent them, each is replayed into the pipeline and applied."""
+    invoice_id = subscribed["first_invoice"]["id"]
+    stripe_emulator.wait_for_deliveries()
+
+    report = pipeline.invoke("ReconcilerFunction", SCHEDULE)
+
+    assert report["replay_failed"] == []
+    stored = boto3.resource("dynamodb").Table(aws["StripeEventsTable"]).scan()["Items"]
+    by_type = {str(e["type"]): json.loads(str(e["payload"])) for e in stored}
+    assert {"invoice.created", "customer.subscription.created"} <= by_type.keys()
+    invoice = by_type["invoice.created"]["data"]["object"]
+    assert invoice["id"] == invoice_id
+    prices = [item["price"] for item in by_type["customer.subscription.created"]["data"]["object"]["items"]["data"]]
+    assert {type(price["unit_amount_decimal"]) for price in prices} == {str}  # text, as Stripe sends it
+
+    pipeline.process()
+    created = next(e for e in stored if e["type"] == "invoice.created")
+    assert pipeline.event_status(str(created["event_id"])) == "processed"
+    record = pipeline.invoice(invoice_id)
+    assert record is not None
+    assert record["review_status"] == "pending"
 
 
 def test_current_object_is_plain_json_in_our_api_version(

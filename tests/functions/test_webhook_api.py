@@ -10,6 +10,8 @@ from typing import Any
 import boto3
 import pytest
 
+from incytes_billing.adapters.dynamodb_events import DynamoDBStripeEventStore
+from incytes_billing.models.events import VerifiedEvent
 from local_stack.template import StackResources
 from local_stack.webhook_event import signed
 from stripe_emulator.signing import signature_header
@@ -84,12 +86,43 @@ def test_duplicate_delivery_is_200_and_changes_nothing(invoke: Invoke, aws: Stac
     assert stored_events(aws)[0]["status"] == "processed"
 
 
-def test_redelivery_of_an_unprocessed_event_is_queued_again(invoke: Invoke, aws: StackResources) -> None:
-    """A hand-off lost after the write is mended by Stripe's retry."""
+def queue_depth(aws: StackResources) -> int:
+    """Messages in the queue, visible or in flight."""
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    found = boto3.client("sqs").get_queue_attributes(QueueUrl=aws["StripeEventsQueue"], AttributeNames=names)
+    return sum(int(found["Attributes"][name]) for name in names)
+
+
+def test_repeat_deliveries_of_an_unprocessed_event_keep_one_message_in_flight(
+    invoke: Invoke, aws: StackResources
+) -> None:
+    """Ten deliveries of an event not applied yet: one message, not ten in flight (and ten dead-letter copies)."""
+    for _ in range(10):
+        assert invoke(FUNCTION, webhook())["statusCode"] == 200
+    assert queue_depth(aws) == 1
+
+
+def test_redelivery_of_an_event_whose_hand_off_was_lost_is_queued_again(invoke: Invoke, aws: StackResources) -> None:
+    """A hand-off lost after the write is mended by Stripe's retry; a message handed off longer ago than the
+    processor's longest backoff (lost, or dead-lettered) is re-driven by the next delivery."""
+    table = boto3.resource("dynamodb").Table(aws["StripeEventsTable"])
+    body = load_event("webhook/invoice_created.json")["body"]
+    stored = json.loads(body)
+    lost = VerifiedEvent(stored["id"], stored["type"], stored["created"], "snapshot", False, None, body)
+    DynamoDBStripeEventStore(table).insert(lost, received_at=int(time.time()))  # written; died before queueing
+
     invoke(FUNCTION, webhook())
     assert queued_ids(aws) == ["evt_1SampleInvoiceCreated"]
+
     invoke(FUNCTION, webhook())
-    assert "evt_1SampleInvoiceCreated" in queued_ids(aws) + queued_ids(aws)
+    assert queue_depth(aws) == 1  # handed off just now: not again
+    table.update_item(  # the hand-off is older than the longest backoff
+        Key={"event_id": "evt_1SampleInvoiceCreated"},
+        UpdateExpression="SET requeue_after = :past",
+        ExpressionAttributeValues={":past": int(time.time()) - 1},
+    )
+    invoke(FUNCTION, webhook())
+    assert queue_depth(aws) == 2
 
 
 def test_previous_secret_still_accepted_during_rotation(invoke: Invoke) -> None:

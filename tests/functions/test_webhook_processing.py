@@ -11,10 +11,12 @@ import boto3
 import pytest
 import stripe
 
+from incytes_billing.adapters.dynamodb_invoices import DynamoDBInvoiceRepository
 from incytes_billing.catalog.sync import run_catalog_sync
 from local_stack.template import StackResources
 from tests.functions.pipeline import Pipeline
-from tests.support import EMULATOR_API_KEY, Invoke, load_event
+from tests.stripe_fixtures import event, invoice_object
+from tests.support import EMULATOR_API_KEY, Invoke, invoice_with_lines, load_event
 
 PROCESSOR = "WebhookProcessorFunction"
 
@@ -217,3 +219,59 @@ def test_an_item_replaced_in_the_dashboard_is_recorded_by_product(
     cases = [item for item in funder["subscription"]["items"] if item["kind"] == "case"]
     assert [(item["item_id"], item["price_id"]) for item in cases] == [(new_case.id, price.id)]
     assert {item["kind"] for item in funder["subscription"]["items"]} == {"seat", "case", "sms"}
+
+
+def deliver_published(pipeline: Pipeline, event_id: str, event_type: str, data: dict[str, Any], created: int) -> None:
+    """An event shaped as Stripe's published example objects, delivered signed like any other."""
+    pipeline.deliver(json.dumps(event(event_id, event_type, data, created=created)))
+
+
+def test_every_event_of_a_one_off_invoice_is_applied(
+    pipeline: Pipeline, invoke: Invoke, aws: StackResources, demo_customer: str
+) -> None:
+    """A one-off invoice (`parent` null: no subscription) is stored without subscription_id, read back from
+    DynamoDB by its next event, and applied: not retried into the dead-letter queue."""
+    assert invoke("FundersFunction", load_event("funders/put_funder_linked.json"))["statusCode"] == 200
+    now = int(time.time())
+    draft = invoice_object("in_OneOff", demo_customer, subscription_id=None, status="draft", billing_reason="manual")
+    deliver_published(pipeline, "evt_OneOffCreated", "invoice.created", draft, now)
+    pipeline.process()
+    opened = invoice_object("in_OneOff", demo_customer, subscription_id=None, status="open", billing_reason="manual")
+    deliver_published(pipeline, "evt_OneOffFinalized", "invoice.finalized", opened, now + 1)
+    pipeline.process()
+
+    assert pipeline.event_status("evt_OneOffCreated") == "processed"
+    assert pipeline.event_status("evt_OneOffFinalized") == "processed"
+    record = DynamoDBInvoiceRepository(boto3.resource("dynamodb").Table(aws["InvoicesTable"])).get("in_OneOff")
+    assert record is not None
+    assert (record.funder_id, record.subscription_id, record.status) == ("f1", None, "open")
+    assert pipeline.finance_messages() == []
+
+
+def test_an_old_event_about_a_customer_no_funder_has_is_ignored_at_once(pipeline: Pipeline) -> None:
+    """The Stripe account bills others too: their events are recorded `ignored` (DESIGN §5), not retried ten times
+    into the dead-letter queue, once no link of ours can be on its way (older than the grace, 5 minutes)."""
+    invoice = invoice_object("in_Elsewhere", "cus_NotAFunder", subscription_id="sub_Elsewhere")
+    deliver_published(pipeline, "evt_Elsewhere", "invoice.paid", invoice, int(time.time()) - 600)
+    pipeline.process()
+
+    assert pipeline.event_status("evt_Elsewhere") == "ignored"
+    assert pipeline.invoice("in_Elsewhere") is None
+
+
+def test_a_first_invoice_with_more_lines_than_embedded_is_announced_whole(
+    pipeline: Pipeline, invoke: Invoke, stripe_api: str, stripe_client: stripe.StripeClient, demo_customer: str
+) -> None:
+    """Stripe embeds the first page of an invoice's lines in its events ("the first handful of those items",
+    https://docs.stripe.com/api/invoice-line-item/retrieve): Finance's notice lists all eleven."""
+    run_catalog_sync(EMULATOR_API_KEY, stripe_api)
+    assert invoke("FundersFunction", load_event("funders/put_funder_linked.json"))["statusCode"] == 200
+    invoice_id = invoice_with_lines(stripe_client, demo_customer, 11, metadata={"incytes_funder_id": "f1"})
+    pipeline.deliver(pipeline.stripe_event("invoice.created", invoice_id))
+    pipeline.process()
+
+    record = pipeline.invoice(invoice_id)
+    assert record is not None
+    assert len(record["lines"]) == 11
+    (message,) = pipeline.finance_messages()
+    assert len(json.loads(message["Message"])["invoice"]["lines"]) == 11

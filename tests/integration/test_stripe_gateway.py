@@ -16,7 +16,7 @@ from incytes_billing.errors import StripeRejected, StripeUnavailable
 from incytes_billing.models.catalog import MeterSpec, PriceSpec, ProductSpec
 from incytes_billing.models.usage import MeterBatch
 from stripe_emulator import StripeEmulator
-from tests.support import EMULATOR_API_KEY
+from tests.support import EMULATOR_API_KEY, invoice_with_lines
 
 
 def settings(api_base: str, **changes: object) -> StripeSettings:
@@ -105,6 +105,23 @@ def test_posts_carry_deterministic_idempotency_keys(stripe_api: str, stripe_emul
     assert posts
     assert all(entry["idempotency_key"] for entry in posts)
     assert posts[-1]["idempotent_replayed"] is True
+
+
+def test_invoice_lines_are_read_whole_past_the_embedded_page(
+    stripe_api: str, stripe_client: stripe.StripeClient
+) -> None:
+    """An invoice embeds the first page of its lines only; GET /v1/invoices/{id}/lines lists them all
+    (https://docs.stripe.com/api/invoice-line-item/retrieve)."""
+    gateway, _ = gateway_for(stripe_api)
+    customer = stripe_client.v1.customers.create({"name": "Many lines"})
+    invoice = stripe_client.v1.invoices.retrieve(invoice_with_lines(stripe_client, customer.id, 12))
+
+    lines = gateway.invoice_lines(invoice.id)
+
+    assert len(lines) == 12
+    assert sorted(line.amount for line in lines) == [2 * (100 + n) for n in range(12)]
+    assert {line.quantity for line in lines} == {2}
+    assert sum(line.amount for line in lines) == invoice.subtotal
 
 
 def stream_batch(customer_id: str, identifier: str, value: int, timestamp: int) -> MeterBatch:

@@ -9,7 +9,15 @@ from incytes_billing.models.catalog import load_catalog
 from incytes_billing.models.funder import Funder
 from incytes_billing.models.subscription import FunderSubscription, SubscriptionItem
 from tests.unit.test_funder_service import MemoryFunders
-from tests.unit.usage_memory import NOW, PERIOD_START, SUBSCRIBED_AT, MemoryBatches, MemoryMeters, MemoryUsage
+from tests.unit.usage_memory import (
+    NOW,
+    PERIOD_START,
+    SUBSCRIBED_AT,
+    Clock,
+    MemoryBatches,
+    MemoryMeters,
+    MemoryUsage,
+)
 
 
 @pytest.fixture
@@ -41,6 +49,11 @@ def funders() -> MemoryFunders:
             updated_at=NOW,
         )
     return memory
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
 
 
 @pytest.fixture

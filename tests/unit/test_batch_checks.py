@@ -3,7 +3,7 @@ confirmed, refused or re-sent exactly as the summaries show, and left pending wh
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, cast
 
 import pytest
@@ -18,25 +18,13 @@ from tests.unit.test_funder_service import MemoryFunders
 from tests.unit.usage_memory import (
     NOW,
     PERIOD_START,
+    Clock,
     MemoryBatches,
     MemoryFinance,
     MemoryMeters,
     MemoryUsage,
     report_then_crash,
 )
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture

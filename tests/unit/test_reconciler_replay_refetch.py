@@ -7,10 +7,11 @@ import json
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from incytes_billing.domain.reconciliation import Reconciler
+from incytes_billing.domain.reconciliation import FailedReplay, Reconciler
 from incytes_billing.domain.webhooks import WebhookIngress
+from incytes_billing.errors import StripeUnavailable
 from incytes_billing.models.catalog import load_catalog
-from incytes_billing.models.events import EventStatus, StoredEvent, VerifiedEvent
+from tests.unit.events_memory import MemoryEventStore, MemoryQueue
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -29,9 +30,15 @@ def event(event_id: str, obj: dict[str, Any]) -> str:
 
 
 class FakeUndelivered:
-    def __init__(self, payloads: list[str], current: dict[tuple[str, str], dict[str, Any]]) -> None:
+    def __init__(
+        self,
+        payloads: list[str],
+        current: dict[tuple[str, str], dict[str, Any]],
+        unreachable: frozenset[tuple[str, str]] = frozenset(),
+    ) -> None:
         self.payloads = payloads
         self.current = current
+        self.unreachable = unreachable  # objects Stripe fails to answer for
         self.asked: list[tuple[str, str]] = []
 
     def undelivered_events(self, *, since: int) -> list[str]:
@@ -39,35 +46,12 @@ class FakeUndelivered:
 
     def current_object(self, object_type: str, object_id: str) -> dict[str, Any] | None:
         self.asked.append((object_type, object_id))
+        if (object_type, object_id) in self.unreachable:
+            raise StripeUnavailable("Stripe is unavailable; retry shortly.")
         return self.current.get((object_type, object_id))
 
 
-class MemoryEvents:
-    def __init__(self) -> None:
-        self.events: dict[str, VerifiedEvent] = {}
-
-    def insert(self, event: VerifiedEvent, *, received_at: int) -> bool:
-        return self.events.setdefault(event.event_id, event) is event
-
-    def status(self, event_id: str) -> EventStatus | None:
-        return "received" if event_id in self.events else None
-
-    def get(self, event_id: str) -> StoredEvent | None:  # pragma: no cover - not used by replay
-        return None
-
-    def mark(self, event_id: str, status: EventStatus) -> None:  # pragma: no cover - not used by replay
-        pass
-
-
-class MemoryQueue:
-    def __init__(self) -> None:
-        self.queued: list[str] = []
-
-    def enqueue(self, event_id: str) -> None:
-        self.queued.append(event_id)
-
-
-def reconciler(undelivered: FakeUndelivered, events: MemoryEvents) -> Reconciler:
+def reconciler(undelivered: FakeUndelivered, events: MemoryEventStore) -> Reconciler:
     unused = cast(Any, None)  # the usage comparison's ports: replay does not touch them
     return Reconciler(
         batches=unused,
@@ -86,9 +70,9 @@ def test_replay_keeps_the_snapshot_when_stripe_has_no_current_object() -> None:
     snapshot = {"object": "customer", "id": "cus_Gone", "name": "Snapshot"}
     payload = event("evt_1", snapshot)
     undelivered = FakeUndelivered([payload], current={})
-    events = MemoryEvents()
+    events = MemoryEventStore()
 
-    assert reconciler(undelivered, events).replay_undelivered() == 1
+    assert reconciler(undelivered, events).replay_undelivered().replayed == 1
 
     assert undelivered.asked == [("customer", "cus_Gone")]
     assert events.events["evt_1"].payload == payload  # verbatim, not re-serialized
@@ -98,9 +82,9 @@ def test_replay_substitutes_the_current_object() -> None:
     snapshot = {"object": "invoice", "id": "in_1", "status": "draft"}
     current = {"object": "invoice", "id": "in_1", "status": "open", "lines": {"object": "list", "data": []}}
     undelivered = FakeUndelivered([event("evt_2", snapshot)], current={("invoice", "in_1"): current})
-    events = MemoryEvents()
+    events = MemoryEventStore()
 
-    assert reconciler(undelivered, events).replay_undelivered() == 1
+    assert reconciler(undelivered, events).replay_undelivered().replayed == 1
 
     stored = events.events["evt_2"]
     body = json.loads(stored.payload)
@@ -111,9 +95,24 @@ def test_replay_substitutes_the_current_object() -> None:
 def test_replay_does_not_ask_for_an_object_without_type_or_id() -> None:
     payload = event("evt_3", {"name": "no id, no type"})
     undelivered = FakeUndelivered([payload], current={})
-    events = MemoryEvents()
+    events = MemoryEventStore()
 
-    assert reconciler(undelivered, events).replay_undelivered() == 1
+    assert reconciler(undelivered, events).replay_undelivered().replayed == 1
 
     assert undelivered.asked == []
     assert events.events["evt_3"].payload == payload
+
+
+def test_an_event_that_cannot_be_replayed_is_reported_and_the_others_still_are() -> None:
+    failing = event("evt_4", {"object": "invoice", "id": "in_Unreachable"})
+    fine = event("evt_5", {"object": "customer", "id": "cus_Fine"})
+    undelivered = FakeUndelivered([failing, fine], current={}, unreachable=frozenset({("invoice", "in_Unreachable")}))
+    events = MemoryEventStore()
+
+    outcome = reconciler(undelivered, events).replay_undelivered()
+
+    assert outcome.replayed == 1
+    assert list(events.events) == ["evt_5"]
+    assert outcome.failed == [
+        FailedReplay("evt_4", "invoice.updated", "StripeUnavailable: Stripe is unavailable; retry shortly.")
+    ]

@@ -16,6 +16,16 @@ PERIOD_START = int((NOW - timedelta(days=10)).timestamp())
 SUBSCRIBED_AT = int((NOW - timedelta(days=40)).timestamp())
 
 
+class Clock:
+    """A clock tests move by hand: starts at NOW."""
+
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
 class MemoryUsage:
     def __init__(self) -> None:
         self.records: dict[tuple[str, str], UsageRecord] = {}

@@ -59,6 +59,10 @@ MODULES = (
 
 ROUTES: tuple[Route, ...] = tuple(route for module in MODULES for route in module.routes)
 
+# Registered here, not in invoices: invoices is imported while customers is still loading (through payments).
+# First, so that a deleted customer's drafts stop auto-advancing before its subscriptions are canceled.
+customers.ON_DELETE.insert(0, invoices.hold_drafts_of_deleted_customer)
+
 # At one moment: usage first (so a renewal bills it), then schedules whose last phase ends (so a released
 # subscription renews and a canceled one does not), renewals (before a cancellation at the same period
 # end, which they leave alone), cancellations, finalizations, then what finalized invoices owe:

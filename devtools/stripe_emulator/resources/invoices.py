@@ -78,7 +78,7 @@ from ..params import (
 from ..routing import Call, RouteTable
 from ..search import METADATA, SEARCH_PARAMS, SearchField, number_field, search_page, string_field
 from ..store import JSON, Store, random_token
-from . import customers, events, webhook_endpoints
+from . import events, webhook_endpoints
 from .kinds import CUSTOMER, INVOICE, INVOICE_ITEM
 
 routes = RouteTable()
@@ -617,9 +617,6 @@ def hold_drafts_of_deleted_customer(call: Call, customer: JSON) -> None:
         before = copy.deepcopy(invoice)
         invoice.update({"auto_advance": False, "automatically_finalizes_at": None, "next_payment_attempt": None})
         events.record(call, "invoice.updated", call.store.save(INVOICE, invoice), previous=before)
-
-
-customers.ON_DELETE.append(hold_drafts_of_deleted_customer)
 
 
 # endpoints ---------------------------------------------------------------------------------------

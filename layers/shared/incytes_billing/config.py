@@ -35,6 +35,13 @@ class SubscriptionPolicy:
     claim_seconds: int = 60
 
 
+# How long an event about a customer no funder has is retried before it is recorded `ignored` (the Stripe account
+# bills others too). The webhook can beat our own write of the link (PUT /funders, or the subscription being
+# created), which ends within API Gateway's 29 s; five minutes leave room for a client's retry of that request,
+# and the processor's backoff (10 s, 20 s, ... doubling) still retries five times inside them, well before the
+# dead-letter queue's tenth receive.
+UNLINKED_CUSTOMER_GRACE_SECONDS = 5 * 60
+
 COLLECTION_METHODS = ("send_invoice", "charge_automatically")
 PRORATION_BEHAVIORS = ("create_prorations", "none", "always_invoice")
 
@@ -58,6 +65,8 @@ class Settings:
     usage_table_name: str | None
     usage_batches_table_name: str | None
     meter_event_mode: MeterEventMode
+    # Events about a customer no funder has are retried this long, then recorded `ignored`.
+    unlinked_customer_grace_seconds: int
 
     @classmethod
     def from_environment(cls) -> Settings:
@@ -94,6 +103,9 @@ class Settings:
             usage_table_name=env.get("USAGE_TABLE_NAME") or None,
             usage_batches_table_name=env.get("USAGE_BATCHES_TABLE_NAME") or None,
             meter_event_mode=cast("MeterEventMode", _choice(env, "METER_EVENT_MODE", "sync", get_args(MeterEventMode))),
+            unlinked_customer_grace_seconds=int(
+                env.get("UNLINKED_CUSTOMER_GRACE_SECONDS", str(UNLINKED_CUSTOMER_GRACE_SECONDS))
+            ),
         )
 
     def require(self, name: str) -> str:

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 from incytes_billing.models.catalog import MeterRecord, MeterSpec, PriceRecord, PriceSpec, ProductSpec
 from incytes_billing.models.events import EventStatus, FinanceNotice, StoredEvent, VerifiedEvent
 from incytes_billing.models.funder import Funder
-from incytes_billing.models.invoice import InvoiceRecord, ReviewStatus
+from incytes_billing.models.invoice import InvoiceLine, InvoiceRecord, ReviewStatus
 from incytes_billing.models.notifications import ClaimOutcome
 from incytes_billing.models.stripe import (
     CatalogPrice,
@@ -114,7 +114,15 @@ class StripeEventStore(Protocol):
         """Store a newly received event (conditional on its id); False when it was already stored."""
         ...
 
-    def status(self, event_id: str) -> EventStatus | None: ...
+    def claim_requeue(self, event_id: str, *, now: int, until: int) -> bool:
+        """Claim the right to queue a repeat delivery of an event still `received`: True (and no other claim
+        before `until`) when no message was handed off for it, or its hold ended at `now` or earlier."""
+        ...
+
+    def hold_requeue(self, event_id: str, *, until: int) -> None:
+        """No repeat delivery queues the event again before `until` (a message was handed off; `until` = now
+        releases a claim whose hand-off failed)."""
+        ...
 
     def get(self, event_id: str) -> StoredEvent | None: ...
 
@@ -174,6 +182,10 @@ class InvoiceGateway(Protocol):
     def get_customer(self, customer_id: str) -> StripeCustomer | None: ...
 
     def unpaid_invoices(self, subscription_id: str) -> list[StripeInvoice]: ...
+
+    def invoice_lines(self, invoice_id: str) -> list[InvoiceLine]:
+        """Every line of the invoice, page after page (an invoice object embeds only the first page)."""
+        ...
 
 
 class UsageRepository(Protocol):

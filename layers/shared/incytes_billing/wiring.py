@@ -119,6 +119,7 @@ def event_processor() -> EventProcessor:
         catalog=catalog(),
         # Only where the usage tables are configured (the webhook processor): meter error reports settle usage.
         meter_errors=meter_error_settler() if config.usage_batches_table_name else None,
+        unlinked_customer_grace_seconds=config.unlinked_customer_grace_seconds,
     )
 
 

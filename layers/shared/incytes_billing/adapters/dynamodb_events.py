@@ -71,11 +71,30 @@ class DynamoDBStripeEventStore:
                 raise
             # Already marked by a concurrent worker: the outcome is recorded either way.
 
-    def status(self, event_id: str) -> EventStatus | None:
-        item = self._table.get_item(
-            Key={"event_id": event_id},
-            ConsistentRead=True,
-            ProjectionExpression="#s",
-            ExpressionAttributeNames={"#s": "status"},
-        ).get("Item")
-        return None if item is None else cast("EventStatus", item["status"])
+    def claim_requeue(self, event_id: str, *, now: int, until: int) -> bool:
+        try:
+            self._table.update_item(
+                Key={"event_id": event_id},
+                UpdateExpression="SET requeue_after = :until",
+                ConditionExpression="#s = :received AND (attribute_not_exists(requeue_after) OR requeue_after <= :now)",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":until": until, ":now": now, ":received": "received"},
+            )
+        except ClientError as error:
+            if is_conditional_check_failure(error):
+                return False  # applied already, or handed off recently (by this delivery's twin)
+            raise
+        return True
+
+    def hold_requeue(self, event_id: str, *, until: int) -> None:
+        try:
+            self._table.update_item(
+                Key={"event_id": event_id},
+                UpdateExpression="SET requeue_after = :until",
+                ConditionExpression="attribute_exists(event_id)",
+                ExpressionAttributeValues={":until": until},
+            )
+        except ClientError as error:
+            if not is_conditional_check_failure(error):
+                raise
+            # No such event (expired): nothing to hold.

@@ -23,6 +23,7 @@ from incytes_billing import invocation
 from incytes_billing.config import StripeSettings
 from incytes_billing.errors import MeterEventRejected, StripeRejected, StripeUnavailable
 from incytes_billing.models.catalog import MeterRecord, MeterSpec, PriceRecord, PriceSpec, ProductSpec
+from incytes_billing.models.invoice import InvoiceLine
 from incytes_billing.models.stripe import (
     CatalogPrice,
     NewSubscription,
@@ -597,7 +598,8 @@ class StripeGateway:
                 ).auto_paging_iter()
             )
         )
-        return [json.dumps(event.to_dict()) for event in events]
+        # As Stripe sent them: recursive, with Decimal fields (unit_amount_decimal, ...) back to text.
+        return [json.dumps(event.to_dict(recursive=True, for_json=True)) for event in events]
 
     def current_object(self, object_type: str, object_id: str) -> dict[str, Any] | None:
         retrievers: dict[str, Callable[[], stripe.StripeObject]] = {
@@ -612,6 +614,14 @@ class StripeGateway:
         current = self._call_or_none(retrieve)
         # Recursive (nested objects become dicts); for_json turns Decimal and datetime fields into text.
         return None if current is None else current.to_dict(recursive=True, for_json=True)
+
+    # --- invoice lines -----------------------------------------------------------------------------------
+
+    def invoice_lines(self, invoice_id: str) -> list[InvoiceLine]:
+        lines = self._call(
+            lambda: list(self._client.v1.invoices.line_items.list(invoice_id, {"limit": 100}).auto_paging_iter())
+        )
+        return [InvoiceLine(description=line.description, amount=line.amount, quantity=line.quantity) for line in lines]
 
 
 def _is_duplicate_identifier(error: stripe.InvalidRequestError) -> bool:

@@ -2,7 +2,8 @@
 
 An event is marked processed only after its effect is durable. Statuses never move backwards: a later
 rank always wins, an equal rank wins only with a newer event, and a same-second disagreement is settled by
-asking Stripe. An event whose customer is not linked yet is left for a later retry (RetryLater).
+asking Stripe. An event whose customer is not linked yet is left for a later retry (RetryLater) while our own
+link may still be on its way; after that (the Stripe account bills others too) it is recorded `ignored`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from incytes_billing.config import UNLINKED_CUSTOMER_GRACE_SECONDS
 from incytes_billing.domain.finance import FinanceNotices
 from incytes_billing.domain.funder_updates import MAX_WRITE_ATTEMPTS, update_funder
 from incytes_billing.domain.meter_errors import METER_ERROR_EVENTS, MeterErrorOutcome, MeterErrorSettler
@@ -46,6 +48,10 @@ INVOICE_EVENTS = (
 SUBSCRIPTION_EVENTS = ("customer.subscription.updated", "customer.subscription.deleted")
 
 
+class NotAFundersEvent(Exception):
+    """The event is about a customer no funder has, and no link of ours can be on its way: nothing to apply."""
+
+
 @dataclass(frozen=True, slots=True)
 class FinanceSettings:
     api_base_url: str  # where Finance can call POST /invoices/{id}/approve
@@ -63,9 +69,11 @@ class EventProcessor:
         settings: FinanceSettings,
         catalog: CatalogConfig,
         meter_errors: MeterErrorSettler | None = None,
+        unlinked_customer_grace_seconds: int = UNLINKED_CUSTOMER_GRACE_SECONDS,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._kind_of_product = catalog.kind_of_product()
+        self._unlinked_customer_grace_seconds = unlinked_customer_grace_seconds
         self._events = events
         self._meter_errors = meter_errors
         self._meter_error_outcome = MeterErrorOutcome()
@@ -95,7 +103,11 @@ class EventProcessor:
         if handler is None:
             self._events.mark(event_id, "ignored")  # recorded, not applied
             return "ignored"
-        handler(event, json.loads(event.payload))
+        try:
+            handler(event, json.loads(event.payload))
+        except NotAFundersEvent:
+            self._events.mark(event_id, "ignored")
+            return "ignored"
         self._events.mark(event_id, "processed")
         return "processed"
 
@@ -160,12 +172,15 @@ class EventProcessor:
     def _record_invoice(
         self, funder: Funder, invoice: InvoiceSnapshot, event_created: int, *, requested: bool
     ) -> InvoiceRecord:
+        lines: list[InvoiceLine] | None = None  # read once, when the record is to be written
         for _ in range(MAX_WRITE_ATTEMPTS):
             current = self._invoices.get(invoice.id)
             status = self._status_to_keep(current, invoice, event_created)
             if current is not None and status == current.status and event_created <= current.state_event_created:
                 return current  # an older (or the same) event: nothing to change
             first = (current is not None and current.first_invoice) or self._is_first(funder, invoice)
+            if lines is None:
+                lines = self._invoice_lines(invoice)
             record = InvoiceRecord(
                 invoice_id=invoice.id,
                 funder_id=funder.funder_id,
@@ -179,7 +194,7 @@ class EventProcessor:
                 hosted_invoice_url=invoice.hosted_invoice_url,
                 period_start=invoice.period_start,
                 period_end=invoice.period_end,
-                lines=[InvoiceLine(**line.model_dump()) for line in invoice.lines],
+                lines=lines,
                 livemode=invoice.livemode,
                 first_invoice=first,
                 review_status=_review_status(first, status, current, requested=requested),
@@ -194,6 +209,13 @@ class EventProcessor:
                 continue
             return record
         raise RetryLater(f"invoice {invoice.id} is being updated concurrently")
+
+    def _invoice_lines(self, invoice: InvoiceSnapshot) -> list[InvoiceLine]:
+        """Every line of the invoice: an event embeds only the first page (10 lines), so when it says there are
+        more, the whole list comes from Stripe (a Finance notice never shows part of an invoice as all of it)."""
+        if invoice.all_lines:
+            return [InvoiceLine(**line.model_dump()) for line in invoice.lines]
+        return self._stripe.invoice_lines(invoice.id)
 
     def _status_to_keep(self, current: InvoiceRecord | None, invoice: InvoiceSnapshot, event_created: int) -> str:
         if current is None:
@@ -289,10 +311,12 @@ class EventProcessor:
 
     def _funder_of(self, customer_id: str, event: StoredEvent) -> Funder:
         funder = self._funders.find_by_customer(customer_id)
-        if funder is None:
-            # The webhook can beat our own write: keep the event and try again later.
-            raise RetryLater(f"{event.type} {event.event_id}: no funder is linked to customer {customer_id} yet")
-        return funder
+        if funder is not None:
+            return funder
+        if int(self._clock().timestamp()) - event.created > self._unlinked_customer_grace_seconds:
+            raise NotAFundersEvent(f"{event.type} {event.event_id}: customer {customer_id} is no funder's")
+        # The webhook can beat our own write: keep the event and try again later.
+        raise RetryLater(f"{event.type} {event.event_id}: no funder is linked to customer {customer_id} yet")
 
     # --- Finance --------------------------------------------------------------------------------------------
 

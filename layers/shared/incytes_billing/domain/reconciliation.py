@@ -18,7 +18,7 @@ from incytes_billing.domain.batch_checks import (
     UnattributedWindow,
 )
 from incytes_billing.domain.finance import FinanceNotices
-from incytes_billing.domain.webhooks import WebhookIngress
+from incytes_billing.domain.webhooks import Receipt, WebhookIngress
 from incytes_billing.models.catalog import CatalogConfig
 from incytes_billing.models.events import FinanceNotice, VerifiedEvent
 from incytes_billing.models.usage import utc_text
@@ -27,11 +27,26 @@ from incytes_billing.ports import FunderRepository, MeterBatchStore, MeterSummar
 REPLAY_WINDOW_SECONDS = 3 * 24 * 3600  # Stripe retries a delivery for up to 3 days
 
 
+@dataclass(frozen=True, slots=True)
+class FailedReplay:
+    """An undelivered event the replay could not store: tried again on the next run (within the window)."""
+
+    event_id: str
+    type: str
+    error: str
+
+
+@dataclass
+class ReplayOutcome:
+    replayed: int = 0
+    failed: list[FailedReplay] = field(default_factory=list)
+
+
 @dataclass
 class ReconciliationReport:
     compared: int = 0
     discrepancies: list[dict[str, object]] = field(default_factory=list)
-    replayed: int = 0
+    replay: ReplayOutcome = field(default_factory=ReplayOutcome)
     batches: BatchCheckReport = field(default_factory=BatchCheckReport)
 
 
@@ -66,7 +81,7 @@ class Reconciler:
             self.compare_funder(funder_id, report)
         for window in report.batches.unattributed:
             self._tell_unattributed(window)
-        report.replayed = self.replay_undelivered()
+        report.replay = self.replay_undelivered()
         return report
 
     def compare_funder(self, funder_id: str, report: ReconciliationReport) -> None:
@@ -130,24 +145,32 @@ class Reconciler:
             )
         )
 
-    def replay_undelivered(self) -> int:
+    def replay_undelivered(self) -> ReplayOutcome:
+        """Each event on its own: one that fails (Stripe unreachable for its object, a payload we cannot read)
+        is counted and named, and the others are still replayed."""
         since = int(self._clock().timestamp()) - REPLAY_WINDOW_SECONDS
-        replayed = 0
+        outcome = ReplayOutcome()
         for snapshot in self._undelivered.undelivered_events(since=since):
             body = json.loads(snapshot)
-            payload = self._with_current_object(body) or snapshot
-            event = VerifiedEvent(
-                event_id=body["id"],
-                type=body["type"],
-                created=int(body["created"]),
-                kind="snapshot",
-                livemode=bool(body.get("livemode", False)),
-                api_version=body.get("api_version"),
-                payload=payload,
-            )
-            if self._ingress.accept(event) == "stored":
-                replayed += 1
-        return replayed
+            try:
+                if self._replay(body, snapshot) == "stored":
+                    outcome.replayed += 1
+            except Exception as error:  # reported in the outcome; the next run tries it again
+                outcome.failed.append(FailedReplay(body["id"], body["type"], f"{type(error).__name__}: {error}"))
+        return outcome
+
+    def _replay(self, body: dict[str, Any], snapshot: str) -> Receipt:
+        payload = self._with_current_object(body) or snapshot
+        event = VerifiedEvent(
+            event_id=body["id"],
+            type=body["type"],
+            created=int(body["created"]),
+            kind="snapshot",
+            livemode=bool(body.get("livemode", False)),
+            api_version=body.get("api_version"),
+            payload=payload,
+        )
+        return self._ingress.accept(event)
 
     def _with_current_object(self, body: dict[str, Any]) -> str | None:
         """events.list renders an old event in the API version of its creation: the event's payload with the

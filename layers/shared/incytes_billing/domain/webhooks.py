@@ -11,6 +11,13 @@ from incytes_billing.ports import EventQueue, StripeEventStore
 
 Receipt = Literal["stored", "duplicate"]
 
+# The longest a queued message stays out of sight: the processor defers a failing one by up to this (its
+# backoff), beyond the queue's own 180 s VisibilityTimeout. Until then a repeat delivery queues nothing more.
+MAX_RETRY_DELAY_SECONDS = 15 * 60
+# How long a repeat delivery's claim to queue the event holds before the message is sent: well past the
+# webhook function's 10 s timeout, so that a claim left by a crash soon stops blocking the next delivery.
+REQUEUE_CLAIM_SECONDS = 30
+
 
 class WebhookIngress:
     def __init__(
@@ -25,11 +32,21 @@ class WebhookIngress:
         self._clock = clock
 
     def accept(self, event: VerifiedEvent) -> Receipt:
-        """Durable first, then queued. A redelivery of an event not yet processed is queued again: the
-        first hand-off may have failed after the write (processing is idempotent, so twice is harmless)."""
-        if self._events.insert(event, received_at=int(self._clock().timestamp())):
-            self._queue.enqueue(event.event_id)
+        """Durable first, then queued: one message in flight per event. A repeat delivery of an event not yet
+        processed is queued again only when no message was handed off for it (the first hand-off failed after
+        the write) or the last one is older than MAX_RETRY_DELAY_SECONDS (lost, or dead-lettered: re-driven)."""
+        now = int(self._clock().timestamp())
+        if self._events.insert(event, received_at=now):
+            self._hand_off(event.event_id, now)
             return "stored"
-        if self._events.status(event.event_id) == "received":
-            self._queue.enqueue(event.event_id)
+        if self._events.claim_requeue(event.event_id, now=now, until=now + REQUEUE_CLAIM_SECONDS):
+            self._hand_off(event.event_id, now)
         return "duplicate"
+
+    def _hand_off(self, event_id: str, now: int) -> None:
+        try:
+            self._queue.enqueue(event_id)
+        except Exception:
+            self._events.hold_requeue(event_id, until=now)  # not handed off: the next delivery queues it
+            raise
+        self._events.hold_requeue(event_id, until=now + MAX_RETRY_DELAY_SECONDS)

@@ -33,7 +33,7 @@ class InvoiceRecord(BaseModel):
     invoice_id: str
     funder_id: str
     customer_id: str
-    subscription_id: str | None
+    subscription_id: str | None = None  # None: a one-off invoice (stored without the attribute)
     status: str
     amount_due: int
     currency: str

@@ -39,10 +39,11 @@ class InvoiceSnapshot(BaseModel):
     period_end: int | None = None
     created: int
     livemode: bool = False
-    subscription_id: str | None = None
+    subscription_id: str | None = None  # None: a one-off invoice (`parent` null or not a subscription's)
     # parent.subscription_details.metadata: the funder this service made (or linked) the subscription for.
     subscription_funder_id: str | None = None
     lines: list[InvoiceLineSnapshot] = Field(default_factory=list)
+    all_lines: bool = True  # false when the payload's line list was cut short (has_more): fetch the rest
 
     @model_validator(mode="before")
     @classmethod
@@ -51,12 +52,15 @@ class InvoiceSnapshot(BaseModel):
             return data
         flat = dict(data)
         flat["customer"] = _id(data.get("customer"))
+        # Nullable in Stripe's API (the SDK types it Optional[bool]): null advances nothing.
+        flat["auto_advance"] = bool(data.get("auto_advance"))
         # `invoice.subscription` is gone: the subscription is under parent.subscription_details.
         details = (data.get("parent") or {}).get("subscription_details") or {}
         flat["subscription_id"] = _id(details.get("subscription"))
         flat["subscription_funder_id"] = (details.get("metadata") or {}).get(FUNDER_METADATA)
         lines = data.get("lines")
         flat["lines"] = lines.get("data", []) if isinstance(lines, dict) else []
+        flat["all_lines"] = isinstance(lines, dict) and not lines.get("has_more", False)
         return flat
 
 
