@@ -9,13 +9,17 @@ https://docs.stripe.com/invoicing/integration/workflow-transitions#finalize-draf
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from incytes_billing.domain.batch_checks import BatchChecker, BatchCheckReport
 from incytes_billing.domain.finance import FinanceNotices
+from incytes_billing.domain.reconciliation import Reconciler, ReconciliationReport
 from incytes_billing.domain.reporting import FINALIZATION_MARGIN_SECONDS, UsageReporter
 from incytes_billing.errors import StripeUnavailable
 from incytes_billing.models.catalog import load_catalog
+from incytes_billing.models.usage import MeterBatch
+from tests.support import settled_batch
+from tests.unit.test_batch_checks import NothingUndelivered
 from tests.unit.test_funder_service import MemoryFunders
 from tests.unit.usage_memory import NOW, MemoryBatches, MemoryFinance, MemoryMeters, MemoryUsage, period_invoice
 
@@ -198,3 +202,46 @@ def test_a_stale_batch_of_the_previous_period_is_resent_while_its_invoice_is_a_d
     assert (report.resent, report.refused) == (1, 0)
     assert usage.status("a")[0] == "reported"
     assert meters.total("cus_1", "case") == 5
+
+
+def delivered(batches: MemoryBatches, batch_id: str, value: int, timestamp: int, sent_at: int) -> MeterBatch:
+    return batches.save(settled_batch(batch_id, "sms", value, timestamp, customer_id="cus_1", sent_at=sent_at))
+
+
+def test_the_reconciler_compares_the_previous_period_that_late_usage_reached(
+    usage: MemoryUsage, batches: MemoryBatches, meters: MemoryMeters, funders: MemoryFunders
+) -> None:
+    """Late usage sent into the previous period is compared with Stripe's summary of it too (only the current
+    period was): a late batch Stripe does not count is told to Finance."""
+    start = renewed(funders, NOW - timedelta(hours=2))
+    on_time = delivered(batches, "on-time", 3, start - 5 * HOUR, sent_at=start - 5 * HOUR)
+    meters.events[on_time.identifier] = on_time
+    delivered(batches, "late", 4, start - 2 * HOUR, sent_at=start + 10 * 60)  # Stripe never counted it
+    current = delivered(batches, "current", 2, start + 60, sent_at=start + 60)
+    meters.events[current.identifier] = current
+    finance = MemoryFinance()
+    clock = {"now": NOW}
+    reconciler = Reconciler(
+        batches=batches,
+        checker=cast(Any, None),  # compare_funder only
+        funders=funders,
+        meters=meters,
+        undelivered=NothingUndelivered(),
+        ingress=cast(Any, None),
+        finance=FinanceNotices(finance, finance, clock=lambda: clock["now"]),
+        catalog=load_catalog(),
+        clock=lambda: clock["now"],
+    )
+
+    report = ReconciliationReport()
+    reconciler.compare_funder("f1", report)
+
+    (found,) = report.discrepancies
+    assert (found["kind"], found["ledger"], found["stripe"], found["to"]) == ("sms", 7, 3, start // 60 * 60)
+    assert [n.event_type for n in finance.published] == ["usage.discrepancy"]
+
+    clock["now"] = NOW + timedelta(days=5)  # no late usage reaches it any more: it is not read again
+    later = ReconciliationReport()
+    reconciler.compare_funder("f1", later)
+    assert later.discrepancies == []
+    assert later.compared == 2  # the current period, per meter
