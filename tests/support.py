@@ -13,6 +13,7 @@ from typing import Any
 from incytes_billing.adapters.dynamodb_funders import DynamoDBFunderRepository
 from incytes_billing.models.funder import Funder
 from incytes_billing.models.subscription import FunderSubscription, SubscriptionItem
+from incytes_billing.models.usage import MeterBatch
 from local_stack.template import Template, load_template
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -76,6 +77,28 @@ def usage_ready_funders(
         )
         repository.save(funder, expected_version=None)
     return customers
+
+
+def settled_batch(
+    batch_id: str, kind: str, value: int, timestamp: int, *, customer_id: str, sent_at: int | None = None
+) -> MeterBatch:
+    """A meter batch of funder f1 (one record, named like the batch) that Stripe took and the reporter settled."""
+    sent = timestamp if sent_at is None else sent_at
+    return MeterBatch(
+        batch_id=batch_id,
+        funder_id="f1",
+        kind=kind,  # type: ignore[arg-type]
+        customer_id=customer_id,
+        event_name=f"incytes_{kind}",
+        value=value,
+        timestamp=timestamp,
+        record_ids=[batch_id],
+        identifier=f"incytes-usage-{batch_id}",
+        created_at=sent,
+        status="settled",
+        outcome="delivered",
+        sent_at=sent,
+    )
 
 
 METER_ERROR_REPORT = "v1.billing.meter.error_report_triggered"

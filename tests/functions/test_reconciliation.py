@@ -11,10 +11,9 @@ import boto3
 import stripe
 
 from incytes_billing.adapters.dynamodb_batches import DynamoDBMeterBatchStore
-from incytes_billing.models.usage import MeterBatch
 from local_stack.template import StackResources
 from stripe_emulator import StripeEmulator
-from tests.support import Invoke, load_event
+from tests.support import Invoke, load_event, settled_batch
 
 SCHEDULE = load_event("schedule/scheduled_event.json")  # as `sam local generate-event` makes it
 
@@ -29,22 +28,7 @@ def finance_inbox(aws: StackResources) -> str:
 
 def delivered_batch(aws: StackResources, batch_id: str, kind: str, value: int, occurred: datetime) -> None:
     """A usage record and the meter event our reporter sent (and settled) for it."""
-    at = int(occurred.timestamp())
-    batch = MeterBatch(
-        batch_id=batch_id,
-        funder_id="f1",
-        kind=kind,  # type: ignore[arg-type]
-        customer_id="cus_LocalDemoAcme",
-        event_name=f"incytes_{kind}",
-        value=value,
-        timestamp=at,
-        record_ids=[batch_id],
-        identifier=f"incytes-usage-{batch_id}",
-        created_at=at,
-        status="settled",
-        outcome="delivered",
-        sent_at=at,
-    )
+    batch = settled_batch(batch_id, kind, value, int(occurred.timestamp()), customer_id="cus_LocalDemoAcme")
     DynamoDBMeterBatchStore(boto3.resource("dynamodb").Table(aws["UsageBatchesTable"])).save(batch)
     text = occurred.isoformat(timespec="microseconds").replace("+00:00", "Z")
     boto3.resource("dynamodb").Table(aws["UsageTable"]).put_item(

@@ -17,6 +17,7 @@ from tests.unit.usage_memory import (
     MemoryFinance,
     MemoryMeters,
     MemoryUsage,
+    period_invoice,
     report_then_crash,
 )
 
@@ -68,14 +69,15 @@ def test_stripe_unavailable_leaves_records_claimed_for_the_retry(
 def test_usage_outside_the_subscription_is_unbillable_with_the_reason(
     reporter: UsageReporter, usage: MemoryUsage, meters: MemoryMeters
 ) -> None:
+    meters.invoices[("sub_1", PERIOD_START)] = period_invoice("open")  # the previous period's, finalized
     usage.add("f1", "early", "case", 1, datetime.fromtimestamp(SUBSCRIBED_AT, UTC) - timedelta(days=1))
     usage.add("f1", "closed", "case", 1, datetime.fromtimestamp(PERIOD_START, UTC) - timedelta(days=2))
-    usage.add("f1", "grace", "case", 1, datetime.fromtimestamp(PERIOD_START, UTC) - timedelta(minutes=30))
+    usage.add("f1", "late", "case", 1, datetime.fromtimestamp(PERIOD_START, UTC) - timedelta(minutes=30))
     reporter.report_funders(["f1"])
     assert usage.status("early") == ("unbillable", "it occurred before the subscription started")
-    assert usage.status("closed") == ("unbillable", "its billing period was already invoiced")
-    assert usage.status("grace")[0] == "reported"  # the previous period, within its finalization grace
-    assert all(e.timestamp < PERIOD_START for e in meters.events.values())
+    invoiced = ("unbillable", "its billing period was already invoiced (invoice in_renewal is open)")
+    assert usage.status("closed") == usage.status("late") == invoiced
+    assert meters.events == {}
 
 
 def test_canceled_subscription_and_deleted_customer(

@@ -1,5 +1,5 @@
-"""In-memory ports of usage reporting for the unit suites: the ledger, the batch store, Stripe's meters and
-Finance's topic."""
+"""In-memory ports of usage reporting for the unit suites: the ledger, the batch store, Stripe's meters (and the
+invoices of ended periods) and Finance's topic."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from incytes_billing.domain.reporting import UsageReporter
 from incytes_billing.models.events import FinanceNotice
 from incytes_billing.models.notifications import ClaimOutcome
+from incytes_billing.models.stripe import PeriodInvoice
 from incytes_billing.models.usage import BatchOutcome, MeterBatch, UsageRecord, UsageStatus, utc_text
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -24,6 +25,20 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
+
+
+def period_invoice(
+    status: str, *, period_end: int = PERIOD_START, finalizes_at: int | None = None, invoice_id: str = "in_renewal"
+) -> PeriodInvoice:
+    """The invoice Stripe made when the period ending at `period_end` ended (a monthly renewal)."""
+    return PeriodInvoice(
+        invoice_id=invoice_id,
+        status=status,
+        billing_reason="subscription_cycle",
+        period_start=period_end - 30 * 86400,
+        period_end=period_end,
+        automatically_finalizes_at=finalizes_at if status == "draft" else None,
+    )
 
 
 class MemoryUsage:
@@ -102,13 +117,16 @@ class MemoryBatches:
 
 
 class MemoryMeters:
-    """Stripe's side: meter events deduplicated by identifier; faults on demand."""
+    """Stripe's side: meter events deduplicated by identifier, and the invoices of ended periods; faults on demand."""
 
     def __init__(self) -> None:
         self.events: dict[str, MeterBatch] = {}
         self.requests = 0
         self.summary_requests = 0
         self.fail: list[Exception] = []
+        self.invoices: dict[tuple[str, int], PeriodInvoice] = {}  # (subscription, period end) -> its invoice
+        self.invoice_requests = 0
+        self.invoice_fail: list[Exception] = []
 
     def send_meter_event(self, batch: MeterBatch) -> None:
         self.requests += 1
@@ -132,6 +150,12 @@ class MemoryMeters:
             for e in self.events.values()
             if e.event_name == event_name and e.customer_id == customer_id and start <= e.timestamp < end
         )
+
+    def period_invoice(self, subscription_id: str, period_end: int) -> PeriodInvoice | None:
+        self.invoice_requests += 1
+        if self.invoice_fail:
+            raise self.invoice_fail.pop(0)
+        return self.invoices.get((subscription_id, period_end))
 
     def refuse(self, identifier: str) -> None:
         """Stripe's asynchronous validation refused the event: it is not counted."""

@@ -13,6 +13,7 @@ from incytes_billing.models.notifications import ClaimOutcome
 from incytes_billing.models.stripe import (
     CatalogPrice,
     NewSubscription,
+    PeriodInvoice,
     StripeCustomer,
     StripeInvoice,
     StripeSubscription,
@@ -265,6 +266,12 @@ class MeterGateway(Protocol):
 
         Raises StripeUnavailable when trying again later may work (repeated identifiers are dropped).
         """
+        ...
+
+    def period_invoice(self, subscription_id: str, period_end: int) -> PeriodInvoice | None:
+        """The invoice of the subscription's period that ended at `period_end`: the renewal Stripe made then
+        (`subscription_cycle`), or a cancellation's final invoice; None when Stripe has none. Usage of an ended
+        period is billed only while this invoice is a draft."""
         ...
 
 

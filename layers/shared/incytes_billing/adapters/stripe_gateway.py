@@ -27,6 +27,7 @@ from incytes_billing.models.invoice import InvoiceLine
 from incytes_billing.models.stripe import (
     CatalogPrice,
     NewSubscription,
+    PeriodInvoice,
     StripeCustomer,
     StripeInvoice,
     StripeSubscription,
@@ -623,6 +624,31 @@ class StripeGateway:
         )
         return [InvoiceLine(description=line.description, amount=line.amount, quantity=line.quantity) for line in lines]
 
+    # --- the invoice of an ended billing period (usage reporting) ----------------------------------------
+
+    def period_invoice(self, subscription_id: str, period_end: int) -> PeriodInvoice | None:
+        # Stripe makes the renewal invoice when the period ends (a final invoice when the subscription is
+        # canceled), so it is among the subscription's invoices created since; its `period_end` is the ended
+        # period's end ("looks back one period for a subscription invoice").
+        def find() -> PeriodInvoice | None:
+            listed = self._client.v1.invoices.list(
+                {"subscription": subscription_id, "created": {"gte": period_end}, "limit": 100}
+            )
+            matching = [
+                invoice
+                for invoice in listed.auto_paging_iter()
+                if invoice.period_end == period_end and invoice.billing_reason != "subscription_create"
+            ]
+            if not matching:
+                return None
+            # The renewal first; then the oldest (the invoice made when the period ended).
+            chosen = min(
+                matching, key=lambda invoice: (invoice.billing_reason != "subscription_cycle", invoice.created)
+            )
+            return _period_invoice(chosen)
+
+        return self._call(find)
+
 
 def _is_duplicate_identifier(error: stripe.InvalidRequestError) -> bool:
     message = (error.user_message or "").lower()
@@ -709,3 +735,14 @@ def _metadata_value(stripe_object: Any, key: str) -> str | None:
 
 def _stripe_message(error: stripe.StripeError) -> str:
     return error.user_message or "Stripe rejected the request."
+
+
+def _period_invoice(invoice: stripe.Invoice) -> PeriodInvoice:
+    return PeriodInvoice(
+        invoice_id=str(invoice.id),
+        status=str(invoice.status),
+        billing_reason=invoice.billing_reason,
+        period_start=invoice.period_start,
+        period_end=invoice.period_end,
+        automatically_finalizes_at=getattr(invoice, "automatically_finalizes_at", None),
+    )

@@ -21,11 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import combinations
 
-from incytes_billing.domain.reporting import (
-    FINALIZATION_GRACE_SECONDS,
-    OLDEST_ACCEPTED_SECONDS,
-    STRIPE_DEDUPE_SECONDS,
-)
+from incytes_billing.domain.reporting import OLDEST_ACCEPTED_SECONDS, STRIPE_DEDUPE_SECONDS, BillingPeriods
 from incytes_billing.errors import MeterEventRejected
 from incytes_billing.models.usage import MeterBatch, UsageRecord
 from incytes_billing.ports import FunderRepository, MeterBatchStore, MeterGateway, MeterSummaryGateway, UsageRepository
@@ -176,15 +172,12 @@ class BatchChecker:
         self._confirm(batch, report, sent_at=now)
 
     def _still_billable(self, batch: MeterBatch, now: int) -> bool:
+        """The reporter's rule: its period is the current one, or an ended one whose invoice is still a draft."""
         funder = self._funders.get(batch.funder_id)
         subscription = funder.subscription if funder is not None else None
         if subscription is None or subscription.current_period_start is None:
             return False
-        period_start = subscription.current_period_start
-        in_grace = now < period_start + FINALIZATION_GRACE_SECONDS
-        return batch.timestamp >= period_start or (
-            in_grace and batch.timestamp >= period_start - FINALIZATION_GRACE_SECONDS
-        )
+        return BillingPeriods(self._meters, now).place(subscription, batch.timestamp).period_start is not None
 
     def _refuse(self, batch: MeterBatch, reason: str, report: BatchCheckReport) -> None:
         for record in self._pending_records(batch):

@@ -1,7 +1,7 @@
 """The scheduled reconciler: settles meter batches only Stripe's summaries can tell about (domain.batch_checks),
-compares what our batches delivered with Stripe's meter summaries for each funder's current period, and
-replays Stripe events that never reached our webhook into the same pipeline (stored, then processed,
-duplicates harmless)."""
+compares what our batches delivered with Stripe's meter summaries for each funder's current period (and the
+previous one while late usage reaches it), and replays Stripe events that never reached our webhook into the
+same pipeline (stored, then processed, duplicates harmless)."""
 
 from __future__ import annotations
 
@@ -15,16 +15,22 @@ from incytes_billing.domain.batch_checks import (
     SUMMARY_LAG_SECONDS,
     BatchChecker,
     BatchCheckReport,
+    MeterWindow,
     UnattributedWindow,
 )
 from incytes_billing.domain.finance import FinanceNotices
+from incytes_billing.domain.reporting import OLDEST_ACCEPTED_SECONDS
 from incytes_billing.domain.webhooks import Receipt, WebhookIngress
 from incytes_billing.models.catalog import CatalogConfig
 from incytes_billing.models.events import FinanceNotice, VerifiedEvent
-from incytes_billing.models.usage import utc_text
+from incytes_billing.models.funder import Funder
+from incytes_billing.models.usage import MeterBatch, utc_text
 from incytes_billing.ports import FunderRepository, MeterBatchStore, MeterSummaryGateway, UndeliveredEvents
 
 REPLAY_WINDOW_SECONDS = 3 * 24 * 3600  # Stripe retries a delivery for up to 3 days
+# Late usage reaches the previous period only while its invoice is a draft: at most 72 h after it ended
+# (Stripe's longest finalization grace). The previous period is compared for a day beyond that, then no more.
+PREVIOUS_PERIOD_CHECK_SECONDS = 4 * 24 * 3600
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +91,8 @@ class Reconciler:
         return report
 
     def compare_funder(self, funder_id: str, report: ReconciliationReport) -> None:
-        """Our batches in the funder's current period against Stripe's summary of it, per meter.
+        """Our batches against Stripe's summaries, per meter, in every period that still has recent usage: the
+        current one, and the previous one while usage sent since it ended (late usage) may have reached it.
 
         What Stripe counted must lie between what our batches surely delivered (sent before the summaries'
         lag) and that plus what may be in flight (saved, streamed, or sent within the lag)."""
@@ -97,34 +104,56 @@ class Reconciler:
             return
         now = int(self._clock().timestamp())
         start = subscription.current_period_start // 60 * 60  # summaries need minute-aligned bounds
-        end = (now - SUMMARY_LAG_SECONDS) // 60 * 60
-        if end <= start:
-            return
-        for kind, event_name in sorted(self._event_names.items()):
-            batches = self._batches.in_meter_window(funder.stripe_customer_id, event_name, start, end)
-            # Delivered before the summaries' lag: Stripe must count it. Sent since, or in flight: it may.
-            sure = {b.batch_id for b in batches if b.delivered and (b.sent_at or 0) <= now - SUMMARY_LAG_SECONDS}
-            surely = sum(b.value for b in batches if b.batch_id in sure)
-            maybe = sum(b.value for b in batches if b.batch_id not in sure and (b.delivered or b.in_flight))
-            stripe = self._meters.meter_total(event_name, funder.stripe_customer_id, start, end)
-            report.compared += 1
-            if surely <= stripe <= surely + maybe:
+        # (start, end, compared only if a batch reached it since): the current period, compared to the lag.
+        windows: list[tuple[int, int, int | None]] = [(start, (now - SUMMARY_LAG_SECONDS) // 60 * 60, None)]
+        if now - start <= PREVIOUS_PERIOD_CHECK_SECONDS:
+            # The previous period, and anything older Stripe still accepts events for: every event there came
+            # from our batches too. Compared when a batch reached it since the period's last comparison.
+            windows.append((start - OLDEST_ACCEPTED_SECONDS, start, start - SUMMARY_LAG_SECONDS))
+        for window_start, end, recent_since in windows:
+            if end <= window_start:
                 continue
-            found = {"kind": kind, "ledger": surely, "in_flight": maybe, "stripe": stripe, "from": start, "to": end}
-            report.discrepancies.append({"funder_id": funder_id, **found})
-            pending = f" (plus {maybe} not confirmed yet)" if maybe else ""
-            self._finance.notify(
-                FinanceNotice(
-                    key=f"usage-discrepancy#{funder_id}#{kind}#{start}#{surely}#{stripe}",
-                    event_type="usage.discrepancy",
-                    subject=f"Usage mismatch: {funder.name[:60]} ({kind})",
-                    text=(
-                        f"For {funder.name} (funder {funder_id}), {kind} usage reported from {_text(start)} to "
-                        f"{_text(end)} is {surely}{pending} in our ledger but {stripe} in Stripe's meter summaries."
-                    ),
-                    data={"type": "usage.discrepancy", "funder_id": funder_id, **found},
-                )
+            for kind, event_name in sorted(self._event_names.items()):
+                window = MeterWindow(funder.stripe_customer_id, event_name, window_start, end)
+                batches = self._batches.in_meter_window(window.customer_id, event_name, window_start, end)
+                if recent_since is not None and not any(_touched(b) >= recent_since for b in batches):
+                    continue  # nothing reached it since it was compared as the current period
+                self._compare(funder, kind, window, batches, now=now, report=report)
+
+    def _compare(
+        self,
+        funder: Funder,
+        kind: str,
+        window: MeterWindow,
+        batches: list[MeterBatch],
+        *,
+        now: int,
+        report: ReconciliationReport,
+    ) -> None:
+        funder_id, start, end = funder.funder_id, window.start, window.end
+        # Delivered before the summaries' lag: Stripe must count it. Sent since, or in flight: it may.
+        sure = {b.batch_id for b in batches if b.delivered and (b.sent_at or 0) <= now - SUMMARY_LAG_SECONDS}
+        surely = sum(b.value for b in batches if b.batch_id in sure)
+        maybe = sum(b.value for b in batches if b.batch_id not in sure and (b.delivered or b.in_flight))
+        stripe = self._meters.meter_total(window.event_name, window.customer_id, start, end)
+        report.compared += 1
+        if surely <= stripe <= surely + maybe:
+            return
+        found = {"kind": kind, "ledger": surely, "in_flight": maybe, "stripe": stripe, "from": start, "to": end}
+        report.discrepancies.append({"funder_id": funder_id, **found})
+        pending = f" (plus {maybe} not confirmed yet)" if maybe else ""
+        self._finance.notify(
+            FinanceNotice(
+                key=f"usage-discrepancy#{funder_id}#{kind}#{start}#{surely}#{stripe}",
+                event_type="usage.discrepancy",
+                subject=f"Usage mismatch: {funder.name[:60]} ({kind})",
+                text=(
+                    f"For {funder.name} (funder {funder_id}), {kind} usage reported from {_text(start)} to "
+                    f"{_text(end)} is {surely}{pending} in our ledger but {stripe} in Stripe's meter summaries."
+                ),
+                data={"type": "usage.discrepancy", "funder_id": funder_id, **found},
             )
+        )
 
     def _tell_unattributed(self, found: UnattributedWindow) -> None:
         """Batches the summaries cannot tell apart: their records stay pending (visible) until Finance looks."""
@@ -183,6 +212,11 @@ class Reconciler:
             return None
         body["data"]["object"] = current
         return json.dumps(body)
+
+
+def _touched(batch: MeterBatch) -> int:
+    """When the batch last reached (or may have reached) Stripe."""
+    return max(batch.created_at, batch.sent_at or 0)
 
 
 def _text(epoch: int) -> str:

@@ -10,6 +10,9 @@ One reporter runs at a time (reserved concurrency 1), so two batches never take 
 A batch saved more than 24 h ago is not re-sent blindly (Stripe's dedupe is only guaranteed for 24 h): it is
 left for the reconciler, which checks the meter summaries first.
 
+Usage of a period that has ended (late usage) is billed only while that period's invoice is a draft: the
+invoice decides (BillingPeriods), not how long ago the period ended.
+
 Two modes (`METER_EVENT_MODE`):
 - `sync` (default): one `v1/billing/meter_events` request per batch, validated synchronously, so its records
   are `reported` as soon as Stripe answers.
@@ -32,13 +35,19 @@ from incytes_billing.errors import MeterEventRejected, StripeUnavailable
 from incytes_billing.models.catalog import CatalogConfig
 from incytes_billing.models.events import FinanceNotice
 from incytes_billing.models.funder import Funder
-from incytes_billing.models.usage import MeterBatch, MeterEventMode, UsageKind, UsageRecord
+from incytes_billing.models.stripe import PeriodInvoice
+from incytes_billing.models.subscription import FunderSubscription
+from incytes_billing.models.usage import MeterBatch, MeterEventMode, UsageKind, UsageRecord, utc_text
 from incytes_billing.ports import FunderRepository, MeterBatchStore, MeterGateway, UsageRepository
 
 STRIPE_DEDUPE_SECONDS = 24 * 3600
 OLDEST_ACCEPTED_SECONDS = 35 * 24 * 3600
-# Usage may still land in the previous period while its invoice is being finalized (Stripe's grace period).
-FINALIZATION_GRACE_SECONDS = 3600
+# Late usage is sent to a draft only if it stays one at least this long: a run takes up to 2 minutes (the
+# reporter's timeout) between asking and sending, and Stripe processes meter events asynchronously (the
+# reconciler allows its summaries 15 minutes), so an event sent closer to the finalization may miss the invoice.
+# Usage refused for that is unbillable and told to Finance; usage sent and never invoiced would go unnoticed.
+FINALIZATION_MARGIN_SECONDS = 15 * 60
+ALREADY_INVOICED = "its billing period was already invoiced"
 # A batch item holds its record ids: this keeps it far below DynamoDB's 400 KB item limit.
 MAX_RECORDS_PER_BATCH = 1000
 STREAM_MAX_EVENTS = 100  # per meter event stream request (Stripe's limit)
@@ -80,10 +89,12 @@ class UsageReporter:
         self._event_names = catalog.meter_event_names()
         self._mode = mode
         self._clock = clock
+        self._periods = BillingPeriods(meters, self._now())
 
     def report_funders(self, funder_ids: Iterable[str]) -> ReportSummary:
         """Report every pending record of these funders. Stripe being unavailable is not an error here: what
         could not be sent stays saved and pending, and its funders are named in `deferred_funders`."""
+        self._periods = BillingPeriods(self._meters, self._now())  # period invoices are asked once per run
         summary = ReportSummary()
         planned: list[Planned] = []
         for funder_id in sorted(set(funder_ids)):
@@ -190,23 +201,32 @@ class UsageReporter:
                 summary.waiting += 1  # billed once the funder has a customer and a subscription
             elif occurred < subscription.stripe_created:
                 unbillable[(record.kind, "it occurred before the subscription started")].append(record)
-            elif subscription.canceled_at is not None and occurred >= subscription.canceled_at:
-                unbillable[(record.kind, "it occurred after the subscription was canceled")].append(record)
+            elif (ended := ended_at(subscription)) is not None and occurred >= ended:
+                unbillable[(record.kind, AFTER_CANCELED)].append(record)
             elif subscription.item(record.kind) is None:
                 unbillable[(record.kind, f"the subscription has no {record.kind} item")].append(record)
             elif now - occurred > OLDEST_ACCEPTED_SECONDS:
                 self._fail(record, "it is older than Stripe accepts meter events (35 days)", summary)
             else:
-                period_start = subscription.current_period_start or subscription.stripe_created
-                if occurred < period_start - FINALIZATION_GRACE_SECONDS:
-                    unbillable[(record.kind, "its billing period was already invoiced")].append(record)
-                elif occurred < period_start:  # the previous period, still in its finalization grace
-                    groups[(record.kind, period_start - 1)].append(record)
+                try:
+                    placement = self._periods.place(subscription, occurred)
+                except StripeUnavailable as error:
+                    self._wait_for_stripe(funder, error, summary)
+                    continue
+                if placement.period_start is None:
+                    unbillable[(record.kind, placement.reason)].append(record)
                 else:
-                    groups[(record.kind, period_start)].append(record)
+                    groups[(record.kind, placement.period_start)].append(record)
         for (kind, reason), members in sorted(unbillable.items()):
             self._unbillable(funder, kind, reason, members, summary)
         return groups
+
+    def _wait_for_stripe(self, funder: Funder, error: StripeUnavailable, summary: ReportSummary) -> None:
+        """Its period's invoice could not be read: the record stays pending, and the funder is retried."""
+        summary.waiting += 1
+        if funder.funder_id not in summary.deferred_funders:
+            summary.deferred_funders.add(funder.funder_id)
+            summary.failure_reasons.append(f"{funder.funder_id}: billing period invoice not read: {error.message}")
 
     def _new_batch(self, funder: Funder, kind: UsageKind, period_start: int, members: list[UsageRecord]) -> MeterBatch:
         record_ids = sorted(record.usage_id for record in members)
@@ -260,6 +280,86 @@ class UsageReporter:
 
 # A meter event's identifier names its batch, so an error report's samples lead back to the records.
 IDENTIFIER_PREFIX = "incytes-usage-"
+AFTER_CANCELED = "it occurred after the subscription was canceled"
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where usage of a moment is billed: the start of its billing period, or why Stripe never will bill it."""
+
+    period_start: int | None
+    reason: str = ""
+
+
+class BillingPeriods:
+    """The billing period usage of a moment falls in, and whether Stripe will still invoice it.
+
+    Usage of the current period is billed at its end. Usage of a period that has ended (the one before the
+    current one, or a canceled subscription's last one) counts only if its meter event reaches Stripe while that
+    period's invoice is still a draft: Stripe finalizes it an hour after `invoice.created` was delivered (up to
+    72 h; configurable per account; the draft's `automatically_finalizes_at`) with the usage it has by then
+    (https://docs.stripe.com/billing/subscriptions/usage-based/configure-grace-period,
+    https://docs.stripe.com/invoicing/integration/workflow-transitions). So that invoice decides, not the clock;
+    it is asked of Stripe at most once per subscription and period by one instance (one per run).
+    """
+
+    def __init__(self, meters: MeterGateway, now: int) -> None:
+        self._meters = meters
+        self._now = now
+        self._invoices: dict[tuple[str, int], PeriodInvoice | StripeUnavailable | None] = {}
+
+    def place(self, subscription: FunderSubscription, occurred: int) -> Placement:
+        """Raises StripeUnavailable when the invoice that decides could not be read (ask again later)."""
+        current_start = subscription.current_period_start or subscription.stripe_created or 0
+        ended = ended_at(subscription)
+        if ended is not None and occurred >= ended:
+            return Placement(None, AFTER_CANCELED)
+        if occurred >= current_start:
+            if ended is None:
+                return Placement(current_start)
+            # The last period of a canceled subscription: billed by its final invoice.
+            return self._by_invoice(subscription.subscription_id, ended, current_start, occurred)
+        return self._by_invoice(subscription.subscription_id, current_start, None, occurred)
+
+    def _by_invoice(self, subscription_id: str, period_end: int, period_start: int | None, occurred: int) -> Placement:
+        invoice = self._invoice(subscription_id, period_end)
+        if invoice is None:
+            return Placement(None, f"Stripe has no invoice for its billing period (ended {_text(period_end)})")
+        start = invoice.period_start if period_start is None else period_start
+        if occurred < start:  # an older period still: invoiced before this one began
+            return Placement(None, ALREADY_INVOICED)
+        if invoice.status != "draft":
+            return Placement(None, f"{ALREADY_INVOICED} (invoice {invoice.invoice_id} is {invoice.status})")
+        finalizes = invoice.automatically_finalizes_at
+        if finalizes is not None and self._now > finalizes - FINALIZATION_MARGIN_SECONDS:
+            return Placement(
+                None,
+                f"its billing period's invoice {invoice.invoice_id} is finalized at {_text(finalizes)}, "
+                "too soon for late usage to count",
+            )
+        return Placement(start)
+
+    def _invoice(self, subscription_id: str, period_end: int) -> PeriodInvoice | None:
+        key = (subscription_id, period_end)
+        if key not in self._invoices:
+            try:
+                self._invoices[key] = self._meters.period_invoice(subscription_id, period_end)
+            except StripeUnavailable as error:
+                self._invoices[key] = error  # not asked again in this run
+        found = self._invoices[key]
+        if isinstance(found, StripeUnavailable):
+            raise found
+        return found
+
+
+def ended_at(subscription: FunderSubscription) -> int | None:
+    """When a subscription that is no longer live stopped billing: its period's end for a cancellation at period
+    end (Stripe's `canceled_at` is then when it was asked for), else when it was canceled. None while live."""
+    if subscription.is_live:
+        return None
+    if subscription.cancel_at_period_end and subscription.current_period_end is not None:
+        return subscription.current_period_end
+    return subscription.canceled_at
 
 
 def _unbillable_notice(funder: Funder, kind: UsageKind, reason: str, members: list[UsageRecord]) -> FinanceNotice:
@@ -298,3 +398,7 @@ def _chunks[T](items: Sequence[T], size: int) -> list[list[T]]:
 
 def _epoch(utc_text: str) -> int:
     return int(datetime.fromisoformat(utc_text.replace("Z", "+00:00")).timestamp())
+
+
+def _text(epoch: int) -> str:
+    return utc_text(datetime.fromtimestamp(epoch, UTC))

@@ -79,3 +79,16 @@ class NewSubscription:
     proration_behavior: str
     automatic_tax: bool
     idempotency_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodInvoice:
+    """The invoice that bills a subscription's ended period: the renewal made when it ended (or a cancellation's
+    final invoice). Stripe still counts usage of that period while it is a draft."""
+
+    invoice_id: str
+    status: str
+    billing_reason: str | None
+    period_start: int
+    period_end: int
+    automatically_finalizes_at: int | None  # None unless a draft Stripe will finalize by itself
