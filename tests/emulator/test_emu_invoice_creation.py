@@ -53,8 +53,8 @@ def test_one_off_invoice_is_an_empty_manual_draft_by_default(client: stripe.Stri
 def test_include_takes_the_pending_items(target: Target, client: stripe.StripeClient, make: Factory) -> None:
     """``pending_invoice_items_behavior=include`` puts the customer's pending items on the invoice as
     ``invoice_item_details`` lines and attaches them (https://docs.stripe.com/api/invoices/create,
-    https://docs.stripe.com/api/invoices/line_item#invoice_line_item_object-parent); events: the items'
-    ``invoiceitem.updated`` and ``invoice.created`` (https://docs.stripe.com/api/events/types)."""
+    https://docs.stripe.com/api/invoices/line_item#invoice_line_item_object-parent); events: ``invoice.created``
+    only (Stripe has no ``invoiceitem.updated``: https://docs.stripe.com/api/events/types)."""
     customer = make.customer()
     item = _pending_item(client, customer.id, 2_500)
     invoice = client.v1.invoices.create({"customer": customer.id, "pending_invoice_items_behavior": "include"})
@@ -69,7 +69,7 @@ def test_include_takes_the_pending_items(target: Target, client: stripe.StripeCl
     assert client.v1.invoice_items.retrieve(item.id).invoice == invoice.id
     if target.emulator is not None:
         types = [(event["type"], event["data"]["object"]["id"]) for event in target.emulator.events()][-2:]
-        assert types == [("invoiceitem.updated", item.id), ("invoice.created", invoice.id)]
+        assert types == [("invoiceitem.created", item.id), ("invoice.created", invoice.id)]
 
 
 def test_send_invoice_needs_a_due_date(client: stripe.StripeClient, make: Factory) -> None:

@@ -226,7 +226,10 @@ def test_webhook_payloads_and_clock_driven_objects_match_the_sdk_models(
             {"event_name": case_meter.event_name, "payload": {"stripe_customer_id": customer.id, "value": "4"}}
         )
         _usage_flow(client, make, target, recorder)
-        emulator.advance_clock(32 * 86_400)  # renewal (pending items attached), its finalization an hour on
+        emulator.advance_clock(32 * 86_400)  # renewal (pending items attached)
+        # The renewal draft finalizes an hour after its invoice.created webhooks (delivered in real time).
+        assert emulator.wait_for_deliveries(timeout=15)
+        emulator.advance_clock(2 * 3600)
         for thin_event in emulator.thin_events():
             client.v2.core.events.retrieve(thin_event["id"])
         assert emulator.wait_for_deliveries(timeout=15)
