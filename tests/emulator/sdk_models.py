@@ -5,7 +5,7 @@ Each resource class of the SDK declares its fields as annotations: ``Optional[..
 nested ``StripeObject`` classes for sub-hashes, ``ExpandableField`` (an id or the object) and
 ``ListObject[...]`` for embedded lists. ``OBJECT_CLASSES`` (``stripe._object_classes``) maps an ``object``
 value to its class; thin events (``v2.core.event``) map their ``type`` through
-``stripe.events._event_classes``.
+``stripe.events._event_classes``. :mod:`tests.stripe_sdk_types` reads them (tests/stripe_fixtures.py too).
 
 :func:`check` walks a JSON object along those classes and reports every :class:`Difference`:
 
@@ -23,25 +23,19 @@ object (wherever that object is embedded), then field names, ``[]`` for list ite
 
 from __future__ import annotations
 
-import ast
-import functools
-import importlib
 import inspect
-import sys
 import types
-import typing
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal, Union, get_args, get_origin
+from typing import Any, Literal, Union, get_args, get_origin
 
 from stripe._list_object import ListObject
-from stripe._object_classes import OBJECT_CLASSES, V2_OBJECT_CLASSES
-from stripe._stripe_object import UntypedStripeObject
-from stripe.events._event_classes import get_v2_event_class, get_v2_event_notification_class
+from stripe.events._event_classes import get_v2_event_notification_class
 from stripe.v2.core._event import EventNotification
 
+from tests.stripe_sdk_types import NONE_TYPE, class_for, field_hints, is_untyped, optional
+
 Kind = Literal["unknown_field", "missing_field", "enum_value", "object_value", "type"]
-NONE_TYPE = type(None)
 DELETED_FIELDS = frozenset({"id", "object", "deleted"})  # what a deleted object keeps
 LIST_FIELDS: dict[str, type] = {"object": str, "data": list, "has_more": bool, "url": str}
 SEARCH_RESULT_FIELDS: dict[str, type] = {**LIST_FIELDS, "next_page": str}
@@ -95,20 +89,6 @@ def _check_root(payload: Mapping[str, Any], found: set[Difference]) -> None:
         _check_event_data(payload, found)
 
 
-def class_for(payload: Mapping[str, Any]) -> type | None:
-    """The SDK class of an object: by ``object`` (``OBJECT_CLASSES``), by ``type`` for thin events."""
-    name = payload.get("object")
-    if name == "v2.core.event":
-        specific = get_v2_event_class(str(payload.get("type")))
-        if specific is not None:
-            return specific  # type: ignore[no-any-return]
-    mapping = V2_OBJECT_CLASSES if isinstance(name, str) and name.startswith("v2.") else OBJECT_CLASSES
-    if not isinstance(name, str) or name not in mapping:
-        return None
-    module, attribute = mapping[name]
-    return getattr(importlib.import_module(module), attribute)  # type: ignore[no-any-return]
-
-
 def _check_event_data(event: Mapping[str, Any], found: set[Difference]) -> None:
     """``data.object`` is typed ``Dict[str, Any]`` in the SDK: check it as the object it is, and
     ``previous_attributes`` as a partial one (known fields only)."""
@@ -138,7 +118,7 @@ def _check_fields(value: Mapping[str, Any], cls: type, where: str, found: set[Di
             found.add(Difference("unknown_field", f"{where}.{name}", f"not a field of {_qualname(cls)}"))
     for name, hint in hints.items():
         if name not in value or value[name] is None:
-            if not deleted and not _optional(hint):
+            if not deleted and not optional(hint):
                 state = "absent" if name not in value else "null"
                 found.add(Difference("missing_field", f"{where}.{name}", f"{state}, required by {_qualname(cls)}"))
             continue
@@ -171,7 +151,7 @@ def _check_list(value: Mapping[str, Any], item: Any, where: str, found: set[Diff
 
 def _check_value(value: Any, hint: Any, where: str, found: set[Difference]) -> None:
     origin, args = get_origin(hint), get_args(hint)
-    if hint is Any or hint is object or _is_untyped(hint):
+    if hint is Any or hint is object or is_untyped(hint):
         return
     if origin in (Union, types.UnionType):
         _check_union(value, [arg for arg in args if arg is not NONE_TYPE], where, found)
@@ -244,66 +224,5 @@ def _expect(value: Any, expected: type, where: str, found: set[Difference]) -> b
     return False
 
 
-def _optional(hint: Any) -> bool:
-    return get_origin(hint) in (Union, types.UnionType) and NONE_TYPE in get_args(hint)
-
-
-def _is_untyped(hint: Any) -> bool:
-    base = get_origin(hint) or hint
-    return inspect.isclass(base) and issubclass(base, UntypedStripeObject)
-
-
 def _qualname(cls: type) -> str:
     return f"{cls.__module__.rsplit('.', 1)[-1]}.{cls.__qualname__}"
-
-
-# the SDK's annotations --------------------------------------------------------------------------
-@functools.cache
-def field_hints(cls: type) -> dict[str, Any]:
-    """The fields a class declares (its bases' too), forward references resolved; class variables and
-    private names (``OBJECT_NAME``, ``_inner_class_types``) left out."""
-    hints: dict[str, Any] = {}
-    for base in reversed(cls.__mro__):
-        own = inspect.get_annotations(base)
-        if not own or base.__module__.split(".")[0] != "stripe":
-            continue
-        holder = type(base.__name__, (), {"__annotations__": dict(own), "__module__": base.__module__})
-        resolved = typing.get_type_hints(holder, globalns=_namespace(base.__module__), localns=_nested(base))
-        for name, hint in resolved.items():
-            if name.startswith("_") or get_origin(hint) is ClassVar:
-                continue
-            hints[name] = hint
-    return hints
-
-
-def _nested(cls: type) -> dict[str, Any]:
-    """Names an annotation may use inside ``cls``: its nested classes and those of its enclosing classes."""
-    names: dict[str, Any] = {}
-    module = sys.modules[cls.__module__]
-    outer: Any = module
-    for part in cls.__qualname__.split("."):
-        outer = getattr(outer, part)
-        names.update({key: value for key, value in vars(outer).items() if inspect.isclass(value)})
-    return names
-
-
-@functools.cache
-def _namespace(module_name: str) -> dict[str, Any]:
-    """The module's globals plus what it imports only ``if TYPE_CHECKING`` (forward references)."""
-    module = sys.modules[module_name]
-    namespace = dict(vars(module))
-    source = inspect.getsource(module)
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING":
-            for statement in node.body:
-                if isinstance(statement, ast.ImportFrom) and statement.module:
-                    namespace.update(_imported(statement.module, statement.names))
-    return namespace
-
-
-def _imported(module_name: str, names: Iterable[ast.alias]) -> dict[str, Any]:
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError:
-        return {}
-    return {alias.asname or alias.name: getattr(module, alias.name) for alias in names if hasattr(module, alias.name)}

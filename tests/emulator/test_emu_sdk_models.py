@@ -26,10 +26,12 @@ from stripe.params._webhook_endpoint_create_params import WebhookEndpointCreateP
 
 from stripe_emulator import StripeEmulator
 from stripe_emulator.resources.event_types import SNAPSHOT_EVENT_TYPES, THIN_EVENT_TYPES
+from tests import stripe_fixtures
 from tests.emulator import sdk_models
 from tests.emulator.receiver import Receiver
 from tests.emulator.sdk_models import Difference
 from tests.emulator.support import Catalog, Factory, Target, unchecked
+from tests.stripe_sdk_types import field_hints
 from tests.support import EMULATOR_API_KEY
 
 # (kind, where, value) -> why the emulator differs from the SDK's model on purpose (value: repr of the
@@ -343,3 +345,21 @@ def test_the_checker_finds_each_kind_of_difference(emulator: StripeEmulator, rec
     assert [d.where for d in sdk_models.check_thin_notification({**notification, "related_object": {}})] == [
         "v2.core.event(notification).related_object"
     ]
+
+
+def test_the_sdk_shaped_test_payloads_match_the_sdk_models() -> None:
+    """tests/stripe_fixtures.py builds the webhook processor's test payloads from the same classes: they carry
+    every field the SDK declares (``deleted`` only on a deleted object) and the checker finds no difference."""
+    invoice = stripe_fixtures.invoice_object("in_1", "cus_1", subscription_id="sub_1", line_count=2)
+    subscription = stripe_fixtures.subscription_object("sub_1", "cus_1", [("si_1", "price_1", "prod_1")])
+    customer = stripe_fixtures.customer_object("cus_1", deleted=True)
+    assert set(invoice) == set(field_hints(stripe.Invoice)) - {"deleted"}
+    assert set(subscription) == set(field_hints(stripe.Subscription)) - {"deleted"}
+    assert set(customer) == set(field_hints(stripe.Customer))
+    payloads = [
+        stripe_fixtures.event("evt_1", "invoice.paid", invoice, created=1),
+        stripe_fixtures.event("evt_2", "customer.subscription.updated", subscription, created=1),
+        stripe_fixtures.event("evt_3", "customer.deleted", customer, created=1),
+    ]
+    assert set(payloads[0]) == set(field_hints(stripe.Event))
+    assert [str(d) for payload in payloads for d in sdk_models.check(payload)] == []

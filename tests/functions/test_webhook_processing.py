@@ -221,8 +221,8 @@ def test_an_item_replaced_in_the_dashboard_is_recorded_by_product(
     assert {item["kind"] for item in funder["subscription"]["items"]} == {"seat", "case", "sms"}
 
 
-def deliver_published(pipeline: Pipeline, event_id: str, event_type: str, data: dict[str, Any], created: int) -> None:
-    """An event shaped as Stripe's published example objects, delivered signed like any other."""
+def deliver_sdk_shaped(pipeline: Pipeline, event_id: str, event_type: str, data: dict[str, Any], created: int) -> None:
+    """An event with every field stripe-python's typed classes declare, delivered signed like any other."""
     pipeline.deliver(json.dumps(event(event_id, event_type, data, created=created)))
 
 
@@ -234,10 +234,10 @@ def test_every_event_of_a_one_off_invoice_is_applied(
     assert invoke("FundersFunction", load_event("funders/put_funder_linked.json"))["statusCode"] == 200
     now = int(time.time())
     draft = invoice_object("in_OneOff", demo_customer, subscription_id=None, status="draft", billing_reason="manual")
-    deliver_published(pipeline, "evt_OneOffCreated", "invoice.created", draft, now)
+    deliver_sdk_shaped(pipeline, "evt_OneOffCreated", "invoice.created", draft, now)
     pipeline.process()
     opened = invoice_object("in_OneOff", demo_customer, subscription_id=None, status="open", billing_reason="manual")
-    deliver_published(pipeline, "evt_OneOffFinalized", "invoice.finalized", opened, now + 1)
+    deliver_sdk_shaped(pipeline, "evt_OneOffFinalized", "invoice.finalized", opened, now + 1)
     pipeline.process()
 
     assert pipeline.event_status("evt_OneOffCreated") == "processed"
@@ -252,7 +252,7 @@ def test_an_old_event_about_a_customer_no_funder_has_is_ignored_at_once(pipeline
     """The Stripe account bills others too: their events are recorded `ignored` (DESIGN §5), not retried ten times
     into the dead-letter queue, once no link of ours can be on its way (older than the grace, 5 minutes)."""
     invoice = invoice_object("in_Elsewhere", "cus_NotAFunder", subscription_id="sub_Elsewhere")
-    deliver_published(pipeline, "evt_Elsewhere", "invoice.paid", invoice, int(time.time()) - 600)
+    deliver_sdk_shaped(pipeline, "evt_Elsewhere", "invoice.paid", invoice, int(time.time()) - 600)
     pipeline.process()
 
     assert pipeline.event_status("evt_Elsewhere") == "ignored"

@@ -1,5 +1,6 @@
 """EventProcessor at the edges (issue 9 §6), with in-memory ports: events about customers no funder has, one-off
-invoices, payloads shaped as Stripe's published objects, and invoices with more lines than an event embeds."""
+invoices, payloads with every field stripe-python's typed classes declare, and invoices with more lines than an
+event embeds."""
 
 from __future__ import annotations
 
@@ -201,11 +202,11 @@ def test_every_event_of_a_one_off_invoice_is_applied(harness: Harness) -> None:
     assert harness.finance.published == []
 
 
-# --- payloads shaped as Stripe's published objects -------------------------------------------------------------
+# --- payloads with every field the SDK declares ----------------------------------------------------------------
 
 
-def test_a_subscription_invoice_shaped_as_stripes_example_is_recorded(harness: Harness) -> None:
-    """Every field of Stripe's example invoice (payment_settings, shipping_cost, last_finalization_error, …), and
+def test_a_subscription_invoice_with_every_sdk_field_is_recorded(harness: Harness) -> None:
+    """Every field stripe-python's Invoice declares (payment_settings, shipping_cost, last_finalization_error, …), and
     `auto_advance` null: nullable in the API (stripe/_invoice.py: `auto_advance: Optional[bool]`,
     https://docs.stripe.com/api/invoices/object)."""
     invoice = invoice_object(
@@ -221,7 +222,7 @@ def test_a_subscription_invoice_shaped_as_stripes_example_is_recorded(harness: H
     assert [(line.description, line.amount, line.quantity) for line in record.lines] == [("Line 1", 1000, 1)]
 
 
-def test_a_subscription_update_shaped_as_stripes_example_is_applied(harness: Harness, funders: MemoryFunders) -> None:
+def test_a_subscription_update_with_every_sdk_field_is_applied(harness: Harness, funders: MemoryFunders) -> None:
     subscription = subscription_object(
         "sub_1",
         "cus_1",
@@ -240,7 +241,7 @@ def test_a_subscription_update_shaped_as_stripes_example_is_applied(harness: Har
     assert (funder.subscription.current_period_start, funder.subscription.current_period_end) == (100, 200)
 
 
-def test_a_customer_deletion_shaped_as_stripes_example_is_applied(harness: Harness, funders: MemoryFunders) -> None:
+def test_a_customer_deletion_with_every_sdk_field_is_applied(harness: Harness, funders: MemoryFunders) -> None:
     customer = customer_object("cus_1", deleted=True)
 
     assert harness.process(harness.deliver("customer.deleted", customer)) == "processed"
