@@ -49,7 +49,21 @@ def _create(request: dict[str, Any]) -> dict[str, Any]:
     )
     assert funder.subscription is not None
     metrics.add_metric(name="SubscriptionCreated", unit=MetricUnit.Count, value=1)
+    first_invoice = funder.subscription.first_invoice
+    if first_invoice is not None and first_invoice.review_status == "pending":
+        _announce(request["funder_id"], first_invoice.id)
     return funder.subscription.creation_view()
+
+
+def _announce(funder_id: str, invoice_id: str) -> None:
+    """Finance's review notice, now rather than when the webhook comes. The subscription is made and stored:
+    a failure here must not turn the click into an error (a retry would find the subscription and answer 409);
+    the invoice.created webhook and the 15-minute hold check announce it too, under the same notice key."""
+    try:
+        wiring.event_processor().announce_first_invoice(funder_id, invoice_id)
+    except Exception:  # logged, and re-driven by the webhook path: never lost
+        logger.exception("review notice not sent by the create path", extra={"invoice_id": invoice_id})
+        metrics.add_metric(name="ReviewNoticeDeferred", unit=MetricUnit.Count, value=1)
 
 
 @cache

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import boto3
 import stripe
 
 from incytes_billing.models.catalog import load_catalog
@@ -263,18 +264,28 @@ def test_a_resubscriptions_first_invoice_is_held_listed_and_announced(
     invoke: Invoke, pipeline: Pipeline, subscribed: dict[str, Any], stripe_client: stripe.StripeClient
 ) -> None:
     """Before: the processor compared with the recorded (old) subscription: no hold, no notice."""
+    pipeline.finance_messages()  # the first subscription's review notice
     assert invoke(SUBSCRIPTIONS, load_event("subscriptions/delete_subscription_now.json"))["statusCode"] == 200
+    pipeline.deliver(pipeline.stripe_event("invoice.voided", subscribed["first_invoice"]["id"]))
+    pipeline.process()
+    funders = boto3.resource("dynamodb").Table(pipeline.aws["FundersTable"])
+    old_record = funders.get_item(Key={"funder_id": "f1"})["Item"]["subscription"]
     again = invoke(SUBSCRIPTIONS, load_event("subscriptions/post_subscription_empty.json"))
     assert again["statusCode"] == 201, again["body"]
     new_invoice = body_of(again)["first_invoice"]["id"]
     assert new_invoice != subscribed["first_invoice"]["id"]
 
+    # The webhook before the API's write: it finds the old (canceled) subscription recorded on the funder.
+    funders = boto3.resource("dynamodb").Table(pipeline.aws["FundersTable"])
+    stored = funders.get_item(Key={"funder_id": "f1"})["Item"]
+    funders.put_item(Item={**stored, "subscription": old_record})
     pipeline.deliver(pipeline.stripe_event("invoice.created", new_invoice))
     pipeline.process()
 
     assert [i["invoice_id"] for i in listed(invoke, "pending")] == [new_invoice]
-    (notice,) = messages_of(pipeline, "invoice.review_requested")
-    assert new_invoice in notice["Message"]
+    (notice,) = messages_of(pipeline, "invoice.review_requested")  # the create path's and the webhook's: once
+    assert json.loads(notice["Message"])["invoice"]["invoice_id"] == new_invoice
+    assert stripe_client.v1.invoices.retrieve(new_invoice).auto_advance is False
 
 
 def test_no_second_subscription_for_a_customer_that_already_has_one(
@@ -306,3 +317,21 @@ def test_an_unlinked_subscriptions_draft_is_flagged_and_cannot_be_approved(
     assert "not linked" in json.loads(notice["Message"])["attention"]
     assert error_code(approve(invoke, draft_id)) == (409, "invoice_subscription_not_linked")
     assert stripe_client.v1.invoices.retrieve(draft_id).auto_advance is False  # held for Finance meanwhile
+
+
+def test_the_create_path_announces_the_first_invoice_once_without_waiting_for_its_webhook(
+    invoke: Invoke, pipeline: Pipeline, subscribed_ready: None
+) -> None:
+    """Issue 9 §4: Finance heard of a re-subscription's draft only from the reminder, days later. The click now
+    sends the review notice itself; the webhook's (same notice key) adds nothing."""
+    created = invoke(SUBSCRIPTIONS, load_event("subscriptions/post_subscription.json"))
+    assert created["statusCode"] == 201, created["body"]
+    invoice_id = body_of(created)["first_invoice"]["id"]
+
+    (notice,) = messages_of(pipeline, "invoice.review_requested")  # no webhook delivered yet
+    assert json.loads(notice["Message"])["invoice"]["invoice_id"] == invoice_id
+    assert [i["invoice_id"] for i in listed(invoke, "pending")] == [invoice_id]
+
+    pipeline.deliver(pipeline.stripe_event("invoice.created", invoice_id))
+    pipeline.process()
+    assert messages_of(pipeline, "invoice.review_requested") == []

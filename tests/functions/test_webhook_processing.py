@@ -49,6 +49,7 @@ def test_finalized_before_created_never_goes_back_to_draft(
     pipeline: Pipeline, subscribed: dict[str, Any], stripe_client: stripe.StripeClient
 ) -> None:
     invoice_id = subscribed["first_invoice"]["id"]
+    pipeline.finance_messages()  # the create path's own review notice
     stripe_client.v1.invoices.finalize_invoice(invoice_id, {"auto_advance": True})  # Finance, in the Dashboard
     pipeline.deliver(pipeline.stripe_event("invoice.finalized", invoice_id))
     pipeline.deliver(pipeline.stripe_event("invoice.created", invoice_id))
@@ -100,6 +101,7 @@ def test_crash_between_claim_and_publish_is_redriven_once(
     pipeline: Pipeline, subscribed: dict[str, Any], aws: StackResources, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     invoice_id = subscribed["first_invoice"]["id"]
+    pipeline.finance_messages()  # the create path's own review notice
     # A worker claimed the notification and died before publishing (long enough ago to be stale).
     boto3.resource("dynamodb").Table(aws["NotificationsTable"]).put_item(
         Item={"notification_key": f"invoice-review#{invoice_id}", "claimed_at": 1}

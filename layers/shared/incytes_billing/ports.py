@@ -184,6 +184,10 @@ class InvoiceGateway(Protocol):
 
     def unpaid_invoices(self, subscription_id: str) -> list[StripeInvoice]: ...
 
+    def current_object(self, object_type: str, object_id: str) -> dict[str, Any] | None:
+        """The object as Stripe renders it now (an invoice, for the create path's review notice)."""
+        ...
+
     def invoice_lines(self, invoice_id: str) -> list[InvoiceLine]:
         """Every line of the invoice, page after page (an invoice object embeds only the first page)."""
         ...

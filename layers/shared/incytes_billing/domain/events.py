@@ -135,6 +135,19 @@ class EventProcessor:
         if event.type == "invoice.payment_failed":
             self.notify(self._payment_failed_notice(funder, record, event, livemode=invoice.livemode))
 
+    def announce_first_invoice(self, funder_id: str, invoice_id: str) -> None:
+        """Tell Finance of a first invoice the API has just made and held, without waiting for its webhook (late,
+        or lost): the notice key is the webhook's, so Finance hears once whichever comes first."""
+        funder = self._funders.get(funder_id)
+        body = self._stripe.current_object("invoice", invoice_id)
+        if funder is None or body is None:
+            return
+        invoice = InvoiceSnapshot.model_validate(body)
+        # Recorded as of no event (0): every webhook event of the invoice is newer and wins.
+        record = self._record_invoice(funder, invoice, 0, requested=False)
+        if record.first_invoice and record.status == "draft":
+            self.notify(self._review_notice(funder, record, livemode=invoice.livemode))
+
     def check_held_drafts(self) -> list[str]:
         """Periodically: every first invoice awaiting review is held on Stripe (a hold that failed, or was undone,
         is made again before Stripe finalizes it); one Stripe finalized meanwhile is recorded as missed."""
