@@ -207,6 +207,20 @@ def test_approving_an_invoice_finalized_while_held_lets_stripe_collect_it(
     assert (invoice.status, invoice.auto_advance) == ("open", True)  # before: left held, never collected
 
 
+def test_a_dashboard_finalization_of_a_held_draft_is_approved_and_collected(
+    pipeline: Pipeline, subscribed: dict[str, Any], stripe_client: stripe.StripeClient
+) -> None:
+    """Finance pressed Finalize on the held draft, which stays auto_advance=false: the processor turns it on."""
+    invoice_id = subscribed["first_invoice"]["id"]
+    stripe_client.v1.invoices.finalize_invoice(invoice_id, {"auto_advance": False})  # a request: Finance's
+    pipeline.deliver(pipeline.stripe_event("invoice.finalized", invoice_id))
+    pipeline.process()
+    record = pipeline.invoice(invoice_id)
+    assert record is not None
+    assert record["review_status"] == "approved"
+    assert stripe_client.v1.invoices.retrieve(invoice_id).auto_advance is True
+
+
 def test_approve_refuses_drafts_it_must_not_finalize(
     invoke: Invoke, subscribed: dict[str, Any], stripe_client: stripe.StripeClient
 ) -> None:

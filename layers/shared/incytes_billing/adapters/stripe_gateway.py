@@ -400,6 +400,9 @@ class StripeGateway:
     def release_hold(self, invoice_id: str) -> StripeInvoice:
         """Turn auto_advance back on for a finalized invoice (else Stripe never charges, sends or reminds)."""
         params = {"auto_advance": True}
+        current = self._invoice_unless(invoice_id, lambda invoice: invoice.auto_advance or invoice.status != "open")
+        if current is not None:
+            return current
         return self._write(
             "unhold",
             invoice_id,

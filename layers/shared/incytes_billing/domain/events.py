@@ -130,6 +130,9 @@ class EventProcessor:
             if held.status == "draft":
                 self.notify(self._review_notice(funder, record, livemode=invoice.livemode))
             # else finalized before it could be held: its invoice.finalized event records it as missed
+        if event.type == "invoice.finalized" and record.review_status == "approved" and not invoice.auto_advance:
+            # Finalized in the Dashboard while held: approved, but Stripe would never collect it as it is.
+            self._stripe.release_hold(invoice.id)
         if record.first_invoice and record.review_status == "missed" and record.status in ("open", "paid"):
             self.notify(self._missed_notice(funder, record, livemode=invoice.livemode))
         if event.type == "invoice.payment_failed":
