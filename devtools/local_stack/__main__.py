@@ -7,6 +7,8 @@ Environment (all optional):
   STRIPE_EMULATOR_PORT       the Stripe emulator (12111)
   STRIPE_API_KEY             a Stripe *test* key (sk_test_...): talk to Stripe's test mode instead of the emulator
   STRIPE_WEBHOOK_SECRET      webhook signing secret given to the functions (whsec_local)
+  STRIPE_EMULATOR_METER_LAG_SECONDS  how long the emulator's meter summaries and invoices take to see a meter
+                             event (60; Stripe documents a lag without a figure; 0 counts at once)
   LOCAL_PARAMETER_OVERRIDES  template parameters, "LogLevel=DEBUG Stage=dev"
 
 The API does not check SigV4 signatures (the routes' AWS_IAM authorizer): call it with plain curl.

@@ -28,7 +28,9 @@ def _call(method: str, url: str, payload: Any = None) -> tuple[int, Any]:
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[LocalStackProcess]:
-    with LocalStackProcess(env={"LOCAL_PARAMETER_OVERRIDES": "MeterEventMode=stream"}) as process:
+    # This test reads Stripe's summaries at once: no processing lag (the local stack's default is 60 s).
+    env = {"LOCAL_PARAMETER_OVERRIDES": "MeterEventMode=stream", "STRIPE_EMULATOR_METER_LAG_SECONDS": "0"}
+    with LocalStackProcess(env=env) as process:
         yield process
 
 

@@ -33,6 +33,8 @@ def test_defaults() -> None:
     assert settings.template_path == DEFAULT_TEMPLATE
     assert settings.project_root == DEFAULT_TEMPLATE.parent
     assert settings.aws_endpoint_url == "http://127.0.0.1:5000"
+    # Stripe's summaries lag behind recent meter events (no figure documented): the local emulator does too.
+    assert settings.meter_lag_seconds == 60
 
 
 def test_environment_overrides() -> None:
@@ -45,6 +47,7 @@ def test_environment_overrides() -> None:
             "STRIPE_API_KEY": "sk_test_realkey",
             "STRIPE_WEBHOOK_SECRET": "whsec_cli",
             "LOCAL_PARAMETER_OVERRIDES": "LogLevel=DEBUG Stage=dev",
+            "STRIPE_EMULATOR_METER_LAG_SECONDS": "0",
         },
         run_catalog=False,
         template_path=Path("/x/template.yaml"),
@@ -58,6 +61,7 @@ def test_environment_overrides() -> None:
     assert settings.stripe_api_key == "sk_test_realkey"
     assert settings.webhook_secret == "whsec_cli"
     assert settings.parameter_overrides == {"LogLevel": "DEBUG", "Stage": "dev"}
+    assert settings.meter_lag_seconds == 0
     assert settings.run_catalog is False
     assert settings.project_root == Path("/x")
 
