@@ -349,3 +349,21 @@ def test_the_create_path_announces_the_first_invoice_once_without_waiting_for_it
     pipeline.deliver(pipeline.stripe_event("invoice.created", invoice_id))
     pipeline.process()
     assert messages_of(pipeline, "invoice.review_requested") == []
+
+
+def test_finance_is_told_of_unpaid_invoices_stripe_stops_collecting_after_a_cancellation(
+    invoke: Invoke, pipeline: Pipeline, subscribed: dict[str, Any], stripe_client: stripe.StripeClient
+) -> None:
+    """On cancellation Stripe stops collecting the subscription's finalized invoices
+    (https://docs.stripe.com/billing/subscriptions/cancel): Finance must collect them."""
+    invoice_id = subscribed["first_invoice"]["id"]
+    assert approve(invoke, invoice_id)["statusCode"] == 200  # open, emailed, unpaid
+    assert invoke(SUBSCRIPTIONS, load_event("subscriptions/delete_subscription_now.json"))["statusCode"] == 200
+    pipeline.finance_messages()  # the create path's review notice
+    pipeline.deliver(pipeline.stripe_event("customer.subscription.deleted", subscribed["subscription_id"]))
+    pipeline.process()
+
+    (notice,) = messages_of(pipeline, "subscription.canceled")
+    data = json.loads(notice["Message"])
+    assert invoice_id in [unpaid["id"] for unpaid in data["unpaid_invoices"]]
+    assert data["unreviewed_first_invoice_voided"] is None
