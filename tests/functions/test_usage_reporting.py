@@ -85,6 +85,7 @@ def test_usage_without_a_subscription_waits_then_is_redriven(
 
     response = invoke("SubscriptionsFunction", load_event("subscriptions/post_subscription.json"))
     assert response["statusCode"] == 201
+    pipeline.finance_messages()  # the first invoice's review notice
     invoke(REPORTER, load_event("schedule/scheduled_event.json"))
     # It occurred before the subscription started: kept, shown to Finance, never billed.
     assert statuses(aws) == {"early": "unbillable"}
