@@ -205,3 +205,10 @@ def test_base64_garbage_is_422(invoke: Invoke) -> None:
     event = put_event(None, raw=base64.b64encode(b"\xff\xfe not json").decode())
     event["isBase64Encoded"] = True
     assert invoke(FUNCTION, event)["statusCode"] == 422
+
+
+def test_json_nested_too_deep_is_422_not_500(invoke: Invoke) -> None:
+    """Issue 11 §1: a body nested 100,000 deep made json.loads raise RecursionError: 500 internal_error."""
+    response = invoke(FUNCTION, put_event(None, raw='{"name": ' + "[" * 100_000 + "]" * 100_000 + "}"))
+    assert response["statusCode"] == 422, response["body"]
+    assert json.loads(response["body"])["error"]["code"] == "validation_error"

@@ -192,3 +192,35 @@ def test_unstorable_event_is_5xx_so_stripe_retries(invoke: Invoke, aws: StackRes
     response = invoke(FUNCTION, webhook())
     assert response["statusCode"] >= 500
     assert "Traceback" not in response["body"]
+
+
+@pytest.mark.parametrize(
+    "timestamp",
+    ["²", "1¹", "9" * 5000, "-1", "1e3", " 12", "0x10", "1234567890123"],
+)
+def test_hostile_signature_timestamps_are_400_not_500(invoke: Invoke, aws: StackResources, timestamp: str) -> None:
+    """Issue 11 §1: `t=²`, `t=1¹` and 5,000 digits passed str.isdigit() and then broke int() (500). `t` is 1-12
+    ASCII digits, as every real Stripe-Signature has."""
+    event = with_signature(webhook(), f"t={timestamp},v1={'0' * 64}")
+    assert_rejected(invoke(FUNCTION, event), "invalid_signature")
+    assert stored_events(aws) == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"id": "evt_big", "object": "event", "type": "invoice.created", "created": 1e400, "data": {"object": {}}}',
+        '{"id": "evt_deep", "object": "event", "type": "invoice.created", "created": 1, "data": '
+        + "[" * 5000
+        + "]" * 5000
+        + "}",
+    ],
+    ids=["created_overflows", "nested_5000_deep"],
+)
+def test_hostile_signed_bodies_are_invalid_payload_not_500(invoke: Invoke, aws: StackResources, body: str) -> None:
+    """Issue 11 §1: a signed body with `created: 1e400` (OverflowError) or nested 5,000 deep (RecursionError)
+    answered 500, and Stripe would have retried it for three days."""
+    event = load_event("webhook/invoice_created.json")
+    event["body"] = body
+    assert_rejected(invoke(FUNCTION, signed(event, CURRENT)), "invalid_payload")
+    assert stored_events(aws) == []

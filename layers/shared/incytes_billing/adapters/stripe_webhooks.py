@@ -7,6 +7,7 @@ delivery cannot be replayed later.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from functools import cache
@@ -17,6 +18,11 @@ from incytes_billing.errors import InvalidPayload, InvalidSignature
 from incytes_billing.models.events import VerifiedEvent
 
 TOLERANCE_SECONDS = 300
+# A Stripe-Signature `t` is a unix time: ASCII digits only (str.isdigit() takes "²", which int() refuses), and
+# few of them (int() of thousands of digits is refused too, and costs time).
+SIGNED_AT = re.compile(r"[0-9]{1,12}")
+# What a hostile but correctly signed body can make the JSON parser or the SDK raise: a 400, never a 500.
+MALFORMED_BODY_ERRORS = (KeyError, TypeError, ValueError, AttributeError, OverflowError, RecursionError)
 THIN_EVENT_OBJECT = "v2.core.event"
 
 
@@ -29,7 +35,7 @@ def _thin_event_parser() -> stripe.StripeClient:
 def _signed_at(signature_header: str) -> int:
     for part in signature_header.split(","):
         key, _, value = part.strip().partition("=")
-        if key == "t" and value.isdigit():
+        if key == "t" and SIGNED_AT.fullmatch(value):
             return int(value)
     raise InvalidSignature("The Stripe-Signature header has no timestamp.")
 
@@ -52,13 +58,13 @@ def verify_event(payload: str, signature_header: str | None, secrets: Sequence[s
     secret = _matching_secret(payload, signature_header, secrets)
     try:
         body = json.loads(payload)
-    except ValueError as error:
-        raise InvalidPayload("The webhook body is not JSON.") from error
+    except (ValueError, RecursionError) as error:
+        raise InvalidPayload("The webhook body is not JSON (or is nested too deep).") from error
     if not isinstance(body, dict) or not isinstance(body.get("id"), str) or not isinstance(body.get("type"), str):
         raise InvalidPayload("The webhook body is not a Stripe event.")
     try:
         return _parsed(body, payload, signature_header, secret)
-    except (KeyError, TypeError, ValueError, AttributeError) as error:
+    except MALFORMED_BODY_ERRORS as error:
         raise InvalidPayload("The webhook body is not a well-formed Stripe event.") from error
 
 

@@ -84,6 +84,10 @@ def create_api_resolver(*, enable_validation: bool = True) -> APIGatewayRestReso
         summary = "; ".join(f"{detail['field'] or detail['location']}: {detail['message']}" for detail in details[:3])
         return error_response(422, "validation_error", f"The request is invalid: {summary}.", details=details)
 
+    @app.exception_handler(RecursionError)  # json.loads of a body nested thousands deep
+    def _nested_too_deep(_: RecursionError) -> Response[str]:
+        return error_response(422, "validation_error", "The request body is not valid JSON: it is nested too deep.")
+
     @app.not_found
     def _no_route(_: Exception) -> Response[str]:
         event = app.current_event
