@@ -212,3 +212,12 @@ def test_json_nested_too_deep_is_422_not_500(invoke: Invoke) -> None:
     response = invoke(FUNCTION, put_event(None, raw='{"name": ' + "[" * 100_000 + "]" * 100_000 + "}"))
     assert response["statusCode"] == 422, response["body"]
     assert json.loads(response["body"])["error"]["code"] == "validation_error"
+
+
+@pytest.mark.parametrize("funder_id", ["f1\n", "f1\r", "f\x001"])
+def test_a_path_id_with_a_control_character_reaches_no_funder(invoke: Invoke, funder_id: str) -> None:
+    """Issue 11 §1: `/funders/f1%0A` updated funder `f1` (the route pattern's `$` matches before a final newline)."""
+    response = invoke(FUNCTION, put_event({"name": "Mallory"}, funder_id=funder_id))
+    assert response["statusCode"] == 422, response["body"]
+    assert json.loads(response["body"])["error"]["code"] == "validation_error"
+    assert invoke(FUNCTION, load_event("funders/get_funder.json"))["statusCode"] == 404  # f1 never written

@@ -109,6 +109,10 @@ def resolve_json_api(app: APIGatewayRestResolver, event: dict[str, Any], context
     that one which is not UTF-8 is a 422 like any other malformed body.
     """
     invocation.begin(context)  # Stripe calls fit in this invocation's time: a 503, never a timeout
+    if _has_control_characters(event):
+        # The resolver's route patterns end in `$`, which also matches before a final newline: `/funders/f1%0A`
+        # would reach funder `f1`. No id holds a control character, so such a path is refused whole.
+        return _proxy_error(422, "validation_error", "The request path contains control characters (e.g. a newline).")
     if event.get("isBase64Encoded") and event.get("body"):
         try:
             text = base64.b64decode(event["body"], validate=True).decode("utf-8")
@@ -122,6 +126,11 @@ def resolve_json_api(app: APIGatewayRestResolver, event: dict[str, Any], context
     }
     multi["content-type"] = [content_types.APPLICATION_JSON]
     return app.resolve({**event, "headers": headers, "multiValueHeaders": multi}, context)
+
+
+def _has_control_characters(event: dict[str, Any]) -> bool:
+    values = [str(event.get("path") or ""), *(str(v) for v in (event.get("pathParameters") or {}).values())]
+    return any(ord(character) < 0x20 or character == "\x7f" for value in values for character in value)
 
 
 def _proxy_error(status: int, code: str, message: str) -> dict[str, Any]:
