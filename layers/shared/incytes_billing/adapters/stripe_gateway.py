@@ -382,33 +382,27 @@ class StripeGateway:
         """Turn off auto_advance on a draft. Stripe's state decides: an invoice already held, or no longer a
         draft (holding an open invoice would silently stop Stripe collecting it), is answered as it is."""
         params = {"auto_advance": False}
-        current = self._invoice_unless(
-            invoice_id, lambda invoice: invoice.status != "draft" or not invoice.auto_advance
-        )
-        if current is not None:
-            return current
         return self._write(
             "hold",
             invoice_id,
             params,
             lambda options: _invoice(self._client.v1.invoices.update(invoice_id, params, options)),  # type: ignore[arg-type]
-            done=lambda: self._invoice_unless(
+            done=lambda: self._invoice_if(
                 invoice_id, lambda invoice: invoice.status != "draft" or not invoice.auto_advance
             ),
+            read_first=True,
         )
 
     def release_hold(self, invoice_id: str) -> StripeInvoice:
         """Turn auto_advance back on for a finalized invoice (else Stripe never charges, sends or reminds)."""
         params = {"auto_advance": True}
-        current = self._invoice_unless(invoice_id, lambda invoice: invoice.auto_advance or invoice.status != "open")
-        if current is not None:
-            return current
         return self._write(
             "unhold",
             invoice_id,
             params,
             lambda options: _invoice(self._client.v1.invoices.update(invoice_id, params, options)),  # type: ignore[arg-type]
-            done=lambda: self._invoice_unless(invoice_id, lambda invoice: invoice.auto_advance),
+            done=lambda: self._invoice_if(invoice_id, lambda invoice: invoice.auto_advance or invoice.status != "open"),
+            read_first=True,
         )
 
     def finalize_invoice(self, invoice_id: str, *, auto_advance: bool = True) -> StripeInvoice:
@@ -419,7 +413,7 @@ class StripeGateway:
             invoice_id,
             params,
             lambda options: _invoice(self._client.v1.invoices.finalize_invoice(invoice_id, params, options)),  # type: ignore[arg-type]
-            done=lambda: self._invoice_unless(invoice_id, lambda invoice: invoice.status != "draft"),
+            done=lambda: self._invoice_if(invoice_id, lambda invoice: invoice.status != "draft"),
         )
 
     def void_invoice(self, invoice_id: str) -> StripeInvoice:
@@ -428,7 +422,7 @@ class StripeGateway:
             invoice_id,
             {},
             lambda options: _invoice(self._client.v1.invoices.void_invoice(invoice_id, options=options)),
-            done=lambda: self._invoice_unless(invoice_id, lambda invoice: invoice.status == "void"),
+            done=lambda: self._invoice_if(invoice_id, lambda invoice: invoice.status == "void"),
         )
 
     def send_invoice(self, invoice_id: str) -> StripeInvoice:
@@ -479,7 +473,7 @@ class StripeGateway:
             done=lambda: self._subscription_if(subscription_id, lambda sub: sub.status == "canceled"),
         )
 
-    def _invoice_unless(self, invoice_id: str, settled: Callable[[StripeInvoice], bool]) -> StripeInvoice | None:
+    def _invoice_if(self, invoice_id: str, settled: Callable[[StripeInvoice], bool]) -> StripeInvoice | None:
         """The invoice as Stripe has it when `settled` holds for it (nothing left to write), else None."""
         invoice = _invoice(self._client.v1.invoices.retrieve(invoice_id))
         return invoice if settled(invoice) else None
@@ -498,16 +492,18 @@ class StripeGateway:
         send: Callable[[Any], T],
         *,
         done: Callable[[], T | None],
+        read_first: bool = False,
     ) -> T:
         """One Stripe write, made at most once in effect, never blocked by a saved failure.
 
         Each attempt has its own idempotency key (attempt_key). Stripe saves a 5xx under its key and replays
         it for 24 h, so after a failed attempt Stripe's state decides: the effect is there (`done` answers
-        it) or a new attempt is made with a new key, while the invocation has time for one.
+        it) or a new attempt is made with a new key, while the invocation has time for one. With `read_first`,
+        Stripe's state is read before the first attempt too (a write that must not touch some states).
         """
         attempts = max(1, self._settings.write_attempts)
         for attempt in range(attempts):
-            if attempt:
+            if attempt or read_first:
                 already = self._call(done)
                 if already is not None:
                     return already
