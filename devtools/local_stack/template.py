@@ -322,6 +322,8 @@ class _Resolver:
             "AWS::SNS::Topic": {"TopicArn": lambda: ref, "TopicName": lambda: ref.rsplit(":", 1)[-1]},
             "AWS::Serverless::Function": {"Arn": lambda: f"arn:aws:lambda:{region}:{account}:function:{ref}"},
             "AWS::Lambda::Function": {"Arn": lambda: f"arn:aws:lambda:{region}:{account}:function:{ref}"},
+            "AWS::Logs::LogGroup": {"Arn": lambda: f"arn:aws:logs:{region}:{account}:log-group:{ref}:*"},
+            "AWS::IAM::Role": {"Arn": lambda: f"arn:aws:iam::{account}:role/{ref}"},
         }
         getter = computed.get(str(resource_type), {}).get(attribute)
         if getter is None:
