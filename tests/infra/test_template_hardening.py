@@ -6,18 +6,27 @@ protections fails here, by name.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from incytes_billing.models.usage import MAX_BATCH_RECORDS, BatchUsageInput, UsageBatchRequest
 from local_stack.template import (
+    FUNCTION_TYPE,
     StackResources,
     _resolver,
+    function_properties,
 )
 from tests.support import template
 
 TEMPLATE = template()
 RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
+# The account's unreserved pool keeps at least 100; 1,000 is Lambda's default account quota.
+# https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html
+LAMBDA_UNRESERVED_MINIMUM = 100
+LAMBDA_DEFAULT_ACCOUNT_CONCURRENCY = 1000
 
 
 def of_type(resource_type: str) -> dict[str, dict[str, Any]]:
@@ -28,6 +37,14 @@ def evaluate(expression: Any, **overrides: str) -> Any:
     """A template expression (a condition, a Rule's assertion) resolved as CloudFormation would, for these
     parameter values (the others at their defaults)."""
     return _resolver(TEMPLATE, StackResources(), overrides).resolve(expression)
+
+
+def function_events(event_type: str) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(function, event id, event properties) of every function event of this type."""
+    for logical_id in of_type(FUNCTION_TYPE):
+        for event_id, event in (function_properties(TEMPLATE, logical_id).get("Events") or {}).items():
+            if event["Type"] == event_type:
+                yield logical_id, event_id, event.get("Properties") or {}
 
 
 # -- §5 data survives mistakes ---------------------------------------------------------------------------------
@@ -62,3 +79,140 @@ def test_every_queue_is_retained() -> None:
     assert {"StripeEventsQueue", "StripeEventsDeadLetterQueue", "UsageReporterDeadLetterQueue"} <= set(queues)
     for logical_id, queue in queues.items():
         assert (queue.get("DeletionPolicy"), queue.get("UpdateReplacePolicy")) == ("Retain", "Retain"), logical_id
+
+
+# -- §2 nothing can flood the account ----------------------------------------------------------------------------
+
+
+def number_parameter(value: Any) -> tuple[str, int]:
+    """A `!Ref` to a Number parameter, and its default."""
+    assert isinstance(value, dict), f"{value!r} is not a template parameter"
+    assert set(value) == {"Ref"}, f"{value!r} is not a template parameter"
+    spec = TEMPLATE["Parameters"][value["Ref"]]
+    assert spec["Type"] == "Number"
+    assert spec["MinValue"] >= 1  # 0 would stop the function
+    return value["Ref"], int(spec["Default"])
+
+
+def test_every_request_driven_function_has_reserved_concurrency_and_the_defaults_fit_an_account() -> None:
+    """API and queue consumers: a flood elsewhere cannot starve them. The webhook's reservation is its own: the
+    most a flood of junk deliveries can take."""
+    request_driven = {f for f, _, _ in (*function_events("Api"), *function_events("SQS"))}
+    assert {"WebhookFunction", "SubscriptionsFunction", "WebhookProcessorFunction", "InvoicesFunction"} <= (
+        request_driven
+    )
+    reserved = 0
+    for logical_id, function in of_type(FUNCTION_TYPE).items():
+        value = function["Properties"].get("ReservedConcurrentExecutions")
+        if value is None:
+            assert logical_id not in request_driven, f"{logical_id} has no reserved concurrency"
+            continue
+        reserved += value if isinstance(value, int) else number_parameter(value)[1]
+    webhook_parameter, _ = number_parameter(RESOURCES["WebhookFunction"]["Properties"]["ReservedConcurrentExecutions"])
+    others = [
+        function["Properties"].get("ReservedConcurrentExecutions")
+        for logical_id, function in of_type(FUNCTION_TYPE).items()
+        if logical_id != "WebhookFunction"
+    ]
+    assert {"Ref": webhook_parameter} not in others
+    assert reserved + LAMBDA_UNRESERVED_MINIMUM <= LAMBDA_DEFAULT_ACCOUNT_CONCURRENCY
+
+
+def test_queue_pollers_stay_within_their_reservation() -> None:
+    """A throttled SQS batch goes back to the queue and counts towards its dead-letter queue."""
+    for function, event_id, properties in function_events("SQS"):
+        reservation = RESOURCES[function]["Properties"]["ReservedConcurrentExecutions"]
+        maximum = (properties.get("ScalingConfig") or {}).get("MaximumConcurrency")
+        assert maximum == reservation, f"{function}.{event_id}"
+        assert number_parameter(maximum)[1] >= 2  # SQS's minimum MaximumConcurrency
+
+
+def test_stage_throttling_and_the_public_routes_own_limits() -> None:
+    settings = RESOURCES["BillingApi"]["Properties"]["MethodSettings"]
+    by_method = {(s["ResourcePath"], s["HttpMethod"]): s for s in settings}
+    default = by_method[("/*", "*")]
+    number_parameter(default["ThrottlingRateLimit"])
+    number_parameter(default["ThrottlingBurstLimit"])
+    public = [(f, p) for f, _, p in function_events("Api") if (p.get("Auth") or {}).get("Authorizer") == "NONE"]
+    assert "WebhookFunction" in [f for f, _ in public]
+    for function, route in public:
+        # API Gateway writes each "/" of a method's path as "~1".
+        own = by_method.get(("/" + route["Path"].replace("/", "~1"), route["Method"].upper()))
+        assert own is not None, f"{function}: {route['Path']} has no throttling of its own"
+        rate, burst = number_parameter(own["ThrottlingRateLimit"]), number_parameter(own["ThrottlingBurstLimit"])
+        assert rate[1] <= number_parameter(default["ThrottlingRateLimit"])[1]
+        assert burst[1] <= number_parameter(default["ThrottlingBurstLimit"])[1]
+
+
+def test_waf_resources_exist_only_when_enabled() -> None:
+    waf = {lid: r for lid, r in RESOURCES.items() if r["Type"].startswith("AWS::WAFv2::")}
+    assert set(waf) == {"BillingApiWebAcl", "BillingApiWebAclAssociation"}
+    for logical_id, resource in waf.items():
+        assert resource.get("Condition") == "HasWaf", logical_id
+    assert evaluate({"Condition": "HasWaf"}) is False
+    assert evaluate({"Condition": "HasWaf"}, WafEnabled="true") is True
+    association = RESOURCES["BillingApiWebAclAssociation"]["Properties"]
+    assert association["WebACLArn"] == {"Fn::GetAtt": ["BillingApiWebAcl", "Arn"]}
+    # SAM's generated stage, named through BillingApi.Stage: the association waits for it.
+    assert association["ResourceArn"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:apigateway:${AWS::Region}::/restapis/${BillingApi}/stages/${BillingApi.Stage}"
+    }
+
+
+def waf_rule(statement_type: str) -> dict[str, Any]:
+    rules = RESOURCES["BillingApiWebAcl"]["Properties"]["Rules"]
+
+    def statements(statement: dict[str, Any]) -> Iterator[str]:
+        for kind, body in statement.items():
+            yield kind
+            for nested in body.get("Statements", []) + ([body["Statement"]] if "Statement" in body else []):
+                yield from statements(nested)
+
+    (rule,) = [r for r in rules if statement_type in statements(r["Statement"])]
+    assert rule["Action"] == {"Block": {}}
+    return rule
+
+
+def test_waf_blocks_a_flood_from_one_address() -> None:
+    acl = RESOURCES["BillingApiWebAcl"]["Properties"]
+    assert (acl["Scope"], acl["DefaultAction"]) == ("REGIONAL", {"Allow": {}})
+    rate = waf_rule("RateBasedStatement")["Statement"]["RateBasedStatement"]
+    assert rate["AggregateKeyType"] == "IP"
+    number_parameter(rate["Limit"])
+
+
+def test_waf_body_limit_admits_the_largest_valid_usage_batch_and_spares_the_webhook() -> None:
+    acl = RESOURCES["BillingApiWebAcl"]["Properties"]
+    rule = waf_rule("SizeConstraintStatement")
+    size, webhook_exception = rule["Statement"]["AndStatement"]["Statements"]
+    constraint = size["SizeConstraintStatement"]
+    assert (constraint["FieldToMatch"], constraint["ComparisonOperator"]) == (
+        {"Body": {"OversizeHandling": "MATCH"}},
+        "GT",
+    )
+    # WAF sees at most the association's inspection limit of a body: the rule must not ask for more.
+    inspected = acl["AssociationConfig"]["RequestBody"]["API_GATEWAY"]["DefaultSizeInspectionLimit"]
+    assert constraint["Size"] <= int(inspected.removeprefix("KB_")) * 1024
+    largest = {
+        "records": [
+            {
+                "funder_id": "F" * 128,
+                "usage_id": f"{n:0128d}",
+                "kind": "case",
+                "quantity": 100_000,
+                "occurred_at": "2026-12-02T07:16:53.123456+00:00",
+            }
+            for n in range(MAX_BATCH_RECORDS)
+        ]
+    }
+    for record in UsageBatchRequest.model_validate(largest).records:
+        BatchUsageInput.model_validate(record)
+    assert len(json.dumps(largest, indent=2).encode()) < constraint["Size"]
+    # Stripe's events are not bounded by it: the webhook is left out of the rule.
+    match = webhook_exception["NotStatement"]["Statement"]["ByteMatchStatement"]
+    ((_, _, route),) = [(f, e, p) for f, e, p in function_events("Api") if f == "WebhookFunction"]
+    assert (match["FieldToMatch"], match["PositionalConstraint"], match["SearchString"]) == (
+        {"UriPath": {}},
+        "ENDS_WITH",
+        route["Path"],
+    )
