@@ -7,22 +7,30 @@ protections fails here, by name.
 from __future__ import annotations
 
 import json
+import shlex
+import tomllib
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from incytes_billing.errors import InvalidSignature
 from incytes_billing.models.usage import MAX_BATCH_RECORDS, BatchUsageInput, UsageBatchRequest
 from local_stack.template import (
     FUNCTION_TYPE,
     StackResources,
+    TemplateError,
     _resolver,
     function_properties,
+    resolve_parameters,
 )
-from tests.support import template
+from local_stack.webhook_event import signed
+from tests.support import PROJECT_ROOT, Invoke, load_event, template
 
 TEMPLATE = template()
 RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
+# The existing pattern: an alarm notifies the on-call topic when the stack has one.
+NOTIFY_ON_CALL = {"Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]}
 # The account's unreserved pool keeps at least 100; 1,000 is Lambda's default account quota.
 # https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html
 LAMBDA_UNRESERVED_MINIMUM = 100
@@ -45,6 +53,43 @@ def function_events(event_type: str) -> Iterator[tuple[str, str, dict[str, Any]]
         for event_id, event in (function_properties(TEMPLATE, logical_id).get("Events") or {}).items():
             if event["Type"] == event_type:
                 yield logical_id, event_id, event.get("Properties") or {}
+
+
+def alarms_on(namespace: str, metric: str, dimension: dict[str, Any]) -> list[str]:
+    """The alarms watching `metric` of `namespace` with exactly this one dimension (name → template value)."""
+    wanted = [{"Name": name, "Value": value} for name, value in dimension.items()]
+    return [
+        logical_id
+        for logical_id, alarm in of_type("AWS::CloudWatch::Alarm").items()
+        if (alarm["Properties"]["Namespace"], alarm["Properties"]["MetricName"]) == (namespace, metric)
+        and alarm["Properties"].get("Dimensions") == wanted
+    ]
+
+
+def queue_of(arn: Any) -> str:
+    """The template queue an ARN expression names (`!GetAtt Queue.Arn`)."""
+    assert isinstance(arn, dict), f"{arn!r} is not a template queue's ARN"
+    assert "Fn::GetAtt" in arn, f"{arn!r} is not a template queue's ARN"
+    queue, attribute = arn["Fn::GetAtt"]
+    assert (RESOURCES[queue]["Type"], attribute) == ("AWS::SQS::Queue", "Arn")
+    return str(queue)
+
+
+def dead_letter_queues() -> dict[str, str]:
+    """Every queue that receives what failed (dead-letter queue → what sends it there)."""
+    found = {}
+    for logical_id, queue in of_type("AWS::SQS::Queue").items():
+        redrive = queue["Properties"].get("RedrivePolicy")
+        if redrive:
+            found[queue_of(redrive["deadLetterTargetArn"])] = f"{logical_id} (redrive)"
+    for function, event_id, properties in (*function_events("DynamoDB"), *function_events("SQS")):
+        on_failure = (properties.get("DestinationConfig") or {}).get("OnFailure")
+        if on_failure:
+            found[queue_of(on_failure["Destination"])] = f"{function}.{event_id} (on failure)"
+    for function, event_id, properties in function_events("Schedule"):
+        if "DeadLetterConfig" in properties:
+            found[queue_of(properties["DeadLetterConfig"]["Arn"])] = f"{function}.{event_id} (schedule)"
+    return found
 
 
 # -- §5 data survives mistakes ---------------------------------------------------------------------------------
@@ -79,6 +124,136 @@ def test_every_queue_is_retained() -> None:
     assert {"StripeEventsQueue", "StripeEventsDeadLetterQueue", "UsageReporterDeadLetterQueue"} <= set(queues)
     for logical_id, queue in queues.items():
         assert (queue.get("DeletionPolicy"), queue.get("UpdateReplacePolicy")) == ("Retain", "Retain"), logical_id
+
+
+# -- §4 alarms reach someone ------------------------------------------------------------------------------------
+
+
+def test_every_alarm_notifies_on_call_and_tells_it_is_over() -> None:
+    for logical_id, alarm in of_type("AWS::CloudWatch::Alarm").items():
+        assert alarm["Properties"].get("AlarmActions") == NOTIFY_ON_CALL, logical_id
+        assert alarm["Properties"].get("OKActions") == NOTIFY_ON_CALL, logical_id
+    topic = "arn:aws:sns:us-east-1:123456789012:on-call"
+    assert evaluate({"AlarmActions": NOTIFY_ON_CALL}, AlarmTopicArn=topic) == {"AlarmActions": [topic]}
+    assert evaluate({"AlarmActions": NOTIFY_ON_CALL}) == {}  # no topic (dev): no actions, not an empty ARN
+
+
+def test_every_function_has_an_errors_and_a_throttles_alarm() -> None:
+    for function in of_type(FUNCTION_TYPE):
+        for metric in ("Errors", "Throttles"):
+            assert alarms_on("AWS/Lambda", metric, {"FunctionName": {"Ref": function}}), f"{function}: no {metric}"
+
+
+def test_api_5xx_alarm_watches_the_stage() -> None:
+    # SAM titles the REST API with the stack name: that is the ApiName dimension.
+    dimensions = [
+        {"Name": "ApiName", "Value": {"Ref": "AWS::StackName"}},
+        {"Name": "Stage", "Value": {"Ref": "Stage"}},
+    ]
+    assert [
+        logical_id
+        for logical_id, alarm in of_type("AWS::CloudWatch::Alarm").items()
+        if alarm["Properties"]["MetricName"] == "5XXError" and alarm["Properties"]["Dimensions"] == dimensions
+    ]
+    assert RESOURCES["BillingApi"]["Properties"]["StageName"] == {"Ref": "Stage"}
+
+
+def test_every_dead_letter_queue_has_an_alarm() -> None:
+    queues = dead_letter_queues()
+    assert {"StripeEventsDeadLetterQueue", "UsageReporterDeadLetterQueue", "ScheduleDeadLetterQueue"} <= set(queues)
+    for queue, source in queues.items():
+        watching = alarms_on(
+            "AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": {"Fn::GetAtt": [queue, "QueueName"]}}
+        )
+        assert watching, f"{queue} ({source}) has no alarm"
+        for logical_id in watching:
+            assert RESOURCES[logical_id]["Properties"]["Threshold"] == 1, logical_id  # one message is one failure
+
+
+def test_every_schedule_has_a_dead_letter_queue_eventbridge_may_write_and_a_retry_policy() -> None:
+    schedules = list(function_events("Schedule"))
+    assert len(schedules) >= 4
+    policies = of_type("AWS::SQS::QueuePolicy").values()
+    for function, event_id, properties in schedules:
+        queue = queue_of((properties.get("DeadLetterConfig") or {}).get("Arn"))
+        assert any(
+            {"Ref": queue} in policy["Properties"]["Queues"]
+            and any(
+                statement["Principal"] == {"Service": "events.amazonaws.com"}
+                and statement["Action"] == "sqs:SendMessage"
+                and statement["Resource"] == {"Fn::GetAtt": [queue, "Arn"]}
+                for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+            )
+            for policy in policies
+        ), f"{function}.{event_id}: EventBridge may not write to {queue}"
+        retry = properties.get("RetryPolicy") or {}
+        assert 60 <= retry.get("MaximumEventAgeInSeconds", 0) <= 86400, f"{function}.{event_id}"
+        assert 0 <= retry.get("MaximumRetryAttempts", -1) <= 185, f"{function}.{event_id}"
+
+
+def test_rejected_signatures_alarm_on_a_sustained_rate() -> None:
+    (logical_id,) = alarms_on(
+        "InCytesBilling", f"WebhookRejected_{InvalidSignature.code}", {"service": "incytes-billing"}
+    )
+    properties = RESOURCES[logical_id]["Properties"]
+    # Not one forged delivery: most periods of an hour or so (a bad rotation rejects every delivery and retry).
+    assert properties["EvaluationPeriods"] * properties["Period"] >= 3600
+    assert properties["DatapointsToAlarm"] > properties["EvaluationPeriods"] // 2
+
+
+def test_the_webhook_emits_the_metric_its_alarm_watches(invoke: Invoke, capsys: pytest.CaptureFixture[str]) -> None:
+    (logical_id,) = alarms_on("InCytesBilling", "WebhookRejected_invalid_signature", {"service": "incytes-billing"})
+    alarm = RESOURCES[logical_id]["Properties"]
+    capsys.readouterr()
+    response = invoke("WebhookFunction", signed(load_event("webhook/invoice_created.json"), "whsec_attacker"))
+    assert response["statusCode"] == 400
+    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert any(
+        directive["Namespace"] == alarm["Namespace"]
+        and {"Name": alarm["MetricName"], "Unit": "Count"} in directive["Metrics"]
+        and ["service"] in directive["Dimensions"]
+        and record["service"] == alarm["Dimensions"][0]["Value"]
+        for record in emitted
+        for directive in record["_aws"]["CloudWatchMetrics"]
+    ), emitted
+
+
+def test_prod_requires_an_alarm_topic_and_a_finance_email() -> None:
+    def failed(**overrides: str) -> list[str]:
+        return [
+            assertion["AssertDescription"]
+            for rule in TEMPLATE["Rules"].values()
+            if evaluate(rule.get("RuleCondition", True), **overrides)
+            for assertion in rule["Assertions"]
+            if not evaluate(assertion["Assert"], **overrides)
+        ]
+
+    missing_both = failed(Stage="prod")
+    assert len(missing_both) == 2
+    assert any("AlarmTopicArn" in text for text in missing_both)
+    assert any("FinanceEmail" in text for text in missing_both)
+    assert all("samconfig.toml" in text for text in missing_both)  # says what to do
+    topic = "arn:aws:sns:us-east-1:123456789012:on-call"
+    assert failed(Stage="prod", AlarmTopicArn=topic) == [next(t for t in missing_both if "FinanceEmail" in t)]
+    assert failed(Stage="prod", AlarmTopicArn=topic, FinanceEmail="finance@example.com") == []
+    assert failed(Stage="dev") == []
+
+
+def samconfig_overrides(environment: str) -> dict[str, str]:
+    config = tomllib.loads((PROJECT_ROOT / "samconfig.toml").read_text())
+    pairs = shlex.split(config[environment]["deploy"]["parameters"]["parameter_overrides"])
+    return dict(pair.split("=", 1) for pair in pairs)
+
+
+def test_samconfig_prod_carries_placeholders_that_fail_until_replaced() -> None:
+    overrides = samconfig_overrides("prod")
+    for name in ("AlarmTopicArn", "FinanceEmail"):
+        assert overrides[name].startswith("REPLACE-ME"), name
+        with pytest.raises(TemplateError, match=name):
+            resolve_parameters(TEMPLATE, {name: overrides[name]})
+    real = {"AlarmTopicArn": "arn:aws:sns:us-east-1:123456789012:on-call", "FinanceEmail": "finance@example.com"}
+    assert resolve_parameters(TEMPLATE, {**overrides, **real})["Stage"] == "prod"
+    assert "AlarmTopicArn" not in samconfig_overrides("dev")  # dev may go without
 
 
 # -- §2 nothing can flood the account ----------------------------------------------------------------------------
