@@ -291,6 +291,11 @@ def test_every_request_driven_function_has_reserved_concurrency_and_the_defaults
     ]
     assert {"Ref": webhook_parameter} not in others
     assert reserved + LAMBDA_UNRESERVED_MINIMUM <= LAMBDA_DEFAULT_ACCOUNT_CONCURRENCY
+    deploy_notes = " ".join((PROJECT_ROOT / "README.md").read_text().split())
+    assert (
+        f"the defaults reserve {reserved}, so the account's concurrency quota must be at least "
+        f"{reserved + LAMBDA_UNRESERVED_MINIMUM}"
+    ) in deploy_notes
 
 
 def test_queue_pollers_stay_within_their_reservation() -> None:
@@ -302,21 +307,38 @@ def test_queue_pollers_stay_within_their_reservation() -> None:
         assert number_parameter(maximum)[1] >= 2  # SQS's minimum MaximumConcurrency
 
 
+def method_throttling() -> dict[tuple[str, str], dict[str, Any]]:
+    """BillingApi's MethodSettings by (resource path, HTTP method), as API Gateway writes them."""
+    return {(s["ResourcePath"], s["HttpMethod"]): s for s in RESOURCES["BillingApi"]["Properties"]["MethodSettings"]}
+
+
+def method_path(route: dict[str, Any]) -> tuple[str, str]:
+    # API Gateway writes each "/" of a method's path as "~1".
+    return "/" + route["Path"].replace("/", "~1"), route["Method"].upper()
+
+
 def test_stage_throttling_and_the_public_routes_own_limits() -> None:
-    settings = RESOURCES["BillingApi"]["Properties"]["MethodSettings"]
-    by_method = {(s["ResourcePath"], s["HttpMethod"]): s for s in settings}
+    by_method = method_throttling()
     default = by_method[("/*", "*")]
     number_parameter(default["ThrottlingRateLimit"])
     number_parameter(default["ThrottlingBurstLimit"])
     public = [(f, p) for f, _, p in function_events("Api") if (p.get("Auth") or {}).get("Authorizer") == "NONE"]
     assert "WebhookFunction" in [f for f, _ in public]
     for function, route in public:
-        # API Gateway writes each "/" of a method's path as "~1".
-        own = by_method.get(("/" + route["Path"].replace("/", "~1"), route["Method"].upper()))
+        own = by_method.get(method_path(route))
         assert own is not None, f"{function}: {route['Path']} has no throttling of its own"
-        rate, burst = number_parameter(own["ThrottlingRateLimit"]), number_parameter(own["ThrottlingBurstLimit"])
-        assert rate[1] <= number_parameter(default["ThrottlingRateLimit"])[1]
-        assert burst[1] <= number_parameter(default["ThrottlingBurstLimit"])[1]
+        number_parameter(own["ThrottlingRateLimit"])
+        number_parameter(own["ThrottlingBurstLimit"])
+
+
+def test_a_burst_api_gateway_admits_finds_executions_free() -> None:
+    """A throttled function reaches the client as a 500: API Gateway's 429 must come first, for a burst at least."""
+    by_method = method_throttling()
+    for function, event_id, route in function_events("Api"):
+        setting = by_method.get(method_path(route), by_method[("/*", "*")])
+        _, burst = number_parameter(setting["ThrottlingBurstLimit"])
+        _, reserved = number_parameter(RESOURCES[function]["Properties"]["ReservedConcurrentExecutions"])
+        assert burst <= reserved, f"{function}.{event_id}: a burst of {burst} for {reserved} executions"
 
 
 def test_waf_resources_exist_only_when_enabled() -> None:
