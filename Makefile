@@ -10,12 +10,19 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SAM_VENV := .venv-sam
 SAM := $(SAM_VENV)/bin/sam
+CHECKOV_VENV := .venv-checkov
+CHECKOV := $(CHECKOV_VENV)/bin/checkov
+# Findings that other issue-11 work fixes: reported but not failing until it lands, then empty these.
+# §2 reserved concurrency (CKV_AWS_115), §3 API access logs (CKV_AWS_76), §5 point-in-time recovery (CKV_AWS_28)
+# and DeletionPolicy/UpdateReplacePolicy on tables and queues (cfn-lint I3011).
+CHECKOV_PENDING :=
+CFN_LINT_PENDING :=
 export PYTHONPATH := $(CURDIR)/layers/shared:$(CURDIR)/devtools:$(CURDIR)
 export PYTHONDONTWRITEBYTECODE := 1
 # Two workers: CI machines have 2 cores, and the 10,000-record reliability test alone takes a minute or two.
 PYTEST_ARGS ?= -n 2
 
-.PHONY: help venv test lint typecheck cfn-lint pytest local invoke inbox webhook-event usage-event emulator catalog sam-venv sam-check sam-build webhook-event bench clean
+.PHONY: help venv test lint typecheck cfn-lint checkov checkov-venv pytest local invoke inbox webhook-event usage-event emulator catalog sam-venv sam-check sam-build webhook-event bench clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -29,7 +36,7 @@ $(VENV)/.installed: requirements-dev.txt layers/shared/requirements.txt
 
 venv: $(VENV)/.installed ## create the project virtualenv from pinned dependencies
 
-test: venv lint typecheck cfn-lint pytest ## the whole test suite: ruff, mypy, cfn-lint, pytest
+test: venv lint typecheck cfn-lint checkov pytest ## the whole test suite: ruff, mypy, cfn-lint, checkov, pytest
 
 lint: venv
 	$(VENV)/bin/ruff check .
@@ -38,8 +45,23 @@ lint: venv
 typecheck: venv
 	$(VENV)/bin/mypy
 
+# Informational checks too: each one left is fixed, or ignored in the resource's Metadata with the reason.
 cfn-lint: venv
-	$(VENV)/bin/cfn-lint template.yaml
+	$(VENV)/bin/cfn-lint --include-checks I $(if $(CFN_LINT_PENDING),--ignore-checks $(CFN_LINT_PENDING)) -- template.yaml
+
+# checkov pins its own dependencies: it gets a virtualenv of its own, like aws-sam-cli. It runs offline
+# (--skip-download: no platform guidelines fetched).
+$(CHECKOV_VENV)/.installed:
+	$(BOOTSTRAP_PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet checkov==3.3.30
+	touch $@
+
+checkov-venv: $(CHECKOV_VENV)/.installed
+
+# Each skipped check carries its reason in the resource's Metadata (checkov: skip: [{id, comment}]).
+checkov: checkov-venv ## checkov on template.yaml (in its own .venv-checkov)
+	env -u PYTHONPATH $(CHECKOV) --file template.yaml --framework cloudformation --quiet --compact --skip-download \
+	  $(if $(CHECKOV_PENDING),--soft-fail-on $(CHECKOV_PENDING))
 
 pytest: venv
 	@$(PY) -c 'import sys; v=sys.version_info; print(f"pytest on Python {v.major}.{v.minor}" + ("" if v[:2]==(3,13) else " (NOT the Lambda runtime 3.13)"))'
@@ -102,4 +124,4 @@ bench: venv ## cold start with/without bytecode; usage reporting vs a naive repo
 	$(PY) benchmarks/usage_reporting.py --records 1000 --funders 5 --rounds 10 --out build/bench/usage_trickle.json
 
 clean: ## remove virtualenvs and build output
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam build
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .aws-sam build
