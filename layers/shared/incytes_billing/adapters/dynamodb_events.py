@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, cast
 
+from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
 from incytes_billing.adapters.dynamodb_items import is_conditional_check_failure
@@ -22,6 +23,8 @@ RETENTION_SECONDS = 90 * 24 * 3600
 # processor re-fetches the rest from Stripe by the event's id.
 MAX_STORED_PAYLOAD_BYTES = 350_000
 
+logger = Logger(child=True)
+
 
 def storable_payload(payload: str) -> str:
     """The payload as it is stored: whole when it fits in an item, else its envelope (marked payload_omitted)."""
@@ -33,6 +36,9 @@ class DynamoDBStripeEventStore:
         self._table = table
 
     def insert(self, event: VerifiedEvent, *, received_at: int) -> bool:
+        payload = storable_payload(event.payload)
+        if payload is not event.payload:
+            logger.info("stripe event stored without its payload: too large", extra={"event_id": event.event_id})
         try:
             self._table.put_item(
                 Item={
@@ -42,7 +48,7 @@ class DynamoDBStripeEventStore:
                     "kind": event.kind,
                     "livemode": event.livemode,
                     "api_version": event.api_version or "",
-                    "payload": storable_payload(event.payload),
+                    "payload": payload,
                     "status": "received",
                     "received_at": received_at,
                     "expires_at": received_at + RETENTION_SECONDS,
