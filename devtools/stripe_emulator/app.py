@@ -70,6 +70,7 @@ class LoggedRequest:
     internal_error: bool = False  # an exception in the emulator answered 500 (never an injected fault)
     error: str | None = None  # the exception: "KeyError: 'next_invoice_sequence'"
     traceback: list[str] | None = None  # its innermost frames, innermost last
+    api_key: str | None = None  # the key presented, masked as Stripe shows keys ("sk_test_****d000"); None: none
 
     def as_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -330,6 +331,7 @@ class EmulatorApp:
                 internal_error=crash is not None,
                 error=summary(crash) if crash is not None else None,
                 traceback=short_traceback(crash) if crash is not None else None,
+                api_key=_mask_key(_presented_key(request)) or None,
             )
         )
         return response

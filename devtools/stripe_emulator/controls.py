@@ -12,7 +12,7 @@
 ``DELETE /_emulator/faults`` disarm all
 ``GET /_emulator/requests``  ``{"data": [{"method", "path", "status", "idempotency_key", "time",
                              "request_id", "idempotent_replayed", "internal_error", "error",
-                             "traceback"}, ...]}`` in arrival order
+                             "traceback", "api_key"}, ...]}`` in arrival order (the key masked)
 ``DELETE /_emulator/requests`` clear the log
 ``GET /_emulator/internal_errors`` ``{"data": [{"source", "method", "path", "request_id", "time", "error",
                              "traceback"}, ...]}``: the emulator's own failures since the last reset

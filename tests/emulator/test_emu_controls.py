@@ -73,6 +73,20 @@ def test_request_log_counts_stripe_calls(emulator: StripeEmulator, emulator_clie
     assert emulator.requests_log() == []
 
 
+def test_request_log_names_the_key_each_request_used_masked(emulator: StripeEmulator) -> None:
+    """Each logged request carries the API key it presented, masked as Stripe shows keys in its errors
+    (https://docs.stripe.com/keys): enough to tell a rotated key from the old one, never the key itself."""
+    make_client("sk_test_before_rotation_0001", emulator.url).v1.customers.list()
+    make_client("sk_test_after_rotation_0002", emulator.url).v1.customers.list()
+    with pytest.raises(stripe.AuthenticationError):
+        make_client("", emulator.url).v1.customers.list()
+    assert [entry["api_key"] for entry in emulator.requests_log()] == [
+        "sk_test_" + "*" * 16 + "0001",
+        "sk_test_" + "*" * 15 + "0002",
+        None,
+    ]
+
+
 def test_control_client_drives_a_remote_emulator(emulator: StripeEmulator) -> None:
     """``EmulatorControl`` wraps the HTTP controls for emulators in other processes."""
     control = EmulatorControl(emulator.url)

@@ -97,12 +97,12 @@ class FakeStripe:
 
 
 class Harness:
-    def __init__(self, funders: MemoryFunders, **options: Any) -> None:
+    def __init__(self, funders: MemoryFunders, stripe: FakeStripe | None = None, **options: Any) -> None:
         self.funders = funders
         self.events = MemoryEventStore()
         self.invoices = MemoryInvoices()
         self.finance = MemoryFinance()
-        self.stripe = FakeStripe()
+        self.stripe = stripe or FakeStripe()
         self.processor = EventProcessor(
             events=self.events,
             funders=funders,

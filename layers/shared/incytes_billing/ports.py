@@ -192,6 +192,11 @@ class InvoiceGateway(Protocol):
         """Every line of the invoice, page after page (an invoice object embeds only the first page)."""
         ...
 
+    def fetch_event(self, event_id: str) -> dict[str, Any] | None:
+        """The snapshot event as plain JSON, rendered in the API version of its creation; None once Stripe no
+        longer has it (events are kept 30 days)."""
+        ...
+
 
 class UsageRepository(Protocol):
     def insert(self, record: UsageRecord) -> bool:
@@ -291,12 +296,14 @@ class MeterSummaryGateway(Protocol):
         ...
 
 
-class UndeliveredEvents(Protocol):
-    def undelivered_events(self, *, since: int) -> list[str]:
-        """Raw JSON of the events Stripe could not deliver to us (events.list delivery_success=false)."""
-        ...
-
+class CurrentObjects(Protocol):
     def current_object(self, object_type: str, object_id: str) -> dict[str, Any] | None:
         """The object as Stripe renders it now in our pinned API version; None when Stripe no longer has it
         or its type is not one we re-fetch."""
+        ...
+
+
+class UndeliveredEvents(CurrentObjects, Protocol):
+    def undelivered_events(self, *, since: int) -> list[str]:
+        """Raw JSON of the events Stripe could not deliver to us (events.list delivery_success=false)."""
         ...

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING
 
 import boto3
@@ -106,25 +106,31 @@ def webhook_ingress() -> WebhookIngress:
     return WebhookIngress(events, SqsEventQueue(boto3.client("sqs"), settings().require("stripe_events_queue_url")))
 
 
-@cache
 def event_processor() -> EventProcessor:
+    """The same processor while the Stripe key is unchanged; a rotated key (seen once the parameter cache expires)
+    gets a new one built on the new key's gateway."""
+    return _event_processor_for(stripe_gateway())
+
+
+@lru_cache(maxsize=1)  # only the current key's: one built for a rotated-out key is let go
+def _event_processor_for(gateway: StripeGateway) -> EventProcessor:
     config = settings()
     return EventProcessor(
         events=DynamoDBStripeEventStore(_table("stripe_events_table_name")),
         funders=funder_repository(),
         invoices=DynamoDBInvoiceRepository(_table("invoices_table_name")),
         finance=finance_notices(),
-        stripe=stripe_gateway(),
+        stripe=gateway,
         settings=FinanceSettings(api_base_url=config.api_base_url),
         catalog=catalog(),
         # Only where the usage tables are configured (the webhook processor): meter error reports settle usage.
-        meter_errors=meter_error_settler() if config.usage_batches_table_name else None,
+        meter_errors=_meter_error_settler(gateway) if config.usage_batches_table_name else None,
         unlinked_customer_grace_seconds=config.unlinked_customer_grace_seconds,
     )
 
 
-def meter_error_settler() -> MeterErrorSettler:
-    return MeterErrorSettler(usage_repository(), _batch_store(), stripe_gateway())
+def _meter_error_settler(gateway: StripeGateway) -> MeterErrorSettler:
+    return MeterErrorSettler(usage_repository(), _batch_store(), gateway)
 
 
 def _batch_store() -> DynamoDBMeterBatchStore:
@@ -194,7 +200,7 @@ def reset() -> None:
         catalog,
         idempotency_store,
         webhook_ingress,
-        event_processor,
+        _event_processor_for,
         finance_notices,
     ):
         cached.cache_clear()

@@ -5,16 +5,30 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, cast
 
+from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
 from incytes_billing.adapters.dynamodb_items import is_conditional_check_failure
-from incytes_billing.models.events import EventKind, EventStatus, StoredEvent, VerifiedEvent
+from incytes_billing.models.events import EventKind, EventStatus, StoredEvent, VerifiedEvent, envelope_of
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
 
 # Events are kept well past Stripe's 3 days of retries and 30 days of events.list, then expire (TTL).
 RETENTION_SECONDS = 90 * 24 * 3600
+# DynamoDB refuses an item over 400 KB (409,600 bytes: attribute names plus values, a string counted as its UTF-8
+# bytes). The payload is measured alone, as UTF-8 bytes, against a bound well under the limit: the item's other
+# attributes (ids, type, status, timestamps, requeue_after set later) stay under 1 KB, and the margin leaves room
+# for them whatever they become. A larger event is stored as its envelope (models.events.envelope_of): the
+# processor re-fetches the rest from Stripe by the event's id.
+MAX_STORED_PAYLOAD_BYTES = 350_000
+
+logger = Logger(child=True)
+
+
+def storable_payload(payload: str) -> str:
+    """The payload as it is stored: whole when it fits in an item, else its envelope (marked payload_omitted)."""
+    return payload if len(payload.encode()) <= MAX_STORED_PAYLOAD_BYTES else envelope_of(payload)
 
 
 class DynamoDBStripeEventStore:
@@ -22,6 +36,9 @@ class DynamoDBStripeEventStore:
         self._table = table
 
     def insert(self, event: VerifiedEvent, *, received_at: int) -> bool:
+        payload = storable_payload(event.payload)
+        if payload is not event.payload:
+            logger.info("stripe event stored without its payload: too large", extra={"event_id": event.event_id})
         try:
             self._table.put_item(
                 Item={
@@ -31,7 +48,7 @@ class DynamoDBStripeEventStore:
                     "kind": event.kind,
                     "livemode": event.livemode,
                     "api_version": event.api_version or "",
-                    "payload": event.payload,
+                    "payload": payload,
                     "status": "received",
                     "received_at": received_at,
                     "expires_at": received_at + RETENTION_SECONDS,

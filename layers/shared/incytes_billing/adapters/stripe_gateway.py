@@ -580,6 +580,13 @@ class StripeGateway:
 
         return self._call(total)
 
+    def fetch_event(self, event_id: str) -> dict[str, Any] | None:
+        # Retrievable for 30 days: "You can access events through the Retrieve Event API for 30 days"
+        # (https://docs.stripe.com/api/events; https://support.stripe.com/questions/stripe-event-retention-period).
+        # Rendered in the API version of the event's creation, like events.list.
+        event = self._call_or_none(lambda: self._client.v1.events.retrieve(event_id))
+        return None if event is None else event.to_dict(recursive=True, for_json=True)
+
     def fetch_thin_event(self, event_id: str) -> dict[str, Any]:
         event = self._call(lambda: self._client.v2.core.events.retrieve(event_id))
         return event.to_dict(recursive=True, for_json=True)

@@ -18,9 +18,10 @@ from incytes_billing.config import UNLINKED_CUSTOMER_GRACE_SECONDS
 from incytes_billing.domain.finance import FinanceNotices
 from incytes_billing.domain.funder_updates import MAX_WRITE_ATTEMPTS, update_funder
 from incytes_billing.domain.meter_errors import METER_ERROR_EVENTS, MeterErrorOutcome, MeterErrorSettler
+from incytes_billing.domain.webhooks import with_current_object
 from incytes_billing.errors import ConcurrentUpdate, RetryLater
 from incytes_billing.models.catalog import CatalogConfig
-from incytes_billing.models.events import EventStatus, FinanceNotice, StoredEvent
+from incytes_billing.models.events import PAYLOAD_OMITTED, EventStatus, FinanceNotice, StoredEvent
 from incytes_billing.models.funder import Funder
 from incytes_billing.models.invoice import FIRST_INVOICE_REASON, STATUS_RANK, InvoiceLine, InvoiceRecord, ReviewStatus
 from incytes_billing.models.stripe_events import (
@@ -104,12 +105,26 @@ class EventProcessor:
             self._events.mark(event_id, "ignored")  # recorded, not applied
             return "ignored"
         try:
-            handler(event, json.loads(event.payload))
+            handler(event, self._body_of(event))
         except NotAFundersEvent:
             self._events.mark(event_id, "ignored")
             return "ignored"
         self._events.mark(event_id, "processed")
         return "processed"
+
+    def _body_of(self, event: StoredEvent) -> dict[str, Any]:
+        """The event's whole body. One too large to store whole (the webhook kept its envelope) is read again from
+        Stripe by its id, its object re-fetched as a replayed event's is; while Stripe is unavailable the
+        StripeUnavailable raised here makes the message come back. Past events.retrieve's 30 days the envelope is
+        completed with the object alone; when neither can be had the event is retried, then dead-lettered."""
+        body: dict[str, Any] = json.loads(event.payload)
+        if not body.get(PAYLOAD_OMITTED):
+            return body
+        fetched = self._stripe.fetch_event(event.event_id)
+        full = with_current_object(fetched or body, self._stripe) or fetched
+        if full is None:
+            raise RetryLater(f"event {event.event_id} was too large to store and Stripe no longer has it")
+        return full
 
     def take_meter_error_outcome(self) -> MeterErrorOutcome:
         """What error reports did since last asked: the handler turns it into the failed-usage metric."""

@@ -20,7 +20,7 @@ from incytes_billing.domain.batch_checks import (
 )
 from incytes_billing.domain.finance import FinanceNotices
 from incytes_billing.domain.reporting import OLDEST_ACCEPTED_SECONDS
-from incytes_billing.domain.webhooks import Receipt, WebhookIngress
+from incytes_billing.domain.webhooks import Receipt, WebhookIngress, with_current_object
 from incytes_billing.models.catalog import CatalogConfig
 from incytes_billing.models.events import FinanceNotice, VerifiedEvent
 from incytes_billing.models.funder import Funder
@@ -189,7 +189,7 @@ class Reconciler:
         return outcome
 
     def _replay(self, body: dict[str, Any], snapshot: str) -> Receipt:
-        payload = self._with_current_object(body) or snapshot
+        current = with_current_object(body, self._undelivered)  # else the snapshot, verbatim
         event = VerifiedEvent(
             event_id=body["id"],
             type=body["type"],
@@ -197,21 +197,9 @@ class Reconciler:
             kind="snapshot",
             livemode=bool(body.get("livemode", False)),
             api_version=body.get("api_version"),
-            payload=payload,
+            payload=snapshot if current is None else json.dumps(current),
         )
         return self._ingress.accept(event)
-
-    def _with_current_object(self, body: dict[str, Any]) -> str | None:
-        """events.list renders an old event in the API version of its creation: the event's payload with the
-        object as Stripe has it now (our pinned version), or None to keep the snapshot (it cannot be re-fetched)."""
-        snapshot = body["data"]["object"]
-        if not (snapshot.get("object") and snapshot.get("id")):
-            return None
-        current = self._undelivered.current_object(str(snapshot["object"]), str(snapshot["id"]))
-        if current is None:
-            return None
-        body["data"]["object"] = current
-        return json.dumps(body)
 
 
 def _touched(batch: MeterBatch) -> int:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from incytes_billing.models.events import VerifiedEvent
-from incytes_billing.ports import EventQueue, StripeEventStore
+from incytes_billing.ports import CurrentObjects, EventQueue, StripeEventStore
 
 Receipt = Literal["stored", "duplicate"]
 
@@ -50,3 +50,17 @@ class WebhookIngress:
             self._events.hold_requeue(event_id, until=now)  # not handed off: the next delivery queues it
             raise
         self._events.hold_requeue(event_id, until=now + MAX_RETRY_DELAY_SECONDS)
+
+
+def with_current_object(event: dict[str, Any], objects: CurrentObjects) -> dict[str, Any] | None:
+    """An event read back from Stripe's events API (events.list, events.retrieve) is rendered in the API version of
+    its creation: the event with its object as Stripe has it now, in our pinned version, or None when that object
+    cannot be re-fetched (no type or id, a type we do not re-fetch, or gone). Replayed and re-fetched events alike."""
+    data = event.get("data")
+    snapshot = data.get("object") if isinstance(data, dict) else None
+    if not (isinstance(data, dict) and isinstance(snapshot, dict) and snapshot.get("object") and snapshot.get("id")):
+        return None
+    current = objects.current_object(str(snapshot["object"]), str(snapshot["id"]))
+    if current is None:
+        return None
+    return {**event, "data": {**data, "object": current}}

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 EventKind = Literal["snapshot", "thin"]
 EventStatus = Literal["received", "processed", "ignored"]
@@ -20,6 +21,23 @@ class VerifiedEvent:
     livemode: bool
     api_version: str | None
     payload: str  # the raw body, kept verbatim for processing and replay
+
+
+# Set in the envelope kept instead of an event too large to store whole (see `envelope_of`).
+PAYLOAD_OMITTED = "payload_omitted"
+# What an envelope keeps of the event: enough to apply it once the rest is re-fetched from Stripe by its id.
+ENVELOPE_FIELDS = ("id", "object", "type", "created", "livemode", "api_version", "request", "account")
+
+
+def envelope_of(payload: str) -> str:
+    """The event without its object's content: its envelope, data.object's `id` and `object` (what the object is,
+    to re-fetch it), and PAYLOAD_OMITTED. A few hundred bytes whatever the event's size."""
+    body: dict[str, Any] = json.loads(payload)
+    data = body.get("data")
+    snapshot = data.get("object") if isinstance(data, dict) else None
+    kept = {name: snapshot[name] for name in ("id", "object") if name in snapshot} if isinstance(snapshot, dict) else {}
+    envelope = {name: body[name] for name in ENVELOPE_FIELDS if name in body}
+    return json.dumps({**envelope, "data": {"object": kept}, PAYLOAD_OMITTED: True})
 
 
 @dataclass(frozen=True, slots=True)
