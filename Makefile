@@ -108,8 +108,9 @@ sam-build: sam-venv ## sam build (arm64 layer with python3.13 bytecode) into .aw
 	@if [ -z "$(PY313)" ]; then echo "sam build needs a python3.13 (the Lambda runtime); see 'pyenv versions'" >&2; exit 1; fi
 	env -u PYTHONPATH PATH="$(dir $(PY313)):$$PATH" SAM_CLI_TELEMETRY=0 $(SAM) build
 
-sam-check: sam-venv ## sam validate --lint, sam build, then check the built layer's bytecode
+sam-check: sam-venv ## sam validate --lint, SAM's transform linted per stage, sam build, then check the built layer's bytecode
 	env -u PYTHONPATH SAM_CLI_TELEMETRY=0 $(SAM) validate --lint
+	$(SAM_VENV)/bin/python -m devtools_checks.sam_transform template.yaml
 	$(MAKE) --no-print-directory sam-build
 	$(BOOTSTRAP_PYTHON) -m devtools_checks.layer_bytecode .aws-sam/build/SharedLayer --require incytes_billing
 

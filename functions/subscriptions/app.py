@@ -60,7 +60,10 @@ def _announce(funder_id: str, invoice_id: str) -> None:
     a failure here must not turn the click into an error (a retry would find the subscription and answer 409);
     the invoice.created webhook and the 15-minute hold check announce it too, under the same notice key."""
     try:
-        wiring.event_processor().announce_first_invoice(funder_id, invoice_id)
+        context = app.current_event.request_context
+        wiring.event_processor().announce_first_invoice(
+            funder_id, invoice_id, api_base_url=wiring.approval_base_url(context.domain_name, context.stage)
+        )
     except Exception:  # logged, and re-driven by the webhook path: never lost
         logger.exception("review notice not sent by the create path", extra={"invoice_id": invoice_id})
         metrics.add_metric(name="ReviewNoticeDeferred", unit=MetricUnit.Count, value=1)

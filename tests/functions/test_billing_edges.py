@@ -338,12 +338,17 @@ def test_the_create_path_announces_the_first_invoice_once_without_waiting_for_it
 ) -> None:
     """Issue 9 §4: Finance heard of a re-subscription's draft only from the reminder, days later. The click now
     sends the review notice itself; the webhook's (same notice key) adds nothing."""
-    created = invoke(SUBSCRIPTIONS, load_event("subscriptions/post_subscription.json"))
+    event = load_event("subscriptions/post_subscription.json")
+    created = invoke(SUBSCRIPTIONS, event)
     assert created["statusCode"] == 201, created["body"]
     invoice_id = body_of(created)["first_invoice"]["id"]
 
     (notice,) = messages_of(pipeline, "invoice.review_requested")  # no webhook delivered yet
     assert json.loads(notice["Message"])["invoice"]["invoice_id"] == invoice_id
+    # The template cannot give this function its API's URL (a dependency cycle): the link is the request's API.
+    context = event["requestContext"]
+    expected = f"https://{context['domainName']}/{context['stage']}/invoices/{invoice_id}/approve"
+    assert json.loads(notice["Message"])["approve_url"] == expected
     assert [i["invoice_id"] for i in listed(invoke, "pending")] == [invoice_id]
 
     pipeline.deliver(pipeline.stripe_event("invoice.created", invoice_id))

@@ -60,7 +60,8 @@ class Settings:
     invoices_table_name: str | None
     notifications_table_name: str | None
     finance_topic_arn: str | None
-    api_base_url: str  # where Finance's messages point for approvals
+    # Where Finance's messages point for approvals; None - not configured (see wiring.approval_base_url).
+    api_base_url: str | None
     notification_claim_stale_seconds: int
     usage_table_name: str | None
     usage_batches_table_name: str | None
@@ -98,7 +99,7 @@ class Settings:
             invoices_table_name=env.get("INVOICES_TABLE_NAME") or None,
             notifications_table_name=env.get("NOTIFICATIONS_TABLE_NAME") or None,
             finance_topic_arn=env.get("FINANCE_TOPIC_ARN") or None,
-            api_base_url=env.get("API_BASE_URL") or "http://127.0.0.1:3000",
+            api_base_url=env.get("API_BASE_URL") or None,
             notification_claim_stale_seconds=int(env.get("NOTIFICATION_CLAIM_STALE_SECONDS", "300")),
             usage_table_name=env.get("USAGE_TABLE_NAME") or None,
             usage_batches_table_name=env.get("USAGE_BATCHES_TABLE_NAME") or None,

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 # The Stripe key is re-read at most this often, so a rotated key is picked up without a redeploy.
 SECRET_MAX_AGE_SECONDS = 300
+LOCAL_API_BASE_URL = "http://127.0.0.1:3000"  # the local stack's API: where approve links point when nothing is set
 
 
 @cache
@@ -121,12 +122,21 @@ def _event_processor_for(gateway: StripeGateway) -> EventProcessor:
         invoices=DynamoDBInvoiceRepository(_table("invoices_table_name")),
         finance=finance_notices(),
         stripe=gateway,
-        settings=FinanceSettings(api_base_url=config.api_base_url),
+        settings=FinanceSettings(api_base_url=config.api_base_url or LOCAL_API_BASE_URL),
         catalog=catalog(),
         # Only where the usage tables are configured (the webhook processor): meter error reports settle usage.
         meter_errors=_meter_error_settler(gateway) if config.usage_batches_table_name else None,
         unlinked_customer_grace_seconds=config.unlinked_customer_grace_seconds,
     )
+
+
+def approval_base_url(domain_name: str | None, stage: str | None) -> str | None:
+    """The base of the approve link in a notice sent while serving a request that reached the API at
+    `domain_name`/`stage`; None - the configured API_BASE_URL, which wins when set. The template cannot give a
+    function behind the API its API's URL: the API refers to the function, so that would be a dependency cycle."""
+    if settings().api_base_url or not domain_name or not stage:
+        return None
+    return f"https://{domain_name}/{stage}"
 
 
 def _meter_error_settler(gateway: StripeGateway) -> MeterErrorSettler:

@@ -153,9 +153,10 @@ class EventProcessor:
         if event.type == "invoice.payment_failed":
             self.notify(self._payment_failed_notice(funder, record, event, livemode=invoice.livemode))
 
-    def announce_first_invoice(self, funder_id: str, invoice_id: str) -> None:
+    def announce_first_invoice(self, funder_id: str, invoice_id: str, *, api_base_url: str | None = None) -> None:
         """Tell Finance of a first invoice the API has just made and held, without waiting for its webhook (late,
-        or lost): the notice key is the webhook's, so Finance hears once whichever comes first."""
+        or lost): the notice key is the webhook's, so Finance hears once whichever comes first. `api_base_url`,
+        when given, is where the approve link points instead of the configured one."""
         funder = self._funders.get(funder_id)
         body = self._stripe.current_object("invoice", invoice_id)
         if funder is None or body is None:
@@ -164,7 +165,7 @@ class EventProcessor:
         # Recorded as of no event (0): every webhook event of the invoice is newer and wins.
         record = self._record_invoice(funder, invoice, 0, requested=False)
         if record.first_invoice and record.status == "draft":
-            self.notify(self._review_notice(funder, record, livemode=invoice.livemode))
+            self.notify(self._review_notice(funder, record, livemode=invoice.livemode, api_base_url=api_base_url))
 
     def check_held_drafts(self) -> list[str]:
         """Periodically: every first invoice awaiting review is held on Stripe (a hold that failed, or was undone,
@@ -380,10 +381,12 @@ class EventProcessor:
             reminded.append(invoice.invoice_id)
         return reminded
 
-    def _review_notice(self, funder: Funder, invoice: InvoiceRecord, *, livemode: bool) -> FinanceNotice:
+    def _review_notice(
+        self, funder: Funder, invoice: InvoiceRecord, *, livemode: bool, api_base_url: str | None = None
+    ) -> FinanceNotice:
         amount = _money(invoice.amount_due, invoice.currency)
         link = _dashboard_link(invoice.invoice_id, livemode=livemode)
-        approve = f"{self._settings.api_base_url.rstrip('/')}/invoices/{invoice.invoice_id}/approve"
+        approve = f"{(api_base_url or self._settings.api_base_url).rstrip('/')}/invoices/{invoice.invoice_id}/approve"
         lines = "\n".join(
             f"  - {line.description or 'line'}: {_money(line.amount, invoice.currency)}" for line in invoice.lines
         )
