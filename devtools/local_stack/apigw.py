@@ -15,7 +15,10 @@ Requests
   that is not UTF-8, is base64-encoded with `isBase64Encoded: true` (API Gateway would mangle non-UTF-8 text);
   text bodies are passed as-is.
 - **SigV4 is not checked.** Routes whose authorizer is AWS_IAM accept unsigned requests locally; when a request
-  is signed, `requestContext.identity.accessKey` carries its access key id (unverified).
+  is signed, `requestContext.identity.accessKey` carries its access key id (unverified). Their identity names a
+  plausible IAM caller (`userArn`, `caller`, `user`, `accountId`), as API Gateway's IAM auth does: the ARN in
+  the `X-Local-Caller-Arn` request header (a local-only control, for tests and demos), else
+  `arn:aws:iam::<account>:user/local-developer`. Routes without IAM auth have a null identity, as on AWS.
 - Bodies above 10 MB get 413, like API Gateway's payload limit.
 
 Responses
@@ -195,6 +198,26 @@ def _access_key(authorization: str | None) -> str | None:
     return match.group(1) if match else None
 
 
+LOCAL_CALLER_HEADER = "X-Local-Caller-Arn"
+_ARN_ACCOUNT = re.compile(r"^arn:aws[a-z-]*:(?:iam|sts)::(\d{12}):")
+
+
+def _iam_identity(caller_arn: str | None, account_id: str) -> dict[str, str | None]:
+    """What API Gateway's IAM auth puts in requestContext.identity for a signed caller (unverified here)."""
+    arn = caller_arn or f"arn:aws:iam::{account_id}:user/local-developer"
+    matched = _ARN_ACCOUNT.match(arn)
+    unique_id = hashlib.sha256(arn.encode()).hexdigest()[:17].upper()
+    # A role session's caller is the role's id and the session name; a user's, the user's id.
+    session = arn.rsplit("/", 1)[-1]
+    principal = f"AROA{unique_id}:{session}" if ":assumed-role/" in arn else f"AIDA{unique_id}"
+    return {
+        "userArn": arn,
+        "caller": principal,
+        "user": principal,
+        "accountId": matched.group(1) if matched else account_id,
+    }
+
+
 def _trace_id() -> str:
     return f"Root=1-{int(time.time()):08x}-{secrets.token_hex(12)}"
 
@@ -264,6 +287,9 @@ def build_proxy_event(  # noqa: PLR0917 - positional like the request line it de
     request_id = request_id or str(uuid.uuid4())
     api_id = api_id or local_api_id(route.api_logical_id)
     user_agent = _get_header(pairs, "user-agent")
+    iam: dict[str, str | None] = {"userArn": None, "caller": None, "user": None, "accountId": None}
+    if route.auth == "AWS_IAM":
+        iam = _iam_identity(_get_header(pairs, LOCAL_CALLER_HEADER), account_id)
     return {
         "resource": route.path_template,
         "path": path,
@@ -289,17 +315,17 @@ def build_proxy_event(  # noqa: PLR0917 - positional like the request line it de
             "requestId": request_id,
             "identity": {
                 "cognitoIdentityPoolId": None,
-                "accountId": None,
+                "accountId": iam["accountId"],
                 "cognitoIdentityId": None,
-                "caller": None,
+                "caller": iam["caller"],
                 "sourceIp": source_ip,
                 "principalOrgId": None,
                 "accessKey": _access_key(_get_header(pairs, "authorization")),
                 "cognitoAuthenticationType": None,
                 "cognitoAuthenticationProvider": None,
-                "userArn": None,
+                "userArn": iam["userArn"],
                 "userAgent": user_agent,
-                "user": None,
+                "user": iam["user"],
             },
             "domainName": f"{api_id}.execute-api.localhost",
             "deploymentId": "local",

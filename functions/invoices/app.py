@@ -1,4 +1,5 @@
-"""GET /invoices?review_status=… and POST /invoices/{invoice_id}/approve: Finance's review."""
+"""GET /invoices?review_status=… and POST /invoices/{invoice_id}/approve: Finance's review; GET
+/funders/{funder_id}/audit: the funder's audit trail (who did what to its billing)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from incytes_billing import wiring
+from incytes_billing.domain.audit import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from incytes_billing.http.api import create_api_resolver, json_response, resolve_json_api
+from incytes_billing.models.funder import FUNDER_ID_PATTERN
 from incytes_billing.models.invoice import ReviewStatus
 
 logger = Logger()
@@ -20,6 +23,7 @@ metrics = Metrics()
 app = create_api_resolver()
 
 InvoiceId = Annotated[str, Path(pattern=r"^in_[A-Za-z0-9]{1,250}$", description="Stripe invoice id")]
+FunderId = Annotated[str, Path(pattern=FUNDER_ID_PATTERN, description="inCytes funder id (1-128 characters)")]
 
 
 @app.get("/invoices")
@@ -33,6 +37,17 @@ def approve_invoice(invoice_id: InvoiceId) -> Response[str]:
     invoice = wiring.invoice_review_service().approve(invoice_id)
     metrics.add_metric(name="InvoiceApproved", unit=MetricUnit.Count, value=1)
     return json_response(200, {"invoice_id": invoice.invoice_id, "status": invoice.status, "review_status": "approved"})
+
+
+@app.get("/funders/<funder_id>/audit")
+def funder_audit(
+    funder_id: FunderId,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> Response[str]:
+    page = wiring.audit_history().page(funder_id, limit=limit, cursor=cursor)
+    body = {"funder_id": funder_id, "entries": [e.api_view() for e in page.entries], "next_cursor": page.next_cursor}
+    return json_response(200, body)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

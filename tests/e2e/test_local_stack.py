@@ -251,6 +251,28 @@ def test_unknown_route_is_api_gateways_403(stack: LocalStackProcess) -> None:
     assert body["error"]["message"] == "Missing Authentication Token"  # shaped by the API's GatewayResponses
 
 
+def test_a_link_is_in_the_funders_audit_trail_with_its_caller(stack: LocalStackProcess) -> None:
+    client = stripe.StripeClient("sk_test_emulator", base_addresses={"api": stack.stripe_url})
+    customer = str(client.v1.customers.create({"name": "Audited Clinic"}).id)
+    finance = "arn:aws:sts::123456789012:assumed-role/incytes-finance/finance-reviewer"
+    request = urllib.request.Request(
+        f"{stack.api_url}/funders/audited",
+        data=json.dumps({"name": "Audited", "stripe_customer_id": customer}).encode(),
+        method="PUT",
+        headers={"X-Local-Caller-Arn": finance},  # SigV4 is not checked locally: the stack names this caller
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.status == 200
+        request_id = response.headers["x-amzn-RequestId"]
+
+    status, body = _call("GET", f"{stack.api_url}/funders/audited/audit?limit=10")
+    assert status == 200, body
+    (entry,) = body["entries"]
+    assert (entry["action"], entry["request_id"], entry["caller"]["user_arn"]) == ("funder.linked", request_id, finance)
+    assert entry["stripe_request_ids"]
+    assert body["next_cursor"] is None
+
+
 def test_sigterm_stops_promptly_with_exit_0() -> None:
     process = LocalStackProcess().start()
     started = time.monotonic()

@@ -68,6 +68,7 @@ class Settings:
     meter_event_mode: MeterEventMode
     # Events about a customer no funder has are retried this long, then recorded `ignored`.
     unlinked_customer_grace_seconds: int
+    audit_table_name: str | None = None  # the functions that record billing actions (and InvoicesFunction)
 
     @classmethod
     def from_environment(cls) -> Settings:
@@ -107,6 +108,7 @@ class Settings:
             unlinked_customer_grace_seconds=int(
                 env.get("UNLINKED_CUSTOMER_GRACE_SECONDS", str(UNLINKED_CUSTOMER_GRACE_SECONDS))
             ),
+            audit_table_name=env.get("AUDIT_TABLE_NAME") or None,
         )
 
     def require(self, name: str) -> str:

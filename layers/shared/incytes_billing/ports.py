@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from incytes_billing.models.audit import AuditEntry
 from incytes_billing.models.catalog import MeterRecord, MeterSpec, PriceRecord, PriceSpec, ProductSpec
 from incytes_billing.models.events import EventStatus, FinanceNotice, StoredEvent, VerifiedEvent
 from incytes_billing.models.funder import Funder
@@ -306,4 +307,17 @@ class CurrentObjects(Protocol):
 class UndeliveredEvents(CurrentObjects, Protocol):
     def undelivered_events(self, *, since: int) -> list[str]:
         """Raw JSON of the events Stripe could not deliver to us (events.list delivery_success=false)."""
+        ...
+
+
+class AuditLog(Protocol):
+    def append(self, entry: AuditEntry) -> None:
+        """Record the entry. Never raises: the action it records is done (a Stripe write may be behind it), so
+        a write that fails is logged with the whole entry (to be restored from the logs) and counted
+        (`AuditWriteFailed`, alarmed) instead. Appending the same entry twice stores it once."""
+        ...
+
+    def page(self, funder_id: str, *, limit: int, after: str | None) -> tuple[list[AuditEntry], str | None]:
+        """The funder's entries newest first, at most `limit`, starting after the entry whose sort key is
+        `after`; with the sort key to continue from (None when there are no more)."""
         ...

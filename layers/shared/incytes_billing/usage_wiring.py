@@ -8,8 +8,10 @@ from functools import cache
 
 import boto3
 
+from incytes_billing.adapters.dynamodb_audit import DynamoDBAuditLog
 from incytes_billing.adapters.dynamodb_funders import DynamoDBFunderRepository
 from incytes_billing.adapters.dynamodb_usage import DynamoDBUsageRepository
+from incytes_billing.domain.audit import AuditTrail
 from incytes_billing.domain.usage import UsageLedger
 
 
@@ -19,4 +21,5 @@ def usage_ledger() -> UsageLedger:
     return UsageLedger(
         DynamoDBUsageRepository(dynamodb.Table(os.environ["USAGE_TABLE_NAME"])),
         DynamoDBFunderRepository(dynamodb.Table(os.environ["FUNDERS_TABLE_NAME"])),
+        audit=AuditTrail(DynamoDBAuditLog(dynamodb.Table(os.environ["AUDIT_TABLE_NAME"]))),
     )

@@ -9,6 +9,7 @@ import boto3
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 from aws_lambda_powertools.utilities.parameters import SSMProvider
 
+from incytes_billing.adapters.dynamodb_audit import DynamoDBAuditLog
 from incytes_billing.adapters.dynamodb_batches import DynamoDBMeterBatchStore
 from incytes_billing.adapters.dynamodb_events import DynamoDBStripeEventStore
 from incytes_billing.adapters.dynamodb_funders import DynamoDBFunderRepository
@@ -19,6 +20,7 @@ from incytes_billing.adapters.sns_finance import SnsFinanceNotifier
 from incytes_billing.adapters.sqs_queue import SqsEventQueue
 from incytes_billing.adapters.stripe_gateway import StripeGateway, build_stripe_client
 from incytes_billing.config import Settings
+from incytes_billing.domain.audit import AuditHistory, AuditTrail
 from incytes_billing.domain.batch_checks import BatchChecker
 from incytes_billing.domain.events import EventProcessor, FinanceSettings
 from incytes_billing.domain.finance import FinanceNotices
@@ -75,7 +77,19 @@ def funder_repository() -> DynamoDBFunderRepository:
 
 
 def funder_service() -> FunderService:
-    return FunderService(funder_repository(), stripe_gateway())
+    return FunderService(funder_repository(), stripe_gateway(), audit=audit_trail())
+
+
+def _audit_log() -> DynamoDBAuditLog:
+    return DynamoDBAuditLog(_table("audit_table_name"))
+
+
+def audit_trail() -> AuditTrail:
+    return AuditTrail(_audit_log())
+
+
+def audit_history() -> AuditHistory:
+    return AuditHistory(_audit_log(), funder_repository())
 
 
 @cache
@@ -84,7 +98,9 @@ def catalog() -> CatalogConfig:
 
 
 def subscription_service() -> SubscriptionService:
-    return SubscriptionService(funder_repository(), stripe_gateway(), catalog(), settings().subscriptions)
+    return SubscriptionService(
+        funder_repository(), stripe_gateway(), catalog(), settings().subscriptions, audit=audit_trail()
+    )
 
 
 @cache
@@ -152,6 +168,7 @@ def invoice_review_service() -> InvoiceReviewService:
         DynamoDBInvoiceRepository(_table("invoices_table_name")),
         funder_repository(),
         stripe_gateway(),
+        audit=audit_trail(),
     )
 
 

@@ -73,7 +73,13 @@ class DeadlineRequestsClient(stripe.RequestsClient):
                 "No time left in this invocation to call Stripe.", should_retry=False
             )
         self._timeout = min(self._base_timeout, usable)  # RequestsClient reads it for each request
-        return super().request(method, url, headers, post_data)
+        content, status, response_headers = super().request(method, url, headers, post_data)
+        # Every response Stripe sent (errors and the SDK's retries too) is in Stripe's request log under this
+        # id: the audit trail records them. Read here, as `last_response.request_id` misses list pages and errors.
+        stripe_request_id = response_headers.get("Request-Id") if response_headers is not None else None
+        if stripe_request_id:
+            invocation.current().note_stripe_request(str(stripe_request_id))
+        return content, status, response_headers
 
     def _should_retry(
         self, response: Any, api_connection_error: Any, num_retries: int, max_network_retries: Any

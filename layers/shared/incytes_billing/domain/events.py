@@ -231,6 +231,9 @@ class EventProcessor:
                 first_invoice=first,
                 review_status=_review_status(first, status, current, requested=requested),
                 attention=link_problem(funder, invoice.subscription_id, invoice.subscription_funder_id),
+                # The approve route's record of who approved it: no Stripe event carries it.
+                approved_by=current.approved_by if current else None,
+                approved_at=current.approved_at if current else None,
                 stripe_created=invoice.created,
                 state_event_created=max(event_created, current.state_event_created if current else 0),
                 version=(current.version + 1) if current else 1,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from incytes_billing.domain.audit import UNRECORDED, AuditTrail
 from incytes_billing.errors import (
     ConcurrentUpdate,
     CurrencyMismatch,
@@ -30,10 +31,12 @@ class FunderService:
         customers: CustomerDirectory,
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        audit: AuditTrail = UNRECORDED,
     ) -> None:
         self._funders = funders
         self._customers = customers
         self._clock = clock
+        self._audit = audit
 
     def get(self, funder_id: str) -> Funder:
         funder = self._funders.get(funder_id)
@@ -51,8 +54,25 @@ class FunderService:
                 self._funders.save(funder, expected_version=existing.version if existing else None)
             except ConcurrentUpdate:
                 continue
+            self._audit_link(existing, funder)
             return funder
         raise ConcurrentUpdate(f"Funder '{funder_id}' is being changed by another request; retry.")
+
+    def _audit_link(self, existing: Funder | None, saved: Funder) -> None:
+        """A link set, changed or cleared is a billing action; a rename or a first save without one is not."""
+        previous = existing.stripe_customer_id if existing is not None else None
+        if saved.stripe_customer_id == previous:
+            return
+        if saved.stripe_customer_id is None:
+            self._audit.record(saved.funder_id, "funder.unlinked", previous_customer_id=previous)
+        else:
+            self._audit.record(
+                saved.funder_id,
+                "funder.linked",
+                customer_id=saved.stripe_customer_id,
+                previous_customer_id=previous,
+                currency=saved.currency,
+            )
 
     def _decide(self, funder_id: str, request: FunderUpsert, existing: Funder | None) -> Funder:
         given = request.model_fields_set

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from incytes_billing.domain.audit import UNRECORDED, AuditTrail
 from incytes_billing.domain.funder_updates import MAX_WRITE_ATTEMPTS
 from incytes_billing.errors import (
     ConcurrentUpdate,
@@ -22,10 +23,18 @@ CLOSED_STATUSES = ("void", "uncollectible")
 
 
 class InvoiceReviewService:
-    def __init__(self, invoices: InvoiceRepository, funders: FunderRepository, stripe: InvoiceGateway) -> None:
+    def __init__(
+        self,
+        invoices: InvoiceRepository,
+        funders: FunderRepository,
+        stripe: InvoiceGateway,
+        *,
+        audit: AuditTrail = UNRECORDED,
+    ) -> None:
         self._invoices = invoices
         self._funders = funders
         self._stripe = stripe
+        self._audit = audit
 
     def listed(self, review_status: ReviewStatus) -> list[InvoiceRecord]:
         """The invoices in one review state, oldest first."""
@@ -57,7 +66,17 @@ class InvoiceReviewService:
                 approved = self._stripe.send_invoice(invoice_id)  # email it now, not an hour later
         else:
             approved = self._stripe.release_hold(invoice_id)  # finalized while held: let Stripe collect it
-        self._record_approval(approved)
+        # This request approved it (an approval already made returned above): its caller is the approver.
+        entry = self._audit.record(
+            funder.funder_id,
+            "invoice.approved",
+            invoice_id=invoice_id,
+            status=approved.status,
+            subscription_id=approved.subscription_id,
+            amount_due=approved.amount_due,
+            currency=approved.currency,
+        )
+        self._record_approval(approved, approver=entry.caller.user_arn, approved_at=entry.recorded_at)
         return approved
 
     def _check_approvable(self, invoice: StripeInvoice, funder: Funder) -> None:
@@ -74,14 +93,22 @@ class InvoiceReviewService:
         if subscription is None or subscription.status not in LIVE_SUBSCRIPTION_STATUSES:
             raise InvoiceSubscriptionCanceled(invoice.invoice_id, invoice.subscription_id)
 
-    def _record_approval(self, invoice: StripeInvoice) -> None:
-        """Best effort now; the invoice.finalized webhook records it too, as for a Dashboard finalization."""
+    def _record_approval(
+        self, invoice: StripeInvoice, *, approver: str | None = None, approved_at: str | None = None
+    ) -> None:
+        """Best effort now; the invoice.finalized webhook records it too, as for a Dashboard finalization.
+
+        With `approved_at`, this request made the approval: who and when are stored (once: the first approver).
+        """
         for _ in range(MAX_WRITE_ATTEMPTS):
             record = self._invoices.get(invoice.invoice_id)
             if record is None or not record.moves_forward_to(invoice.status):
                 return
             review = "approved" if record.first_invoice else record.review_status
-            if (record.status, record.review_status) == (invoice.status, review):
+            approval: dict[str, str | None] = {}
+            if approved_at is not None and record.approved_at is None:
+                approval = {"approved_by": approver, "approved_at": approved_at}
+            if (record.status, record.review_status) == (invoice.status, review) and not approval:
                 return
             try:
                 self._invoices.save(
@@ -91,6 +118,7 @@ class InvoiceReviewService:
                             "review_status": review,
                             "attention": None,
                             "version": record.version + 1,
+                            **approval,
                         }
                     ),
                     expected_version=record.version,

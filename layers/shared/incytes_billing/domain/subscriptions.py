@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from incytes_billing.config import SubscriptionPolicy
+from incytes_billing.domain.audit import UNRECORDED, AuditTrail
 from incytes_billing.domain.funder_updates import update_funder
 from incytes_billing.errors import (
     BillingError,
@@ -32,6 +33,7 @@ from incytes_billing.errors import (
     SubscriptionMissing,
     SubscriptionNotFound,
 )
+from incytes_billing.models.audit import AuditDetail
 from incytes_billing.models.catalog import CatalogConfig
 from incytes_billing.models.common import SUPPORTED_CURRENCIES, Currency
 from incytes_billing.models.funder import Funder
@@ -59,12 +61,14 @@ class SubscriptionService:
         policy: SubscriptionPolicy,
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        audit: AuditTrail = UNRECORDED,
     ) -> None:
         self._funders = funders
         self._stripe = stripe
         self._catalog = catalog
         self._policy = policy
         self._clock = clock
+        self._audit = audit
         self._kind_of_product: dict[str, ItemKind] = dict(catalog.kind_of_product())
 
     # --- POST: the one-click subscription ----------------------------------------------------------------
@@ -90,7 +94,17 @@ class SubscriptionService:
             raise
         held = _first_invoice(first_invoice) if first_invoice is not None else None
         record = self._record(subscription, "automatic", held, schedule_id=subscription.schedule_id)
-        return self._store(funder_id, record, seats=seats)
+        stored = self._store(funder_id, record, seats=seats)
+        self._audit.record(
+            funder_id,
+            "subscription.created",
+            subscription_id=subscription.subscription_id,
+            customer_id=customer_id,
+            currency=currency,
+            seats=seats,
+            first_invoice_id=held.id if held is not None else None,
+        )
+        return stored
 
     def _catalog_prices(self, currency: Currency) -> dict[ItemKind, str]:
         keys: dict[ItemKind, str] = {kind: self._catalog.lookup_key(kind, currency) for kind in ("seat", "case", "sms")}
@@ -203,12 +217,17 @@ class SubscriptionService:
                 first_invoice = _first_invoice(held) if held is not None else None
         record = self._record(subscription, "linked", first_invoice, schedule_id=subscription.schedule_id)
         seat = record.item("seat")
-        return self._store(
+        stored = self._store(
             funder_id,
             record,
             seats=seat.quantity if seat is not None and seat.quantity else None,
             currency=SUPPORTED_CURRENCIES.get(subscription.currency),
         )
+        if current is None or current.subscription_id != subscription_id:  # a repeated link changes nothing
+            self._audit.record(
+                funder_id, "subscription.linked", subscription_id=subscription_id, customer_id=customer_id
+            )
+        return stored
 
     # --- PATCH: seats --------------------------------------------------------------------------------------
 
@@ -229,7 +248,17 @@ class SubscriptionService:
         if seat.quantity != seats:
             self._stripe.set_item_quantity(seat.item_id, seats, proration_behavior=self._policy.proration_behavior)
         items = [item.model_copy(update={"quantity": seats}) if item is seat else item for item in record.items]
-        return self._store(funder_id, record.model_copy(update={"items": items}), seats=seats)
+        stored = self._store(funder_id, record.model_copy(update={"items": items}), seats=seats)
+        if seat.quantity != seats:  # the same seats again changes nothing
+            self._audit.record(
+                funder_id,
+                "subscription.seats_changed",
+                subscription_id=record.subscription_id,
+                seats=seats,
+                previous_seats=seat.quantity,
+                proration_behavior=self._policy.proration_behavior,
+            )
+        return stored
 
     # --- DELETE: cancel -----------------------------------------------------------------------------------
 
@@ -239,15 +268,25 @@ class SubscriptionService:
         if when == "period_end":
             if record.cancel_at_period_end:
                 return funder
+            first_invoice = record.first_invoice
             subscription = self._stripe.cancel_at_period_end(record.subscription_id)
-            refreshed = self._record(subscription, record.origin, record.first_invoice, schedule_id=record.schedule_id)
-            return self._store(funder_id, refreshed)
-        first_invoice = self._void_unreviewed_first_invoice(record.first_invoice)
-        # Seats are credited back only for a period that was billed: a first invoice never approved billed none.
-        billed = first_invoice is None or first_invoice.review_status not in ("pending", "canceled")
-        subscription = self._stripe.cancel_now(record.subscription_id, prorate=billed)
+            outcome: dict[str, AuditDetail] = {}
+        else:
+            first_invoice = self._void_unreviewed_first_invoice(record.first_invoice)
+            # Seats are credited back only for a period that was billed: a first invoice never approved billed none.
+            billed = first_invoice is None or first_invoice.review_status not in ("pending", "canceled")
+            subscription = self._stripe.cancel_now(record.subscription_id, prorate=billed)
+            voided = first_invoice is not None and first_invoice.review_status == "canceled"
+            outcome = {
+                "prorated": billed,
+                "voided_first_invoice_id": first_invoice.id if first_invoice and voided else None,
+            }
         refreshed = self._record(subscription, record.origin, first_invoice, schedule_id=record.schedule_id)
-        return self._store(funder_id, refreshed)
+        stored = self._store(funder_id, refreshed)
+        self._audit.record(
+            funder_id, "subscription.canceled", subscription_id=record.subscription_id, when=when, **outcome
+        )
+        return stored
 
     def _void_unreviewed_first_invoice(self, first: FirstInvoice | None) -> FirstInvoice | None:
         """A first invoice still awaiting review when the subscription is canceled now is voided: Finance never

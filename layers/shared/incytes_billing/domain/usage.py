@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from incytes_billing.domain.audit import UNRECORDED, AuditTrail
 from incytes_billing.errors import BillingError, FunderNotFound, UsageConflict, UsageOutOfWindow
 from incytes_billing.models.usage import (
     USAGE_STATUSES,
@@ -32,12 +33,21 @@ class UsageLedger:
         funders: FunderRepository,
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        audit: AuditTrail = UNRECORDED,
     ) -> None:
         self._usage = usage
         self._funders = funders
         self._clock = clock
+        self._audit = audit
 
-    def record(self, funder_id: str, usage: UsageInput, *, known_funders: set[str] | None = None) -> Receipt:
+    def record(self, funder_id: str, usage: UsageInput) -> Receipt:
+        """POST /funders/{funder_id}/usage: one record (audited when new; an identical replay is not)."""
+        receipt = self._record(funder_id, usage)
+        if receipt == "accepted":
+            self._audit.record(funder_id, "usage.accepted", accepted=1, duplicate=0, rejected=0)
+        return receipt
+
+    def _record(self, funder_id: str, usage: UsageInput, *, known_funders: set[str] | None = None) -> Receipt:
         now = self._clock()
         occurred = usage.occurred_at_utc()
         if not now - OLDEST_ACCEPTED <= occurred <= now + NEWEST_ACCEPTED:
@@ -77,7 +87,7 @@ class UsageLedger:
             }
             try:
                 usage = BatchUsageInput.model_validate(raw)
-                result["status"] = self.record(usage.funder_id, usage, known_funders=known_funders)
+                result["status"] = self._record(usage.funder_id, usage, known_funders=known_funders)
             except ValidationError as error:
                 problems = "; ".join(
                     f"{'.'.join(str(p) for p in e['loc']) or 'record'}: {e['msg']}" for e in error.errors()[:3]
@@ -86,7 +96,21 @@ class UsageLedger:
             except BillingError as error:
                 result.update(status="rejected", error={"code": error.code, "message": error.message})
             results.append(result)
+        self._audit_batch(results)
         return results
+
+    def _audit_batch(self, results: list[dict[str, Any]]) -> None:
+        """One entry per funder that had new records in the request, with its counts (not one per record):
+        a replayed batch, all duplicates, records nothing."""
+        counts: dict[str, dict[str, int]] = {}
+        for result in results:
+            funder_id = result["funder_id"]
+            if isinstance(funder_id, str):
+                tally = counts.setdefault(funder_id, {"accepted": 0, "duplicate": 0, "rejected": 0})
+                tally[result["status"]] += 1
+        for funder_id, tally in counts.items():
+            if tally["accepted"]:
+                self._audit.record(funder_id, "usage.accepted", **tally)
 
     def totals(self, funder_id: str, start: datetime | None, end: datetime | None) -> dict[str, Any]:
         if self._funders.get(funder_id) is None:

@@ -18,6 +18,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from incytes_billing import invocation
 from incytes_billing.errors import BillingError
+from incytes_billing.models.audit import Caller
 
 logger = Logger(child=True)
 # Read-only routes publish no business metric; that is expected, not worth a warning per request.
@@ -108,7 +109,9 @@ def resolve_json_api(app: APIGatewayRestResolver, event: dict[str, Any], context
     A base64 body (API Gateway's binary passthrough, `sam local generate-event --body`) is decoded here, so
     that one which is not UTF-8 is a 422 like any other malformed body.
     """
-    invocation.begin(context)  # Stripe calls fit in this invocation's time: a 503, never a timeout
+    # Stripe calls fit in this invocation's time (a 503, never a timeout); the audit trail names the caller.
+    request_context = event.get("requestContext") or {}
+    invocation.begin(context, caller=caller_of(event), http_request_id=request_context.get("requestId"))
     if _has_control_characters(event):
         # The resolver's route patterns end in `$`, which also matches before a final newline: `/funders/f1%0A`
         # would reach funder `f1`. No id holds a control character, so such a path is refused whole.
@@ -126,6 +129,17 @@ def resolve_json_api(app: APIGatewayRestResolver, event: dict[str, Any], context
     }
     multi["content-type"] = [content_types.APPLICATION_JSON]
     return app.resolve({**event, "headers": headers, "multiValueHeaders": multi}, context)
+
+
+def caller_of(event: dict[str, Any]) -> Caller:
+    """The IAM identity API Gateway put in the proxy event (AWS_IAM auth); only who, never the access key."""
+    identity = (event.get("requestContext") or {}).get("identity") or {}
+
+    def text(name: str) -> str | None:
+        value = identity.get(name)
+        return value if isinstance(value, str) and value else None
+
+    return Caller(user_arn=text("userArn"), caller=text("caller"), account_id=text("accountId"), user=text("user"))
 
 
 def _has_control_characters(event: dict[str, Any]) -> bool:

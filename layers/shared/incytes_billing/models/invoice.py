@@ -48,6 +48,10 @@ class InvoiceRecord(BaseModel):
     review_status: ReviewStatus = "not_required"
     # Why Finance must not approve it as it is (e.g. its subscription is not the funder's linked one).
     attention: str | None = None
+    # Who approved it through the API (the caller's IAM ARN) and when (UTC, RFC 3339); None when nobody did
+    # here (approved in the Dashboard, or not approved).
+    approved_by: str | None = None
+    approved_at: str | None = None
     stripe_created: int
     # `created` of the Stripe event whose state this record holds: older events never overwrite it.
     state_event_created: int = 0
