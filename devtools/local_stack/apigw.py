@@ -53,7 +53,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from local_stack.lambda_runtime import FunctionError, FunctionNotFound, LambdaRunner
+from local_stack.lambda_runtime import FunctionError, FunctionNotFound, FunctionThrottled, LambdaRunner
 from local_stack.template import (
     DEFAULT_ACCOUNT_ID,
     ApiSettings,
@@ -450,6 +450,9 @@ MISSING_AUTHENTICATION_TOKEN = _GatewayError(
 REQUEST_TOO_LARGE = _GatewayError("REQUEST_TOO_LARGE", 413, "Request Too Long", None)
 INTEGRATION_FAILURE = _GatewayError("INTEGRATION_FAILURE", 502, "Internal server error", "InternalServerErrorException")
 INTEGRATION_TIMEOUT = _GatewayError("INTEGRATION_TIMEOUT", 504, "Endpoint request timed out", None)
+# Lambda throttled the proxy integration (its 429 TooManyRequestsException): API Gateway REST answers 500
+# "Internal server error" (https://repost.aws/knowledge-center/api-gateway-internal-server-error).
+LAMBDA_THROTTLED = _GatewayError("DEFAULT_5XX", 500, "Internal server error", "InternalServerErrorException")
 
 _DEFAULT_GATEWAY_TEMPLATE = '{"message":$context.error.messageString}'
 
@@ -574,6 +577,10 @@ class ApiGateway:
             LOG.error("route %s %s: function %s cannot run locally", method, raw_path, match.route.function_logical_id)
             return self._finish(
                 gateway_response(INTEGRATION_FAILURE, api, request_id=request_id, accept=accept), request_id
+            )
+        except FunctionThrottled:
+            return self._finish(
+                gateway_response(LAMBDA_THROTTLED, api, request_id=request_id, accept=accept), request_id
             )
         except FunctionError:
             # The traceback is already on stderr (LambdaRunner logs it, as Lambda logs to CloudWatch).

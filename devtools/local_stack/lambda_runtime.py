@@ -8,7 +8,8 @@ What an invocation looks like to the handler, as on Lambda:
   (`AWS_LAMBDA_FUNCTION_NAME`, `AWS_REGION`, `_HANDLER`, ...) and `AWS_SAM_LOCAL=true` (as `sam local` sets:
   Powertools Tracer then stays off instead of looking for an X-Ray daemon);
 - a `LambdaContext` with the function's name, ARN, memory and a deadline from its `Timeout`;
-- one invocation at a time (`os.environ` is process-wide, so one lock serves every function);
+- one invocation at a time (`os.environ` is process-wide, so one lock serves every function; the running stack
+  runs concurrent invocations in worker processes instead, one per function instance: `local_stack.instances`);
 - each function has its own copies of the modules imported from its code directory and its layers (its own
   "container"): module-level caches, clients and settings read at import time do not leak between functions.
   Third-party packages (boto3, stripe, Powertools) are shared;
@@ -103,6 +104,10 @@ class FunctionError(Exception):
 
 class FunctionTimeout(FunctionError):
     pass
+
+
+class FunctionThrottled(FunctionError):
+    """Every instance the function may have is busy: Lambda refuses the invocation (429 TooManyRequests)."""
 
 
 @dataclass(frozen=True)

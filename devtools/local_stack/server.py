@@ -16,6 +16,8 @@ LOG = logging.getLogger("local_stack.api")
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # Connections waiting to be accepted (socketserver's default is 5): bursts of clients must not be refused.
+    request_queue_size = 1024
 
     def __init__(self, address: tuple[str, int], gateway: ApiGateway) -> None:
         self.gateway = gateway

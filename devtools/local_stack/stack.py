@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from local_stack.apigw import ApiGateway
+from local_stack.instances import InstancePoolRunner
 from local_stack.lambda_runtime import LambdaRunner
 from local_stack.schedules import schedule_workers
 from local_stack.server import LocalApiServer
@@ -26,7 +27,7 @@ from local_stack.template import (
     load_template,
     resolve_parameters,
 )
-from local_stack.workers import Worker
+from local_stack.workers import PollingWorker, Worker
 
 LOG = logging.getLogger(__name__)
 
@@ -182,20 +183,21 @@ def configure_aws_environment(endpoint_url: str, region: str = REGION) -> None:
         os.environ[name] = ",".join([*hosts, *(h for h in ("127.0.0.1", "localhost") if h not in hosts)])
 
 
+def runner_options(settings: StackSettings) -> dict[str, Any]:
+    """What a runner of the stack's functions is given besides the template, resources and overrides."""
+    return {
+        "extra_environment": {"STRIPE_WEBHOOK_SECRET": settings.webhook_secret},
+        "region": REGION,
+        "account_id": DEFAULT_ACCOUNT_ID,
+        "stack_name": settings.stack_name,
+    }
+
+
 def make_runner(
     settings: StackSettings, template: Template, resources: StackResources, overrides: Mapping[str, str]
 ) -> LambdaRunner:
-    """The functions of `template`, as the running stack (and `python -m local_stack.invoke`) runs them."""
-    return LambdaRunner(
-        template,
-        settings.project_root,
-        resources,
-        overrides,
-        extra_environment={"STRIPE_WEBHOOK_SECRET": settings.webhook_secret},
-        region=REGION,
-        account_id=DEFAULT_ACCOUNT_ID,
-        stack_name=settings.stack_name,
-    )
+    """The functions of `template` in this process, as `python -m local_stack.invoke` runs them."""
+    return LambdaRunner(template, settings.project_root, resources, overrides, **runner_options(settings))
 
 
 def _ensure_port_free(host: str, port: int, what: str, variable: str) -> None:
@@ -249,6 +251,7 @@ class LocalStack:
         self._moto: Any = None
         self._emulator: Any = None
         self._api: LocalApiServer | None = None
+        self._runner: InstancePoolRunner | None = None
 
     def _say(self, line: str) -> None:
         print(line, file=self.out, flush=True)
@@ -309,8 +312,10 @@ class LocalStack:
             for line in run_catalog_sync(api_key, api_base):
                 self._say(f"catalog: {line}")
 
-        runner = make_runner(s, template, resources, overrides)
-        gateway = ApiGateway.from_template(template, runner, overrides)
+        # One worker process per function instance: requests and event sources run concurrently, as on Lambda.
+        runner = self._runner = InstancePoolRunner(template, s.project_root, resources, overrides, **runner_options(s))
+        runner.start()
+        gateway = ApiGateway.from_template(template, runner.synchronous(), overrides)
         self._api = LocalApiServer(gateway, s.host, s.api_port)
         api_url = self._api.start()
         for route in gateway.routes:
@@ -352,7 +357,13 @@ class LocalStack:
 
     def stop(self) -> None:
         """Stop whatever started, last first; never raises."""
-        steps: list[tuple[str, Callable[[], None]]] = [(f"worker {w.name}", w.stop) for w in reversed(self.workers)]
+        steps: list[tuple[str, Callable[[], None]]] = []
+        if self._runner is not None:
+            # Invocations in flight would hold the workers' stop for as long as they run: tell the workers to
+            # stop, then cut those invocations short.
+            steps.extend((f"worker {w.name}", w.stop_soon) for w in self.workers if isinstance(w, PollingWorker))
+            steps.append(("function instances", self._runner.stop))
+        steps.extend((f"worker {w.name}", w.stop) for w in reversed(self.workers))
         if self._api is not None:
             steps.append(("API server", self._api.stop))
         if self._emulator is not None:
@@ -364,7 +375,7 @@ class LocalStack:
                 stop()
             except Exception:
                 LOG.exception("stopping %s failed", what)
-        self.workers, self._api, self._emulator, self._moto = [], None, None, None
+        self.workers, self._api, self._runner, self._emulator, self._moto = [], None, None, None, None
 
     def _stop_moto(self) -> None:
         self._moto.stop()

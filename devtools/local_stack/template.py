@@ -911,6 +911,26 @@ def function_environment(
     return {name: _stringify_env(name, value) for name, value in variables.items() if value is not _NO_VALUE}
 
 
+def function_reserved_concurrency(
+    template: Template | str | Path,
+    logical_id: str,
+    resources: Mapping[str, str],
+    parameter_overrides: Mapping[str, Any] | None = None,
+) -> int | None:
+    """The function's `ReservedConcurrentExecutions`, intrinsics resolved; None when it reserves none."""
+    template = _as_template(template)
+    value = function_properties(template, logical_id).get("ReservedConcurrentExecutions")
+    if value is None:
+        return None
+    resolved = _resolver(template, resources, parameter_overrides).resolve(value)
+    if resolved is _NO_VALUE or resolved is None:
+        return None
+    try:
+        return int(resolved)
+    except (TypeError, ValueError):
+        raise TemplateError(f"{logical_id}: ReservedConcurrentExecutions {resolved!r} is not a number") from None
+
+
 def function_name(template: Template | str | Path, logical_id: str, stack_name: str) -> str:
     configured = function_properties(template, logical_id).get("FunctionName")
     return configured if isinstance(configured, str) else f"{stack_name}-{logical_id}"

@@ -48,6 +48,10 @@ class PollingWorker:
         self._thread = threading.Thread(target=self._run, name=f"worker-{self.name}", daemon=True)
         self._thread.start()
 
+    def stop_soon(self) -> None:
+        """Stop after the current round, without waiting (the stack then cuts that round short)."""
+        self._stopping.set()
+
     def stop(self, timeout: float = 10.0) -> None:
         self._stopping.set()
         if self._thread is not None:
@@ -65,6 +69,8 @@ class PollingWorker:
             try:
                 busy = self._poll_once()
             except Exception:
+                if self._stopping.is_set():
+                    return  # a round cut short by the stack stopping
                 LOG.exception("worker %s failed", self.name)
                 busy = False
             if not busy:

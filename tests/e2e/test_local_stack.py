@@ -15,6 +15,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -221,6 +222,42 @@ def test_usage_is_reported_by_the_stream_worker(stack: LocalStackProcess) -> Non
             break
         time.sleep(0.5)
     assert totals == {"recorded": 6, "reported": 6, "pending": 0, "failed": 0, "unbillable": 0}
+
+
+def test_a_hanging_stripe_call_blocks_neither_other_routes_nor_the_workers(stack: LocalStackProcess) -> None:
+    """Issue 11 §2: requests run concurrently, as on API Gateway + Lambda. While one subscription request waits
+    on a hanging Stripe call, the funders route answers at once and the stream worker reports usage."""
+    hang_seconds = 5.0
+    base = f"{stack.api_url}/funders/busy-clinic"
+    other = f"{stack.api_url}/funders/slow-clinic"
+    for url, name in ((base, "Busy Clinic"), (other, "Slow Clinic")):
+        assert _call("PUT", url, {"name": name, "stripe_customer_id": new_customer(stack, name)})[0] == 200
+    assert _call("POST", f"{base}/subscription", {})[0] == 201
+    # Warm instances: what is timed below is waiting on other requests, not cold starts.
+    assert _call("GET", base)[0] == 200
+    assert _call("POST", f"{base}/usage", _usage("busy-0"))[0] == 202
+    # Subscriptions are created through a schedule (the first invoice is a draft for Finance to review).
+    fault = {"path_prefix": "/v1/subscription_schedules", "method": "POST", "count": 1, "hang_seconds": hang_seconds}
+    assert _call("POST", f"{stack.stripe_url}/_emulator/faults", fault)[0] == 200
+
+    with ThreadPoolExecutor(1) as pool:
+        hanging = pool.submit(_call, "POST", f"{other}/subscription", {})
+        time.sleep(0.5)  # the subscription request is now waiting on Stripe
+        started = time.monotonic()
+        status, funder = _call("GET", base)
+        assert (status, funder["name"]) == (200, "Busy Clinic")
+        assert time.monotonic() - started < hang_seconds / 3, "GET /funders waited for the hanging request"
+        assert _call("POST", f"{base}/usage", _usage("busy-1"))[0] == 202
+        reported = 0
+        while not hanging.done() and reported < 2:
+            reported = _call("GET", f"{base}/usage")[1]["totals"]["case"]["reported"]
+            time.sleep(0.3)
+        assert reported == 2, "the stream worker did not report usage while the subscription request hung"
+        assert hanging.result()[0] == 201  # and the hanging request completes too
+
+
+def _usage(usage_id: str) -> dict[str, Any]:
+    return {"usage_id": usage_id, "kind": "case", "quantity": 1, "occurred_at": datetime.now(UTC).isoformat()}
 
 
 def test_unknown_stripe_customer(stack: LocalStackProcess) -> None:
