@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import boto3
 
-from local_stack.template import StackResources, function_ids, resolve_parameters
+from local_stack.template import StackResources, function_environment, function_ids, resolve_parameters
 from tests.iam_grants import Grant, granted_permissions, policy_statements, recorded_aws_calls, ungranted_calls
 from tests.support import template
 
@@ -132,6 +132,15 @@ EXPECTED: dict[str, dict[tuple[str, str], str]] = {
 }
 
 
+# Template parameter naming a group's restricted Stripe key -> the functions reading it (docs/stripe-keys.md).
+STRIPE_KEY_GROUPS = {
+    "StripeFundersKeyParameterName": ["FundersFunction"],
+    "StripeSubscriptionsKeyParameterName": ["SubscriptionsFunction"],
+    "StripeInvoicesKeyParameterName": ["InvoicesFunction", "WebhookProcessorFunction", "ReviewReminderFunction"],
+    "StripeUsageKeyParameterName": ["UsageReporterFunction", "ReconcilerFunction"],
+}
+
+
 def _resource_names(resources: StackResources) -> dict[str, str]:
     """ARN -> the name EXPECTED uses for it."""
     names = {}
@@ -183,3 +192,22 @@ def test_a_call_outside_the_grants_is_reported(aws: StackResources) -> None:
     assert webhook == [f"dynamodb:GetItem on {funders_arn}", f"dynamodb:Scan on {events_arn}"]
     funders = ungranted_calls(calls, granted_permissions(template(), "FundersFunction", aws))
     assert funders == [f"dynamodb:Scan on {events_arn}"]
+
+
+def test_each_group_reads_and_may_read_only_its_own_stripe_key(aws: StackResources) -> None:
+    """With a key per group, each function's STRIPE_API_KEY_PARAMETER and its one ssm grant name its group's
+    parameter (without them, the shared one: the table above)."""
+    overrides = {parameter: f"incytes-billing/stripe-key-{n}" for n, parameter in enumerate(STRIPE_KEY_GROUPS)}
+    ssm_arn = f"arn:aws:ssm:{aws.region}:{aws.account_id}:parameter/"
+    for parameter, functions in STRIPE_KEY_GROUPS.items():
+        for function in functions:
+            environment = function_environment(template(), function, aws, overrides)
+            grants = granted_permissions(template(), function, aws, overrides)
+            assert environment["STRIPE_API_KEY_PARAMETER"] == f"/{overrides[parameter]}"
+            assert [g.resource for g in grants if g.action.startswith("ssm:")] == [ssm_arn + overrides[parameter]]
+    grouped = {function for functions in STRIPE_KEY_GROUPS.values() for function in functions}
+    stripe_keys = {
+        ssm_arn + name for name in [*overrides.values(), resolve_parameters(template())["StripeApiKeyParameterName"]]
+    }
+    for function in set(function_ids(template())) - grouped:  # they call no Stripe API
+        assert not {g.resource for g in granted_permissions(template(), function, aws, overrides)} & stripe_keys
