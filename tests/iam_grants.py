@@ -174,7 +174,7 @@ _make_api_call = BaseClient._make_api_call
 
 def _recording_api_call(client: BaseClient, operation_name: str, api_params: dict[str, Any]) -> Any:
     if _recorder.calls is not None:
-        _recorder.calls.append(_aws_call(client, operation_name, api_params))
+        _recorder.calls.extend(_aws_calls(client, operation_name, api_params))
     return _make_api_call(client, operation_name, api_params)
 
 
@@ -192,29 +192,48 @@ def recorded_aws_calls(account_id: str) -> Iterator[list[AwsCall]]:
         _recorder.calls, _recorder.account_id = outer
 
 
-def _aws_call(client: BaseClient, operation: str, params: Mapping[str, Any]) -> AwsCall:
-    """The IAM action and resource ARNs of one API call (the services and parameters this project uses)."""
+# A transaction is authorized item by item, each with the action of its kind.
+_TRANSACTION_ACTIONS = {
+    "Put": "PutItem",
+    "Update": "UpdateItem",
+    "Delete": "DeleteItem",
+    "ConditionCheck": "ConditionCheckItem",
+}
+UNMAPPED = "(no resource mapping in tests/iam_grants.py)"
+
+
+def _aws_calls(client: BaseClient, operation: str, params: Mapping[str, Any]) -> list[AwsCall]:
+    """The IAM actions and resource ARNs one API call needs (the services and parameters this project uses; any
+    other call is recorded on UNMAPPED, which no grant covers, so the check names it instead of passing)."""
     service = client.meta.service_model.signing_name
     region, account = client.meta.region_name, _recorder.account_id
-    if service == "dynamodb":
-        if operation in ("BatchGetItem", "BatchWriteItem"):
-            tables = list(params["RequestItems"])
-        elif operation.startswith("Transact"):
-            raise NotImplementedError(f"record the per-item actions of dynamodb:{operation}")
-        else:
-            tables = [params["TableName"]]
-        index = f"/index/{params['IndexName']}" if params.get("IndexName") else ""
-        arns = [f"arn:aws:dynamodb:{region}:{account}:table/{table}{index}" for table in tables]
-    elif service == "sqs":
+
+    def table_arn(body: Mapping[str, Any]) -> str:
+        index = f"/index/{body['IndexName']}" if body.get("IndexName") else ""
+        return f"arn:aws:dynamodb:{region}:{account}:table/{body['TableName']}{index}"
+
+    if service == "dynamodb" and operation in ("TransactWriteItems", "TransactGetItems"):
+        return [
+            AwsCall(f"dynamodb:{_TRANSACTION_ACTIONS.get(kind, 'GetItem')}", (table_arn(body),))
+            for item in params["TransactItems"]
+            for kind, body in item.items()
+        ]
+    if service == "dynamodb" and operation in ("BatchGetItem", "BatchWriteItem"):
+        arns = [table_arn({"TableName": table}) for table in params["RequestItems"]]
+    elif service == "dynamodb" and "TableName" in params:
+        arns = [table_arn(params)]
+    elif service == "sqs" and "QueueUrl" in params:
         arns = [f"arn:aws:sqs:{region}:{account}:{str(params['QueueUrl']).rstrip('/').rsplit('/', 1)[-1]}"]
-    elif service == "sns":
+    elif service == "sns" and "TopicArn" in params:
         arns = [str(params["TopicArn"])]
-    elif service == "ssm":
+    elif service == "ssm" and ("Name" in params or "Names" in params):
         names = params["Names"] if "Names" in params else [params["Name"]]
         arns = [f"arn:aws:ssm:{region}:{account}:parameter/{str(name).lstrip('/')}" for name in names]
+    elif service == "s3" and "Bucket" in params:
+        arns = [f"arn:aws:s3:::{params['Bucket']}" + (f"/{params['Key']}" if "Key" in params else "")]
     else:
-        raise NotImplementedError(f"no resource mapping for {service}:{operation}: add it to tests/iam_grants.py")
-    return AwsCall(f"{service}:{operation}", tuple(arns))
+        arns = [UNMAPPED]
+    return [AwsCall(f"{service}:{operation}", tuple(arns))]
 
 
 def ungranted_calls(calls: list[AwsCall], grants: list[Grant]) -> list[str]:

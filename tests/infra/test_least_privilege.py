@@ -24,7 +24,14 @@ from __future__ import annotations
 import boto3
 
 from local_stack.template import StackResources, function_environment, function_ids, resolve_parameters
-from tests.iam_grants import Grant, granted_permissions, policy_statements, recorded_aws_calls, ungranted_calls
+from tests.iam_grants import (
+    UNMAPPED,
+    Grant,
+    granted_permissions,
+    policy_statements,
+    recorded_aws_calls,
+    ungranted_calls,
+)
 from tests.support import template
 
 STRIPE_KEY = "parameter:StripeApiKeyParameterName"
@@ -211,3 +218,28 @@ def test_each_group_reads_and_may_read_only_its_own_stripe_key(aws: StackResourc
     }
     for function in set(function_ids(template())) - grouped:  # they call no Stripe API
         assert not {g.resource for g in granted_permissions(template(), function, aws, overrides)} & stripe_keys
+
+
+def test_transactions_are_checked_item_by_item_and_unmapped_calls_are_named(aws: StackResources) -> None:
+    """IAM authorizes a transaction per item, with the action of its kind; a call the recorder cannot map to a
+    resource is reported, never passed."""
+    dynamodb = boto3.client("dynamodb")
+    with recorded_aws_calls(aws.account_id) as calls:
+        dynamodb.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": aws["FundersTable"], "Item": {"funder_id": {"S": "f1"}}}},
+                {
+                    "ConditionCheck": {
+                        "TableName": aws["StripeEventsTable"],
+                        "Key": {"event_id": {"S": "evt_1"}},
+                        "ConditionExpression": "attribute_not_exists(event_id)",
+                    }
+                },
+            ]
+        )
+        boto3.client("sts").get_caller_identity()
+    events_arn = aws.attributes["StripeEventsTable"]["Arn"]
+    assert ungranted_calls(calls, granted_permissions(template(), "FundersFunction", aws)) == [
+        f"dynamodb:ConditionCheckItem on {events_arn}",
+        f"sts:GetCallerIdentity on {UNMAPPED}",
+    ]
