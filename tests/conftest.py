@@ -15,6 +15,7 @@ from moto import mock_aws
 from local_stack.lambda_runtime import LambdaRunner
 from local_stack.template import StackResources, create_aws_resources, resolve_parameters
 from stripe_emulator import StripeEmulator
+from tests.iam_grants import Grant, granted_permissions, recorded_aws_calls, ungranted_calls
 from tests.support import EMULATOR_API_KEY, PROJECT_ROOT, WEBHOOK_SECRETS, Invoke, template
 
 AWS_REGION = "us-east-1"
@@ -105,7 +106,8 @@ def invoke(aws: StackResources, stripe_api: str, stack_parameters: dict[str, str
     """Invoke a template function in-process with its template environment (moto + emulator behind it).
 
     Each test starts from a cold start; environment variables a test sets are seen by the handler (those the
-    template sets come from its parameters: see `stack_parameters`).
+    template sets come from its parameters: see `stack_parameters`). An invocation that made an AWS call its
+    function's template policies do not grant fails the test (least privilege, tests/iam_grants.py).
     """
     overrides = {**stack_parameters, "StripeApiBase": stripe_api}
     parameters = resolve_parameters(template(), overrides)
@@ -115,9 +117,16 @@ def invoke(aws: StackResources, stripe_api: str, stack_parameters: dict[str, str
     ):
         boto3.client("ssm").put_parameter(Name=f"/{name}", Value=value, Type="SecureString", Overwrite=True)
     runner = LambdaRunner(template(), PROJECT_ROOT, aws, overrides)
+    grants: dict[str, list[Grant]] = {}
 
     def _invoke(logical_id: str, event: dict[str, Any]) -> dict[str, Any]:
-        result: dict[str, Any] = runner.invoke(logical_id, event).result
+        with recorded_aws_calls(aws.account_id) as calls:
+            result: dict[str, Any] = runner.invoke(logical_id, event).result
+        # Least privilege, checked from below: every AWS call the handler made is one its policies grant.
+        if logical_id not in grants:
+            grants[logical_id] = granted_permissions(template(), logical_id, aws, overrides)
+        missing = ungranted_calls(calls, grants[logical_id])
+        assert not missing, f"{logical_id} is not granted (template.yaml Policies): {', '.join(missing)}"
         return result
 
     return _invoke

@@ -849,9 +849,20 @@ _CREATORS: dict[str, Callable[[Any, StackResources, str, dict[str, Any], str], N
 FUNCTION_TYPE = "AWS::Serverless::Function"
 
 
+def _is_mergeable_map(value: Any) -> bool:
+    """A map Globals merge into; an intrinsic function (`{"Ref": ...}`, `{"Fn::If": ...}`) is one value to SAM."""
+    if not isinstance(value, dict):
+        return False
+    if len(value) == 1:
+        (key,) = value
+        return not (key in ("Ref", "Condition") or str(key).startswith("Fn::"))
+    return True
+
+
 def _merge_globals(global_value: Any, own_value: Any) -> Any:
-    """SAM's Globals rule: maps merge (the function wins), lists concatenate (Globals first), scalars override."""
-    if isinstance(global_value, dict) and isinstance(own_value, dict):
+    """SAM's Globals rule: maps merge (the function wins), lists concatenate (Globals first), scalars and intrinsic
+    functions override."""
+    if _is_mergeable_map(global_value) and _is_mergeable_map(own_value):
         merged = dict(global_value)
         for key, value in own_value.items():
             merged[key] = _merge_globals(global_value[key], value) if key in global_value else value

@@ -112,6 +112,35 @@ def test_project_function_environment_resolves_against_created_resources(project
     assert function_environment(project_template, "FundersFunction", resources)["STRIPE_API_BASE"] == ""
 
 
+def test_an_intrinsic_in_the_function_replaces_the_globals_one() -> None:
+    """SAM merges Globals maps key by key but takes an intrinsic function as one value (its GlobalsPlugin
+    `_token_of`): the function's `!If` replaces the Globals' `!Sub`, the two are not merged into one map."""
+    template = parse_template(
+        """
+Parameters:
+  Shared: {Type: String, Default: shared}
+  Own: {Type: String, Default: ""}
+Conditions:
+  HasOwn: !Not [!Equals [!Ref Own, ""]]
+Globals:
+  Function:
+    Environment:
+      Variables:
+        KEY: !Sub "/${Shared}"
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Environment:
+        Variables:
+          KEY: !If [HasOwn, !Sub "/${Own}", !Sub "/${Shared}"]
+"""
+    )
+    resources = StackResources()
+    assert function_environment(template, "Fn", resources)["KEY"] == "/shared"
+    assert function_environment(template, "Fn", resources, {"Own": "own"})["KEY"] == "/own"
+
+
 def test_fixture_environment_covers_the_intrinsics(fixture_template: Template) -> None:
     resources = StackResources(region="eu-west-1", account_id="111122223333", stack_name="fx")
     resources.record("ItemsTable", "AWS::DynamoDB::Table", "fx-ItemsTable", StreamArn="arn:stream/1")
