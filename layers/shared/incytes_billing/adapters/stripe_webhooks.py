@@ -14,10 +14,10 @@ from functools import cache
 
 import stripe
 
+from incytes_billing.domain.stripe_limits import WEBHOOK_SIGNATURE_TOLERANCE_SECONDS
 from incytes_billing.errors import InvalidPayload, InvalidSignature
 from incytes_billing.models.events import VerifiedEvent
 
-TOLERANCE_SECONDS = 300
 # A Stripe-Signature `t` is a unix time: ASCII digits only (str.isdigit() takes "²", which int() refuses), and
 # few of them (int() of thousands of digits is refused too, and costs time).
 SIGNED_AT = re.compile(r"[0-9]{1,12}")
@@ -43,7 +43,9 @@ def _signed_at(signature_header: str) -> int:
 def _matching_secret(payload: str, signature_header: str, secrets: Sequence[str]) -> str:
     for secret in secrets:
         try:
-            stripe.WebhookSignature.verify_header(payload, signature_header, secret, TOLERANCE_SECONDS)
+            stripe.WebhookSignature.verify_header(
+                payload, signature_header, secret, WEBHOOK_SIGNATURE_TOLERANCE_SECONDS
+            )
         except stripe.SignatureVerificationError:
             continue
         return secret
@@ -53,7 +55,7 @@ def _matching_secret(payload: str, signature_header: str, secrets: Sequence[str]
 def verify_event(payload: str, signature_header: str | None, secrets: Sequence[str], *, now: float) -> VerifiedEvent:
     if not signature_header:
         raise InvalidSignature("The Stripe-Signature header is missing.")
-    if _signed_at(signature_header) > now + TOLERANCE_SECONDS:
+    if _signed_at(signature_header) > now + WEBHOOK_SIGNATURE_TOLERANCE_SECONDS:
         raise InvalidSignature("The Stripe-Signature timestamp is in the future.")
     secret = _matching_secret(payload, signature_header, secrets)
     try:
@@ -83,7 +85,7 @@ def _parsed(body: dict[str, object], payload: str, signature_header: str, secret
         )
     if body.get("object") != "event":
         raise InvalidPayload("The webhook body is not a Stripe event.")
-    event = stripe.Webhook.construct_event(payload, signature_header, secret, TOLERANCE_SECONDS)
+    event = stripe.Webhook.construct_event(payload, signature_header, secret, WEBHOOK_SIGNATURE_TOLERANCE_SECONDS)
     return VerifiedEvent(
         event_id=event.id,
         type=event.type,

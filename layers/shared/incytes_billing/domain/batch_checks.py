@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import combinations
 
-from incytes_billing.domain.reporting import OLDEST_ACCEPTED_SECONDS, STRIPE_DEDUPE_SECONDS, BillingPeriods
+from incytes_billing.domain.reporting import BillingPeriods
+from incytes_billing.domain.stripe_limits import METER_EVENT_IDENTIFIER_WINDOW_SECONDS, METER_EVENT_MAX_AGE_SECONDS
 from incytes_billing.errors import MeterEventRejected
 from incytes_billing.models.usage import MeterBatch, UsageRecord
 from incytes_billing.ports import FunderRepository, MeterBatchStore, MeterGateway, MeterSummaryGateway, UsageRepository
@@ -100,7 +101,7 @@ class BatchChecker:
     def _judgeable(self, batch: MeterBatch, now: int) -> bool:
         if batch.status == "streamed":
             return batch.sent_at is not None and now - batch.sent_at >= SUMMARY_LAG_SECONDS
-        return batch.status == "saved" and now - batch.created_at > STRIPE_DEDUPE_SECONDS
+        return batch.status == "saved" and now - batch.created_at > METER_EVENT_IDENTIFIER_WINDOW_SECONDS
 
     def _check_window(self, window: MeterWindow, now: int, report: BatchCheckReport) -> None:
         siblings = self._batches.in_meter_window(window.customer_id, window.event_name, window.start, window.end)
@@ -157,7 +158,7 @@ class BatchChecker:
 
     def _resend(self, batch: MeterBatch, now: int, report: BatchCheckReport) -> None:
         """A batch saved over 24 h ago that Stripe does not have: send it again, if it can still be billed."""
-        if now - batch.timestamp > OLDEST_ACCEPTED_SECONDS - RESEND_MARGIN_SECONDS:
+        if now - batch.timestamp > METER_EVENT_MAX_AGE_SECONDS - RESEND_MARGIN_SECONDS:
             self._refuse(batch, "it is older than Stripe accepts meter events (35 days)", report)
             return
         if not self._still_billable(batch, now):

@@ -19,7 +19,11 @@ from incytes_billing.domain.batch_checks import (
     UnattributedWindow,
 )
 from incytes_billing.domain.finance import FinanceNotices
-from incytes_billing.domain.reporting import OLDEST_ACCEPTED_SECONDS
+from incytes_billing.domain.stripe_limits import (
+    FINALIZATION_MAX_DELAY_SECONDS,
+    METER_EVENT_MAX_AGE_SECONDS,
+    WEBHOOK_RETRY_SECONDS,
+)
 from incytes_billing.domain.webhooks import Receipt, WebhookIngress, with_current_object
 from incytes_billing.models.catalog import CatalogConfig
 from incytes_billing.models.events import FinanceNotice, VerifiedEvent
@@ -27,10 +31,9 @@ from incytes_billing.models.funder import Funder
 from incytes_billing.models.usage import MeterBatch, utc_text
 from incytes_billing.ports import FunderRepository, MeterBatchStore, MeterSummaryGateway, UndeliveredEvents
 
-REPLAY_WINDOW_SECONDS = 3 * 24 * 3600  # Stripe retries a delivery for up to 3 days
 # Late usage reaches the previous period only while its invoice is a draft: at most 72 h after it ended
 # (Stripe's longest finalization grace). The previous period is compared for a day beyond that, then no more.
-PREVIOUS_PERIOD_CHECK_SECONDS = 4 * 24 * 3600
+PREVIOUS_PERIOD_CHECK_SECONDS = FINALIZATION_MAX_DELAY_SECONDS + 24 * 3600
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +112,7 @@ class Reconciler:
         if now - start <= PREVIOUS_PERIOD_CHECK_SECONDS:
             # The previous period, and anything older Stripe still accepts events for: every event there came
             # from our batches too. Compared when a batch reached it since the period's last comparison.
-            windows.append((start - OLDEST_ACCEPTED_SECONDS, start, start - SUMMARY_LAG_SECONDS))
+            windows.append((start - METER_EVENT_MAX_AGE_SECONDS, start, start - SUMMARY_LAG_SECONDS))
         for window_start, end, recent_since in windows:
             if end <= window_start:
                 continue
@@ -177,7 +180,7 @@ class Reconciler:
     def replay_undelivered(self) -> ReplayOutcome:
         """Each event on its own: one that fails (Stripe unreachable for its object, a payload we cannot read)
         is counted and named, and the others are still replayed."""
-        since = int(self._clock().timestamp()) - REPLAY_WINDOW_SECONDS
+        since = int(self._clock().timestamp()) - WEBHOOK_RETRY_SECONDS
         outcome = ReplayOutcome()
         for snapshot in self._undelivered.undelivered_events(since=since):
             body = json.loads(snapshot)

@@ -31,6 +31,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from incytes_billing.domain.finance import FinanceNotices
+from incytes_billing.domain.stripe_limits import (
+    METER_EVENT_IDENTIFIER_WINDOW_SECONDS,
+    METER_EVENT_MAX_AGE_SECONDS,
+    METER_EVENT_STREAM_MAX_EVENTS,
+)
 from incytes_billing.errors import MeterEventRejected, StripeUnavailable
 from incytes_billing.models.catalog import CatalogConfig
 from incytes_billing.models.events import FinanceNotice
@@ -40,8 +45,6 @@ from incytes_billing.models.subscription import FunderSubscription
 from incytes_billing.models.usage import MeterBatch, MeterEventMode, UsageKind, UsageRecord, utc_text
 from incytes_billing.ports import FunderRepository, MeterBatchStore, MeterGateway, UsageRepository
 
-STRIPE_DEDUPE_SECONDS = 24 * 3600
-OLDEST_ACCEPTED_SECONDS = 35 * 24 * 3600
 # Late usage is sent to a draft only if it stays one at least this long: a run takes up to 2 minutes (the
 # reporter's timeout) between asking and sending, and Stripe processes meter events asynchronously (the
 # reconciler allows its summaries 15 minutes), so an event sent closer to the finalization may miss the invoice.
@@ -50,7 +53,6 @@ FINALIZATION_MARGIN_SECONDS = 15 * 60
 ALREADY_INVOICED = "its billing period was already invoiced"
 # A batch item holds its record ids: this keeps it far below DynamoDB's 400 KB item limit.
 MAX_RECORDS_PER_BATCH = 1000
-STREAM_MAX_EVENTS = 100  # per meter event stream request (Stripe's limit)
 
 Planned = tuple[MeterBatch, list[UsageRecord]]
 
@@ -127,7 +129,7 @@ class UsageReporter:
                 self._settle_delivered(batch, members, summary)
             elif not members:  # its records were settled without it (refused): nothing left to send
                 self._batches.mark_settled(batch.batch_id, "refused")
-            elif now - batch.created_at > STRIPE_DEDUPE_SECONDS:
+            elif now - batch.created_at > METER_EVENT_IDENTIFIER_WINDOW_SECONDS:
                 summary.waiting += len(members)  # the reconciler checks Stripe's summaries before any re-send
                 summary.failure_reasons.append(f"batch {batch.batch_id} is older than 24 h: left for reconciliation")
             else:
@@ -165,8 +167,8 @@ class UsageReporter:
 
     def _stream(self, planned: list[Planned], summary: ReportSummary) -> None:
         """Asynchronous validation: 100 batches per request; their records wait for the batch's settlement."""
-        for start in range(0, len(planned), STREAM_MAX_EVENTS):
-            chunk = planned[start : start + STREAM_MAX_EVENTS]
+        for start in range(0, len(planned), METER_EVENT_STREAM_MAX_EVENTS):
+            chunk = planned[start : start + METER_EVENT_STREAM_MAX_EVENTS]
             try:
                 self._meters.stream_meter_events([batch for batch, _ in chunk])
             except StripeUnavailable as error:
@@ -205,7 +207,7 @@ class UsageReporter:
                 unbillable[(record.kind, AFTER_CANCELED)].append(record)
             elif subscription.item(record.kind) is None:
                 unbillable[(record.kind, f"the subscription has no {record.kind} item")].append(record)
-            elif now - occurred > OLDEST_ACCEPTED_SECONDS:
+            elif now - occurred > METER_EVENT_MAX_AGE_SECONDS:
                 self._fail(record, "it is older than Stripe accepts meter events (35 days)", summary)
             else:
                 try:

@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from incytes_billing.domain.audit import UNRECORDED, AuditTrail
+from incytes_billing.domain.stripe_limits import METER_EVENT_MAX_AGE_SECONDS, METER_EVENT_MAX_AHEAD_SECONDS
 from incytes_billing.errors import BillingError, FunderNotFound, UsageConflict, UsageOutOfWindow
 from incytes_billing.models.usage import (
     USAGE_STATUSES,
@@ -21,9 +22,9 @@ from incytes_billing.models.usage import (
 from incytes_billing.ports import FunderRepository, UsageRepository
 
 Receipt = Literal["accepted", "duplicate"]
-# Stripe accepts meter events from the past 35 days and at most 5 minutes ahead.
-OLDEST_ACCEPTED = timedelta(days=35)
-NEWEST_ACCEPTED = timedelta(minutes=5)
+# Stripe accepts meter events from the past 35 days and at most 5 minutes ahead: usage outside is refused now.
+OLDEST_ACCEPTED = timedelta(seconds=METER_EVENT_MAX_AGE_SECONDS)
+NEWEST_ACCEPTED = timedelta(seconds=METER_EVENT_MAX_AHEAD_SECONDS)
 
 
 class UsageLedger:
