@@ -11,6 +11,7 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import BotoCoreError, ClientError
 
 from incytes_billing.adapters.dynamodb_items import every_item, is_conditional_check_failure, plain_numbers
+from incytes_billing.metric_names import AUDIT_WRITE_FAILED
 from incytes_billing.models.audit import AuditEntry
 
 if TYPE_CHECKING:
@@ -19,7 +20,6 @@ if TYPE_CHECKING:
 SORT_KEY = "entry_key"
 logger = Logger(child=True)
 metrics = Metrics()  # shares the handler's metric set: published with its metrics
-AUDIT_WRITE_FAILED = "AuditWriteFailed"  # the AuditWriteFailedAlarm's metric
 
 
 class DynamoDBAuditLog:
