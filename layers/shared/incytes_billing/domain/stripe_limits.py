@@ -26,14 +26,14 @@ METER_EVENT_STREAM_MAX_EVENTS = 100
 # A subscription's draft invoice is finalized an hour after `invoice.created` was delivered successfully, and
 # at the latest 72 hours after (when the webhook keeps failing); the hour is configurable per account, which the
 # code never assumes: it reads the draft's `automatically_finalizes_at`. The 72 h bound the code does use.
-# https://docs.stripe.com/invoicing/integration/workflow-transitions#finalized
+# https://docs.stripe.com/invoicing/integration/workflow-transitions
 # https://docs.stripe.com/billing/subscriptions/usage-based/configure-grace-period
 FINALIZATION_MAX_DELAY_SECONDS = 72 * 3600
 
-# Stripe retries an undelivered webhook event for up to 3 days (live mode).
-# https://docs.stripe.com/webhooks#automatic-retries
+# Stripe retries an undelivered webhook event for up to 3 days in live mode (a sandbox: a few hours).
+# https://docs.stripe.com/webhooks
 WEBHOOK_RETRY_SECONDS = 3 * DAY
 
 # The signature's timestamp tolerance the SDKs use by default (5 minutes), against replayed deliveries.
-# https://docs.stripe.com/webhooks#replay-attacks
+# https://docs.stripe.com/webhooks (and stripe-python: `stripe.Webhook.DEFAULT_TOLERANCE`)
 WEBHOOK_SIGNATURE_TOLERANCE_SECONDS = 300
