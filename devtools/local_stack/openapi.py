@@ -6,7 +6,7 @@ resolvers' documents are merged, keeping only the operations the template routes
 template and a function joins by itself; one that is in only one of the two is an error.
 
 Only the IAM routes are described: the Stripe webhook (`Auth: NONE`) takes Stripe's events, signed, not a
-schema of ours. Responses are rewritten to the contract (DESIGN §3, README "HTTP API"): Powertools documents its
+schema of ours. Responses are rewritten to the contract (docs/contract.md, README "HTTP API"): Powertools documents its
 own 422 shape and a string 200, while every error here is `{"error": {"code", "message"[, "details"]}}` and
 every success a JSON value.
 """

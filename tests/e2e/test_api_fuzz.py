@@ -4,7 +4,7 @@ The document is built from the code (`local_stack.openapi`: the template's IAM r
 function's Powertools resolver), so a route added to the template and a function is fuzzed without a change here.
 Every operation gets valid requests (positive mode) and requests that break its schema (negative mode): none may
 answer 5xx, and every error must be in the contract's shape, `{"error": {"code", "message"[, "details"]}}`
-(DESIGN §3). The Stripe webhook is not in the document: its hostile inputs are tested in
+(docs/contract.md). The Stripe webhook is not in the document: its hostile inputs are tested in
 tests/functions/test_webhook_api.py.
 
 Bounded for `make test` (at most a minute on 2 cores): a fixed number of examples per operation and mode,

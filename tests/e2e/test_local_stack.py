@@ -1,7 +1,7 @@
 """End to end: `python -m local_stack` (what `make local` runs) serving the funders routes over HTTP.
 
 The stack runs as a child process on free ports with its embedded defaults: moto server, the Stripe emulator,
-the catalog bootstrap, and the API reading its routes from template.yaml. The contract is DESIGN.md §3.
+the catalog bootstrap, and the API reading its routes from template.yaml. The contract is docs/contract.md.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Replayed undelivered events carry the object as Stripe has it now, not the snapshot events.list renders in
-the API version of the event's creation (DESIGN §4 "Webhooks")."""
+the API version of the event's creation (docs/stripe-facts.md, "Webhooks and events")."""
 
 from __future__ import annotations
 

@@ -251,8 +251,9 @@ def test_every_event_of_a_one_off_invoice_is_applied(
 
 
 def test_an_old_event_about_a_customer_no_funder_has_is_ignored_at_once(pipeline: Pipeline) -> None:
-    """The Stripe account bills others too: their events are recorded `ignored` (DESIGN §5), not retried ten times
-    into the dead-letter queue, once no link of ours can be on its way (older than the grace, 5 minutes)."""
+    """The Stripe account bills others too: their events are recorded `ignored` (docs/business-rules.md § Failure
+    rules), not retried ten times into the dead-letter queue, once no link of ours can be on its way (older than the
+    grace, 5 minutes)."""
     invoice = invoice_object("in_Elsewhere", "cus_NotAFunder", subscription_id="sub_Elsewhere")
     deliver_sdk_shaped(pipeline, "evt_Elsewhere", "invoice.paid", invoice, int(time.time()) - 600)
     pipeline.process()

@@ -148,8 +148,9 @@ def harness(funders: MemoryFunders) -> Harness:
 def test_an_event_about_a_customer_no_funder_has_is_ignored_once_no_link_can_be_on_its_way(
     harness: Harness, event_type: str, data_object: dict[str, Any]
 ) -> None:
-    """The account bills customers that are no funder's (DESIGN §5: "recorded as ignored, not retried into the
-    dead-letter queue"); once the event is older than the grace for our own link, it is recorded `ignored`."""
+    """The account bills customers that are no funder's (docs/business-rules.md § Failure rules: recorded
+    `ignored`, not retried into the dead-letter queue); once the event is older than the grace for our own link,
+    it is recorded `ignored`."""
     event_id = harness.deliver(event_type, data_object, age=timedelta(minutes=6))
 
     assert harness.process(event_id) == "ignored"

@@ -1,4 +1,4 @@
-"""FunderService rules (DESIGN §3 PUT /funders), with in-memory ports."""
+"""FunderService rules (docs/business-rules.md; README "HTTP API", PUT /funders), with in-memory ports."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SubscriptionService rules (DESIGN §1, §3, §4), with in-memory ports."""
+"""SubscriptionService rules (docs/business-rules.md, contract.md, stripe-facts.md), with in-memory ports."""
 
 from __future__ import annotations
 

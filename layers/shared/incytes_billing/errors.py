@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 
 
 class BillingError(Exception):
-    """An expected failure with a contract error code (DESIGN §3)."""
+    """An expected failure with a contract error code (docs/contract.md)."""
 
     status: ClassVar[int] = 400
     code: ClassVar[str] = "bad_request"

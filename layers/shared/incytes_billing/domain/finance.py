@@ -1,6 +1,6 @@
 """Finance's notices (SNS), each published once per key: claimed by a conditional write first, marked after.
 A crash between the two leaves a claim that goes stale and is taken over, so a notice is sent at least once
-and, in normal operation, once (DESIGN §5)."""
+and, in normal operation, once (docs/business-rules.md § Failure rules)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Powertools REST resolver configured for the contract in DESIGN §3.
+"""Powertools REST resolver configured for the contract in docs/contract.md.
 
 Every error leaves as `{"error": {"code", "message"[, "details"]}}`; bad input is a 4xx, never a 5xx.
 """

@@ -108,7 +108,7 @@ class FunderSubscription(BaseModel):
         return next((item for item in self.items if item.kind == kind), None)
 
     def creation_view(self) -> dict[str, Any]:
-        """The 201 body of `POST /funders/{funder_id}/subscription` (DESIGN §3)."""
+        """The 201 body of `POST /funders/{funder_id}/subscription` (README "HTTP API", docs/contract.md)."""
         return self.model_dump(mode="json", include={"subscription_id", "status", "currency", "items", "first_invoice"})
 
 
