@@ -19,8 +19,8 @@ METER_EVENT_MAX_AHEAD_SECONDS = 5 * 60
 # https://docs.stripe.com/api/billing/meter-event/create
 METER_EVENT_IDENTIFIER_WINDOW_SECONDS = DAY
 
-# The v2 meter event stream takes at most 100 events per request.
-# https://docs.stripe.com/api/v2/billing-meter-stream
+# The v2 meter event stream takes at most 100 events per request ("Supports up to 100 events per request").
+# https://docs.stripe.com/api/v2/billing-meter-stream (and stripe-python: `MeterEventStreamCreateParams.events`)
 METER_EVENT_STREAM_MAX_EVENTS = 100
 
 # A subscription's draft invoice is finalized an hour after `invoice.created` was delivered successfully, and
