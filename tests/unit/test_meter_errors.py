@@ -8,8 +8,7 @@ from typing import Any
 from incytes_billing.domain.meter_errors import MeterErrorSettler
 from incytes_billing.domain.reporting import UsageReporter
 from incytes_billing.models.catalog import load_catalog
-from tests.unit.test_funder_service import MemoryFunders
-from tests.unit.usage_memory import NOW, MemoryBatches, MemoryMeters, MemoryUsage
+from tests.fakes import NOW, MemoryBatches, MemoryFunders, MemoryMeters, MemoryUsage
 
 
 class Reports:
