@@ -87,7 +87,7 @@ def settled_batch(
     return MeterBatch(
         batch_id=batch_id,
         funder_id="f1",
-        kind=kind,  # type: ignore[arg-type]
+        kind=kind,
         customer_id=customer_id,
         event_name=f"incytes_{kind}",
         value=value,
