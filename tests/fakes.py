@@ -46,6 +46,7 @@ from incytes_billing.ports import (
     NotificationClaims,
     StripeEventStore,
     SubscriptionGateway,
+    ThinEventSource,
     UndeliveredEvents,
     UsageRepository,
 )
@@ -693,6 +694,40 @@ class MemoryMeters(MeterGateway, MeterSummaryGateway):
 
     def total(self, customer: str, kind: str) -> int:
         return sum(e.value for e in self.events.values() if e.customer_id == customer and e.kind == kind)
+
+
+class MemoryThinEvents(ThinEventSource):
+    """Stripe's thin events (v2), fetched by id: the meter error reports."""
+
+    def __init__(self) -> None:
+        self.events: dict[str, dict[str, Any]] = {}
+
+    def fetch_thin_event(self, event_id: str) -> dict[str, Any]:
+        return self.events[event_id]
+
+    def add_error_report(self, event_id: str, *errors: tuple[str, int, list[str]]) -> None:
+        """A `v1.billing.meter.error_report_triggered` event: per (code, count, identifiers sampled)."""
+        self.events[event_id] = {
+            "id": event_id,
+            "object": "v2.core.event",
+            "type": "v1.billing.meter.error_report_triggered",
+            "data": {
+                "reason": {
+                    "error_count": sum(count for _, count, _ in errors),
+                    "error_types": [
+                        {
+                            "code": code,
+                            "error_count": count,
+                            "sample_errors": [
+                                {"error_message": f"{code} for {identifier}", "request": {"identifier": identifier}}
+                                for identifier in identifiers
+                            ],
+                        }
+                        for code, count, identifiers in errors
+                    ],
+                }
+            },
+        }
 
 
 class ReporterCrash(Exception):
