@@ -169,7 +169,7 @@ class _Recorder(threading.local):
 
 
 _recorder = _Recorder()
-_make_api_call = BaseClient._make_api_call
+_make_api_call = BaseClient._make_api_call  # type: ignore[attr-defined]  # botocore-stubs leave it out
 
 
 def _recording_api_call(client: BaseClient, operation_name: str, api_params: dict[str, Any]) -> Any:

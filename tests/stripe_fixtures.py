@@ -6,7 +6,6 @@ Over that shape go the values a test needs: ids, the customer, the parent subscr
 
 from __future__ import annotations
 
-import inspect
 import types
 from typing import Any, Literal, Union, get_args, get_origin
 
@@ -61,7 +60,7 @@ def _example(name: str, hint: Any, depth: int) -> Any:
     }
     if base in plain:
         return plain[base]
-    if inspect.isclass(hint) and field_hints(hint):
+    if isinstance(hint, type) and field_hints(hint):
         return _shaped(hint, depth + 1)
     raise TypeError(f"no example value for {name}: {hint!r}")
 

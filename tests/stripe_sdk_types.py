@@ -33,12 +33,12 @@ def class_for(payload: Mapping[str, Any]) -> type | None:
     if name == "v2.core.event":
         specific = get_v2_event_class(str(payload.get("type")))
         if specific is not None:
-            return specific  # type: ignore[no-any-return]
+            return specific
     mapping = V2_OBJECT_CLASSES if isinstance(name, str) and name.startswith("v2.") else OBJECT_CLASSES
     if not isinstance(name, str) or name not in mapping:
         return None
     module, attribute = mapping[name]
-    return getattr(importlib.import_module(module), attribute)  # type: ignore[no-any-return]
+    return getattr(importlib.import_module(module), attribute)
 
 
 def optional(hint: Any) -> bool:

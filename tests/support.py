@@ -11,10 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from incytes_billing.adapters.dynamodb_funders import DynamoDBFunderRepository
-from incytes_billing.models.funder import Funder
-from incytes_billing.models.subscription import FunderSubscription, SubscriptionItem
 from incytes_billing.models.usage import MeterBatch
 from local_stack.template import Template, load_template
+from tests.fakes import subscribed_funder
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE_PATH = PROJECT_ROOT / "template.yaml"
@@ -48,30 +47,18 @@ def usage_ready_funders(
     """Funders {prefix}0..{prefix}{count-1}, each with a new Stripe customer and a subscription record (period
     from `started`, 30 days) as the reporter needs it, written to the table; answers funder -> customer."""
     repository = DynamoDBFunderRepository(funders_table)
-    items = [
-        SubscriptionItem(kind=k, item_id=f"si_{k}", price_id=f"price_{k}", product_id=f"incytes_{k}", quantity=None)
-        for k in ("seat", "case", "sms")
-    ]
     start = int(started.timestamp())
     customers = {}
     for n in range(count):
         funder_id = f"{prefix}{n}"
         customers[funder_id] = str(client.v1.customers.create({"name": f"Funder {n}"}).id)
-        subscription = FunderSubscription(
+        funder = subscribed_funder(
+            funder_id,
+            customers[funder_id],
             subscription_id=f"sub_{n}",
-            status="active",
-            items=items,
-            current_period_start=start,
-            current_period_end=start + 30 * 86400,
-            stripe_created=start,
-        )
-        funder = Funder(
-            funder_id=funder_id,
+            period_start=start,
+            subscribed_at=start,
             name=f"Funder {n}",
-            stripe_customer_id=customers[funder_id],
-            currency="usd",
-            seats=1,
-            subscription=subscription,
             created_at=started,
             updated_at=started,
         )
@@ -87,7 +74,7 @@ def settled_batch(
     return MeterBatch(
         batch_id=batch_id,
         funder_id="f1",
-        kind=kind,  # type: ignore[arg-type]
+        kind=kind,
         customer_id=customer_id,
         event_name=f"incytes_{kind}",
         value=value,

@@ -27,6 +27,7 @@ import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 # Python 3.13's bytecode magic number (3571), as importlib.util.MAGIC_NUMBER spells it under 3.13.
 MAGIC_313 = (3571).to_bytes(2, "little") + b"\r\n"
@@ -89,7 +90,7 @@ def _elf_problem(path: Path, machine: str) -> tuple[bool, str | None]:
         return False, None
     if len(head) < 20:
         return True, f"{path}: truncated ELF header"
-    byteorder = "little" if head[5] == 1 else "big"
+    byteorder: Literal["little", "big"] = "little" if head[5] == 1 else "big"
     e_machine = int.from_bytes(head[18:20], byteorder)
     wanted = ELF_MACHINES[machine]
     if head[4] != 2 or e_machine != wanted:

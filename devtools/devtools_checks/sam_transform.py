@@ -76,8 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     for stage in STAGES:
         try:
             errors = lint_errors(transformed(args.template, stage))
-        except Exception as error:  # SAM refusing it (InvalidDocumentException) is a finding
-            errors = [f"SAM transform refused it: {error}"]
+        except Exception as refusal:  # SAM refusing it (InvalidDocumentException) is a finding
+            errors = [f"SAM transform refused it: {refusal}"]
         for error in errors:
             print(f"{args.template} (Stage={stage}, transformed): {error}", file=sys.stderr)
         failed = failed or bool(errors)

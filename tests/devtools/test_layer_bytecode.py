@@ -6,13 +6,21 @@ import importlib.util
 import py_compile
 import sys
 from pathlib import Path
+from typing import TypedDict
 
 import pytest
 
 from devtools_checks.layer_bytecode import check_layer, main
 
 # The synthetic .pyc files are written by the running interpreter: check them against its own version.
-HERE = {"cache_tag": sys.implementation.cache_tag, "magic": importlib.util.MAGIC_NUMBER}
+
+
+class Interpreter(TypedDict):
+    cache_tag: str
+    magic: bytes
+
+
+HERE: Interpreter = {"cache_tag": sys.implementation.cache_tag, "magic": importlib.util.MAGIC_NUMBER}
 UNCHECKED = py_compile.PycInvalidationMode.UNCHECKED_HASH
 
 

@@ -61,10 +61,10 @@ def error_in_contract_shape(ctx: Any, response: Any, case: Any) -> bool | None:
         return None
     try:
         body = json.loads(response.content)
-    except ValueError as error:
+    except ValueError as not_json:
         raise AssertionError(
             f"{response.status_code} with a body that is not JSON: {response.content[:200]!r}"
-        ) from error
+        ) from not_json
     error = body.get("error") if isinstance(body, dict) else None
     assert isinstance(error, dict), f"{response.status_code} without an `error` object: {body!r}"
     assert isinstance(error.get("code"), str), f"error without a string code: {body!r}"

@@ -23,7 +23,6 @@ object (wherever that object is embedded), then field names, ``[]`` for list ite
 
 from __future__ import annotations
 
-import inspect
 import types
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -164,7 +163,7 @@ def _check_value(value: Any, hint: Any, where: str, found: set[Difference]) -> N
             _check_list(value, args[0] if args else None, where, found)
     elif origin in (list, dict) or hint in (list, dict):
         _check_collection(value, hint, where, found)
-    elif inspect.isclass(hint) and field_hints(hint):
+    elif isinstance(hint, type) and field_hints(hint):
         if _expect(value, Mapping, where, found):
             _check_fields(value, hint, where, found)
     else:

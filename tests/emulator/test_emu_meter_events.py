@@ -30,7 +30,7 @@ def v1_event(
     client: stripe.StripeClient, meter: stripe.billing.Meter, customer: str, value: str = "1", **extra: Any
 ) -> stripe.billing.MeterEvent:
     params: Any = {"event_name": meter.event_name, "payload": {"stripe_customer_id": customer, "value": value}}
-    return client.v1.billing.meter_events.create({**params, **extra})
+    return client.v1.billing.meter_events.create(unchecked({**params, **extra}))
 
 
 def v2_event(client: stripe.StripeClient, event_name: str, payload: dict[str, str], **extra: Any) -> Any:

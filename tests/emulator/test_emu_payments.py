@@ -24,6 +24,12 @@ def _card_customer(make: Factory, card: str | None) -> stripe.Customer:
     return make.customer(payment_method=card, invoice_settings={"default_payment_method": card})
 
 
+def _default_method(customer: stripe.Customer) -> str:
+    """The id of the customer's default payment method for invoices."""
+    assert customer.invoice_settings is not None
+    return str(customer.invoice_settings.default_payment_method)
+
+
 def _first_invoice(make: Factory, customer: str, **schedule: Any) -> tuple[str, stripe.Invoice]:
     """A one-click ``charge_automatically`` subscription (its first invoice a draft) and that draft."""
     schedule.setdefault("collection_method", "charge_automatically")
@@ -57,7 +63,7 @@ def test_a_test_card_token_makes_a_new_payment_method_each_time(client: stripe.S
     as pm_card_visa", https://docs.stripe.com/api/customers/create#create_customer-payment_method,
     https://docs.stripe.com/api/payment_methods/attach)."""
     customer = _card_customer(make, "pm_card_visa")
-    default = str(customer.invoice_settings.default_payment_method)
+    default = _default_method(customer)
     assert default.startswith("pm_")
     assert default != "pm_card_visa"
     attached = client.v1.payment_methods.attach("pm_card_visa", {"customer": customer.id})
@@ -97,12 +103,12 @@ def test_a_default_payment_method_must_be_attached_to_the_customer(client: strip
     with pytest.raises(stripe.InvalidRequestError) as caught:
         client.v1.customers.update(
             customer.id,
-            {"invoice_settings": {"default_payment_method": str(other.invoice_settings.default_payment_method)}},
+            {"invoice_settings": {"default_payment_method": _default_method(other)}},
         )
     assert caught.value.http_status == 400
     own = client.v1.payment_methods.attach("pm_card_mastercard", {"customer": customer.id})
     updated = client.v1.customers.update(customer.id, {"invoice_settings": {"default_payment_method": own.id}})
-    assert updated.invoice_settings.default_payment_method == own.id
+    assert _default_method(updated) == own.id
 
 
 # subscriptions created with charge_automatically ------------------------------------------------------
@@ -203,7 +209,7 @@ def test_pay_refuses_a_payment_method_of_another_customer(client: stripe.StripeC
     assert draft.id
     client.v1.invoices.finalize_invoice(draft.id, {"auto_advance": False})
     with pytest.raises(stripe.InvalidRequestError) as caught:
-        client.v1.invoices.pay(draft.id, {"payment_method": str(stranger.invoice_settings.default_payment_method)})
+        client.v1.invoices.pay(draft.id, {"payment_method": _default_method(stranger)})
     assert caught.value.http_status == 400
     assert client.v1.invoices.retrieve(draft.id).status == "open"
 

@@ -59,7 +59,7 @@ class RecordingHttpClient(stripe.RequestsClient):
         super().__init__(timeout=30)
         self.bodies: list[tuple[str, str, dict[str, Any]]] = []
 
-    def request(
+    def request(  # type: ignore[override]  # the SDK's own clients answer bytes too (its annotation says str)
         self, method: str, url: str, headers: Mapping[str, str] | None, post_data: Any = None
     ) -> tuple[bytes, int, Mapping[str, str]]:
         content, status, response_headers = super().request(method, url, headers, post_data)
@@ -339,7 +339,7 @@ def test_the_checker_finds_each_kind_of_difference(emulator: StripeEmulator, rec
         ("enum_value", "event.type"),
         ("unknown_field", "customer.x"),
     }
-    notification = {"id": "evt_t", "object": "v2.core.event", "type": "v1.billing.meter.no_meter_found"}
+    notification: dict[str, Any] = {"id": "evt_t", "object": "v2.core.event", "type": "v1.billing.meter.no_meter_found"}
     notification |= {"created": "2026-01-01T00:00:00.000Z", "livemode": False, "context": None, "reason": None}
     assert sdk_models.check_thin_notification(notification) == []
     assert [d.where for d in sdk_models.check_thin_notification({**notification, "related_object": {}})] == [

@@ -193,7 +193,7 @@ def test_an_approval_records_its_approver_once_and_finance_pages_the_trail(
 
 def test_accepted_usage_records_one_entry_per_request_and_funder(invoke: Invoke, aws: StackResources) -> None:
     assert invoke("FundersFunction", load_event("funders/put_funder.json"))["statusCode"] == 200  # no link: no entry
-    record = {"usage_id": "case-1", "kind": "case", "quantity": 1, "occurred_at": now_text()}
+    record: dict[str, Any] = {"usage_id": "case-1", "kind": "case", "quantity": 1, "occurred_at": now_text()}
     single = load_event("usage/post_usage.json")
     for request_id, status in (("api-usage", 202), ("api-usage-replay", 200)):
         assert invoke("UsageFunction", as_request(single, request_id, **record))["statusCode"] == status

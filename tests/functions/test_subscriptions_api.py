@@ -215,7 +215,7 @@ def manual_subscription(client: stripe.StripeClient, customer: str, lookup_keys:
         for price in prices
     ]
     subscription = client.v1.subscriptions.create(
-        {"customer": customer, "items": items, "collection_method": "send_invoice", "days_until_due": 15}  # type: ignore[typeddict-item]
+        {"customer": customer, "items": items, "collection_method": "send_invoice", "days_until_due": 15}  # type: ignore[arg-type]
     )
     return subscription.id
 

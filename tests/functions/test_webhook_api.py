@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import time
-from typing import Any
+from typing import Any, Literal
 
 import boto3
 import pytest
@@ -88,7 +88,10 @@ def test_duplicate_delivery_is_200_and_changes_nothing(invoke: Invoke, aws: Stac
 
 def queue_depth(aws: StackResources) -> int:
     """Messages in the queue, visible or in flight."""
-    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    names: list[Literal["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]] = [
+        "ApproximateNumberOfMessages",
+        "ApproximateNumberOfMessagesNotVisible",
+    ]
     found = boto3.client("sqs").get_queue_attributes(QueueUrl=aws["StripeEventsQueue"], AttributeNames=names)
     return sum(int(found["Attributes"][name]) for name in names)
 

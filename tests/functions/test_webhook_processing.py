@@ -182,7 +182,7 @@ def test_pending_drafts_are_reminded_once_a_day(pipeline: Pipeline, subscribed: 
 
     assert pipeline.invoke("ReviewReminderFunction", schedule)["reminded"] == []  # too recent (template: 2 days)
     table = boto3.resource("dynamodb").Table(pipeline.aws["InvoicesTable"])
-    created = int(table.get_item(Key={"invoice_id": invoice_id})["Item"]["stripe_created"])
+    created = int(str(table.get_item(Key={"invoice_id": invoice_id})["Item"]["stripe_created"]))
     table.update_item(  # three days pass
         Key={"invoice_id": invoice_id},
         UpdateExpression="SET stripe_created = :c",

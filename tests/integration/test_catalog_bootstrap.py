@@ -30,6 +30,7 @@ def test_bootstrap_creates_catalog_then_changes_nothing(stripe_api: str, stripe_
     case = by_key["incytes_case_eur"]
     assert case.recurring is not None
     assert case.recurring.usage_type == "metered"
+    assert case.recurring.meter is not None
     meter = stripe_client.v1.billing.meters.retrieve(case.recurring.meter)
     assert (meter.event_name, meter.default_aggregation.formula) == ("incytes_case", "sum")
     assert meter.customer_mapping.event_payload_key == "stripe_customer_id"

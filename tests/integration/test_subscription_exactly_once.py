@@ -24,19 +24,12 @@ from incytes_billing.models.catalog import load_catalog
 from incytes_billing.models.funder import Funder
 from local_stack.template import StackResources
 from stripe_emulator import StripeEmulator
+from tests.fakes import Clock
 from tests.support import EMULATOR_API_KEY
 
 POLICY = SubscriptionPolicy(
     collection_method="send_invoice", days_until_due=30, proration_behavior="create_prorations", automatic_tax=False
 )
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 class CrashOnStore(DynamoDBFunderRepository):
@@ -88,7 +81,7 @@ def stripe_subscriptions(client: stripe.StripeClient, customer: str) -> list[str
 def test_two_concurrent_clicks_make_one_subscription(
     table: Any, stripe_api: str, stripe_emulator: StripeEmulator, stripe_client: stripe.StripeClient, customer: str
 ) -> None:
-    service = service_for(stripe_api, DynamoDBFunderRepository(table), Clock())
+    service = service_for(stripe_api, DynamoDBFunderRepository(table), Clock(datetime.now(UTC)))
     # The first request is slow inside Stripe, so the second arrives while it is in flight.
     stripe_emulator.inject_fault(path_prefix="/v1/subscription_schedules", method="POST", status=200, hang_seconds=1.0)
     outcomes: dict[str, Any] = {}
@@ -118,7 +111,7 @@ def test_two_concurrent_clicks_make_one_subscription(
 def test_crash_after_stripe_succeeded_is_recovered_without_a_second_subscription(
     table: Any, stripe_api: str, stripe_client: stripe.StripeClient, customer: str
 ) -> None:
-    clock = Clock()
+    clock = Clock(datetime.now(UTC))
     repository = CrashOnStore(table)
     service = service_for(stripe_api, repository, clock)
     with pytest.raises(RuntimeError, match="process died"):

@@ -46,12 +46,18 @@ class CrashOnceAfterStripe(DynamoDBUsageRepository):
     crashed = False
 
     def settle(
-        self, record: UsageRecord, status: UsageStatus, *, reason: str | None = None, batch_id: str | None = None
+        self,
+        record: UsageRecord,
+        status: UsageStatus,
+        *,
+        reason: str | None = None,
+        batch_id: str | None = None,
+        expected: tuple[UsageStatus, ...] = ("pending",),
     ) -> None:
         if status == "reported" and not self.crashed:
             self.crashed = True
             raise Crash
-        super().settle(record, status, reason=reason, batch_id=batch_id)
+        super().settle(record, status, reason=reason, batch_id=batch_id, expected=expected)
 
 
 @pytest.fixture

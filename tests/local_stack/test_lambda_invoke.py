@@ -41,7 +41,7 @@ def runner(fixture_template: Template) -> LambdaRunner:
 def _echo(runner: LambdaRunner, logical_id: str = "EchoFunction", **query: str) -> dict[str, Any]:
     event = {"resource": "/echo/{proxy+}", "httpMethod": "GET", "queryStringParameters": query or None}
     result = runner.invoke(logical_id, event).result
-    return json.loads(result["body"])  # type: ignore[no-any-return]
+    return json.loads(result["body"])
 
 
 def test_context_like_lambdas() -> None:

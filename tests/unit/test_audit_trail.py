@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import boto3
@@ -20,48 +20,16 @@ from incytes_billing.errors import FunderNotFound, ValidationFailed
 from incytes_billing.models.audit import AuditEntry, Caller
 from incytes_billing.models.funder import FunderUpsert
 from incytes_billing.models.stripe import StripeCustomer
-from incytes_billing.models.usage import UsageInput, UsageRecord
+from incytes_billing.models.usage import UsageInput
 from local_stack.template import StackResources
-from tests.unit.test_funder_service import MemoryCustomers, MemoryFunders
+from tests.fakes import NOW, MemoryAuditLog, MemoryCustomers, MemoryFunders, MemoryUsage
 
-NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 ENGINEER = Caller(
     user_arn="arn:aws:iam::123456789012:user/incytes-backend",
     caller="AIDAEXAMPLE",
     account_id="123456789012",
     user="AIDAEXAMPLE",
 )
-
-
-class MemoryAuditLog:
-    def __init__(self) -> None:
-        self.entries: dict[tuple[str, str], AuditEntry] = {}
-
-    def append(self, entry: AuditEntry) -> None:
-        self.entries.setdefault((entry.funder_id, entry.sort_key), entry)
-
-    def page(self, funder_id: str, *, limit: int, after: str | None) -> tuple[list[AuditEntry], str | None]:
-        keys = sorted((key for f, key in self.entries if f == funder_id), reverse=True)
-        if after is not None:
-            keys = [key for key in keys if key < after]
-        chosen = [self.entries[funder_id, key] for key in keys[:limit]]
-        return chosen, (chosen[-1].sort_key if len(keys) > limit else None)
-
-    def actions(self) -> list[str]:
-        return [entry.action for _, entry in sorted(self.entries.items())]
-
-
-class MemoryLedger:
-    """The two UsageRepository calls the ingest path makes."""
-
-    def __init__(self) -> None:
-        self.records: dict[tuple[str, str], UsageRecord] = {}
-
-    def insert(self, record: UsageRecord) -> bool:
-        return self.records.setdefault((record.funder_id, record.usage_id), record) is record
-
-    def get(self, funder_id: str, usage_id: str) -> UsageRecord | None:
-        return self.records.get((funder_id, usage_id))
 
 
 class Ticks:
@@ -146,12 +114,7 @@ def test_usage_is_recorded_once_per_request_and_funder_with_counts(
     service = FunderService(funders, MemoryCustomers(), clock=lambda: NOW)
     for funder_id in ("f1", "f2"):
         service.upsert(funder_id, FunderUpsert(name=funder_id))
-    ledger = UsageLedger(
-        MemoryLedger(),
-        funders,  # type: ignore[arg-type]
-        clock=lambda: NOW,
-        audit=trail,
-    )
+    ledger = UsageLedger(MemoryUsage(), funders, clock=lambda: NOW, audit=trail)
     record: dict[str, Any] = {"kind": "case", "quantity": 1, "occurred_at": "2026-11-25T11:00:00Z"}
 
     serving("single")

@@ -14,14 +14,16 @@ from incytes_billing.domain.reconciliation import Reconciler
 from incytes_billing.domain.reporting import UsageReporter
 from incytes_billing.errors import StripeUnavailable
 from incytes_billing.models.catalog import load_catalog
-from tests.unit.test_funder_service import MemoryFunders
-from tests.unit.usage_memory import (
+from incytes_billing.models.usage import UsageKind
+from tests.fakes import (
     NOW,
     PERIOD_START,
     Clock,
     MemoryBatches,
     MemoryFinance,
+    MemoryFunders,
     MemoryMeters,
+    MemoryUndelivered,
     MemoryUsage,
     report_then_crash,
 )
@@ -40,7 +42,7 @@ def check(checker: BatchChecker) -> BatchCheckReport:
     return report
 
 
-def stream_runs(streamer: UsageReporter, usage: MemoryUsage, *quantities: int, kind: str = "case") -> None:
+def stream_runs(streamer: UsageReporter, usage: MemoryUsage, *quantities: int, kind: UsageKind = "case") -> None:
     """One reporter run per quantity, each in its own batch, all in the same minute."""
     for n, quantity in enumerate(quantities):
         usage.add("f1", f"{kind}{n}", kind, quantity, NOW + timedelta(seconds=n))
@@ -200,7 +202,7 @@ def test_the_reconciler_tells_finance_of_an_unattributed_window_once(
         checker=checker,
         funders=funders,
         meters=meters,
-        undelivered=NothingUndelivered(),
+        undelivered=MemoryUndelivered(),
         ingress=cast(Any, None),  # nothing to replay
         finance=FinanceNotices(finance, finance, clock=clock),
         catalog=load_catalog(),
@@ -211,12 +213,4 @@ def test_the_reconciler_tells_finance_of_an_unattributed_window_once(
     (notice,) = finance.published
     assert notice.event_type == "usage.unattributed"
     assert notice.data["stripe_found"] == 4
-    assert sorted(notice.data["batch_ids"]) == sorted(batches.batches)  # type: ignore[arg-type]
-
-
-class NothingUndelivered:
-    def undelivered_events(self, *, since: int) -> list[str]:
-        return []
-
-    def current_object(self, object_type: str, object_id: str) -> dict[str, Any] | None:  # pragma: no cover
-        return None
+    assert sorted(cast(list[str], notice.data["batch_ids"])) == sorted(batches.batches)

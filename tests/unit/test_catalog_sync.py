@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
 from dataclasses import replace
 from decimal import Decimal
 
@@ -12,82 +11,12 @@ import pytest
 from incytes_billing.domain.catalog import CatalogSynchronizer
 from incytes_billing.models.catalog import (
     CatalogConfig,
-    MeterRecord,
-    MeterSpec,
-    PriceRecord,
     PriceSpec,
-    ProductSpec,
     load_catalog,
 )
+from tests.fakes import MemoryCatalog
 
 ids = itertools.count(1)
-
-
-class MemoryCatalog:
-    def __init__(self) -> None:
-        self.products: dict[str, ProductSpec] = {}
-        self.meters: dict[str, MeterRecord] = {}
-        self.prices: dict[str, PriceRecord] = {}
-        self.archived: set[str] = set()
-        self.writes = 0
-
-    def get_product(self, product_id: str) -> ProductSpec | None:
-        return self.products.get(product_id)
-
-    def create_product(self, product: ProductSpec) -> None:
-        self.writes += 1
-        self.products[product.product_id] = product
-
-    def update_product(self, product: ProductSpec) -> None:
-        self.create_product(product)
-
-    def find_meter(self, event_name: str) -> MeterRecord | None:
-        return self.meters.get(event_name)
-
-    def create_meter(self, meter: MeterSpec) -> MeterRecord:
-        self.writes += 1
-        record = MeterRecord(f"mtr_{next(ids)}", meter.event_name, active=True)
-        self.meters[meter.event_name] = record
-        return record
-
-    def reactivate_meter(self, meter_id: str) -> None:
-        self.writes += 1
-        for name, meter in self.meters.items():
-            if meter.meter_id == meter_id:
-                self.meters[name] = replace(meter, active=True)
-
-    def _active(self) -> list[PriceRecord]:
-        return [price for price in self.prices.values() if price.price_id not in self.archived]
-
-    def find_price(self, lookup_key: str) -> PriceRecord | None:
-        return next((price for price in self._active() if price.lookup_key == lookup_key), None)
-
-    def list_active_prices(self, product_id: str) -> Sequence[PriceRecord]:
-        return [price for price in self._active() if price.product_id == product_id]
-
-    def create_price(self, price: PriceSpec, *, meter_id: str | None, replacing: str | None) -> PriceRecord:
-        self.writes += 1
-        for other in list(self.prices.values()):  # transfer_lookup_key
-            if other.lookup_key == price.lookup_key:
-                self.prices[other.price_id] = replace(other, lookup_key=None)
-        record = PriceRecord(
-            price_id=f"price_{next(ids)}",
-            lookup_key=price.lookup_key,
-            product_id=price.product_id,
-            currency=price.currency,
-            unit_amount_decimal=price.unit_amount_decimal,
-            usage_type=price.usage_type,
-            meter_id=meter_id,
-            tax_behavior=price.tax_behavior,
-            interval="month",
-            catalog_key=price.lookup_key,
-        )
-        self.prices[record.price_id] = record
-        return record
-
-    def archive_price(self, price_id: str) -> None:
-        self.writes += 1
-        self.archived.add(price_id)
 
 
 @pytest.fixture

@@ -4,128 +4,16 @@ event embeds."""
 
 from __future__ import annotations
 
-import json
-from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from incytes_billing.adapters.dynamodb_items import plain_numbers, to_item
-from incytes_billing.domain.events import EventProcessor, FinanceSettings
-from incytes_billing.domain.finance import FinanceNotices
-from incytes_billing.errors import ConcurrentUpdate, RetryLater
-from incytes_billing.models.catalog import load_catalog
-from incytes_billing.models.events import EventStatus, VerifiedEvent
-from incytes_billing.models.invoice import InvoiceLine, InvoiceRecord
-from incytes_billing.models.stripe import StripeInvoice
-from incytes_billing.models.stripe_events import InvoiceSnapshot
-from tests.stripe_fixtures import customer_object, event, invoice_object, subscription_object
-from tests.unit.events_memory import MemoryEventStore
-from tests.unit.test_funder_service import MemoryFunders
-from tests.unit.usage_memory import NOW, MemoryFinance
-
-NOW_EPOCH = int(NOW.timestamp())
-
-
-class MemoryInvoices:
-    """Kept as the DynamoDB adapter writes them (to_item: a top-level None is left out) and read back the same way."""
-
-    def __init__(self) -> None:
-        self.items: dict[str, dict[str, Any]] = {}
-
-    def get(self, invoice_id: str) -> InvoiceRecord | None:
-        item = self.items.get(invoice_id)
-        return None if item is None else InvoiceRecord.model_validate(plain_numbers(item))
-
-    def save(self, invoice: InvoiceRecord, *, expected_version: int | None) -> None:
-        current = self.items.get(invoice.invoice_id)
-        if (current["version"] if current else None) != expected_version:
-            raise ConcurrentUpdate("raced")
-        self.items[invoice.invoice_id] = to_item(invoice)
-
-    def with_review_status(self, review_status: str) -> list[InvoiceRecord]:  # pragma: no cover - reminders only
-        return []
-
-
-class FakeStripe:
-    """Stripe's invoices as the processor reads them: the full line lists live here."""
-
-    def __init__(self) -> None:
-        self.invoices: dict[str, StripeInvoice] = {}
-        self.lines: dict[str, list[InvoiceLine]] = {}
-        self.lines_asked: list[str] = []
-        self.held: list[str] = []
-
-    def add(self, invoice: dict[str, Any]) -> None:
-        snapshot = InvoiceSnapshot.model_validate(invoice)
-        self.invoices[snapshot.id] = StripeInvoice(
-            invoice_id=snapshot.id,
-            status=snapshot.status,
-            amount_due=snapshot.amount_due,
-            currency=snapshot.currency,
-            auto_advance=snapshot.auto_advance,
-            billing_reason=snapshot.billing_reason,
-            subscription_id=snapshot.subscription_id,
-            customer_id=snapshot.customer,
-        )
-
-    def get_invoice(self, invoice_id: str) -> StripeInvoice | None:
-        return self.invoices.get(invoice_id)
-
-    def hold_invoice(self, invoice_id: str) -> StripeInvoice:
-        self.held.append(invoice_id)
-        if self.invoices[invoice_id].status == "draft":  # as the gateway: only a draft is held
-            self.invoices[invoice_id] = replace(self.invoices[invoice_id], auto_advance=False)
-        return self.invoices[invoice_id]
-
-    def finalize_invoice(self, invoice_id: str, *, auto_advance: bool = True) -> StripeInvoice:  # pragma: no cover
-        raise NotImplementedError
-
-    def release_hold(self, invoice_id: str) -> StripeInvoice:  # pragma: no cover - approvals only
-        raise NotImplementedError
-
-    def unpaid_invoices(self, subscription_id: str) -> list[StripeInvoice]:
-        return []
-
-    def send_invoice(self, invoice_id: str) -> StripeInvoice:  # pragma: no cover - approvals only
-        raise NotImplementedError
-
-    def invoice_lines(self, invoice_id: str) -> list[InvoiceLine]:
-        self.lines_asked.append(invoice_id)
-        return self.lines[invoice_id]
-
-
-class Harness:
-    def __init__(self, funders: MemoryFunders, stripe: FakeStripe | None = None, **options: Any) -> None:
-        self.funders = funders
-        self.events = MemoryEventStore()
-        self.invoices = MemoryInvoices()
-        self.finance = MemoryFinance()
-        self.stripe = stripe or FakeStripe()
-        self.processor = EventProcessor(
-            events=self.events,
-            funders=funders,
-            invoices=self.invoices,
-            finance=FinanceNotices(self.finance, self.finance, clock=lambda: NOW),
-            stripe=self.stripe,
-            settings=FinanceSettings(api_base_url="https://billing.example"),
-            catalog=load_catalog(),
-            clock=lambda: NOW,
-            **options,
-        )
-        self._count = 0
-
-    def deliver(self, event_type: str, data_object: dict[str, Any], *, age: timedelta = timedelta(0)) -> str:
-        self._count += 1
-        event_id = f"evt_{self._count}"
-        body = event(event_id, event_type, data_object, created=NOW_EPOCH - int(age.total_seconds()))
-        verified = VerifiedEvent(event_id, event_type, body["created"], "snapshot", False, body["api_version"], "")
-        self.events.insert(replace(verified, payload=json.dumps(body)), received_at=NOW_EPOCH)
-        return event_id
-
-    def process(self, event_id: str) -> EventStatus | None:
-        return self.processor.process(event_id)
+from incytes_billing.errors import RetryLater
+from incytes_billing.models.invoice import InvoiceLine
+from tests.fakes import MemoryFunders
+from tests.stripe_fixtures import customer_object, invoice_object, subscription_object
+from tests.unit.event_harness import Harness
 
 
 @pytest.fixture

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
 
 from incytes_billing.domain.funders import FunderService
@@ -16,43 +14,10 @@ from incytes_billing.errors import (
     StripeCustomerInUse,
     StripeCustomerNotFound,
 )
-from incytes_billing.models.funder import Funder, FunderUpsert
+from incytes_billing.models.funder import FunderUpsert
 from incytes_billing.models.stripe import StripeCustomer
 from incytes_billing.models.subscription import FunderSubscription
-
-NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
-
-
-class MemoryFunders:
-    def __init__(self) -> None:
-        self.items: dict[str, Funder] = {}
-        self.saves = 0
-        self.conflicts_to_raise = 0
-
-    def get(self, funder_id: str) -> Funder | None:
-        return self.items.get(funder_id)
-
-    def find_by_customer(self, customer_id: str) -> Funder | None:
-        return next((f for f in self.items.values() if f.stripe_customer_id == customer_id), None)
-
-    def save(self, funder: Funder, *, expected_version: int | None) -> None:
-        current = self.items.get(funder.funder_id)
-        if self.conflicts_to_raise:
-            self.conflicts_to_raise -= 1
-            raise ConcurrentUpdate("raced")
-        assert (current.version if current else None) == expected_version
-        self.saves += 1
-        self.items[funder.funder_id] = funder
-
-
-class MemoryCustomers:
-    def __init__(self, *customers: StripeCustomer) -> None:
-        self.customers = {customer.customer_id: customer for customer in customers}
-        self.lookups = 0
-
-    def get_customer(self, customer_id: str) -> StripeCustomer | None:
-        self.lookups += 1
-        return self.customers.get(customer_id)
+from tests.fakes import NOW, MemoryCustomers, MemoryFunders
 
 
 @pytest.fixture

@@ -3,44 +3,10 @@ their samples name; what no sample names is counted for the reconciler (in-memor
 
 from __future__ import annotations
 
-from typing import Any
-
 from incytes_billing.domain.meter_errors import MeterErrorSettler
 from incytes_billing.domain.reporting import UsageReporter
 from incytes_billing.models.catalog import load_catalog
-from tests.unit.test_funder_service import MemoryFunders
-from tests.unit.usage_memory import NOW, MemoryBatches, MemoryMeters, MemoryUsage
-
-
-class Reports:
-    def __init__(self) -> None:
-        self.events: dict[str, dict[str, Any]] = {}
-
-    def fetch_thin_event(self, event_id: str) -> dict[str, Any]:
-        return self.events[event_id]
-
-    def add(self, event_id: str, *errors: tuple[str, int, list[str]]) -> None:
-        self.events[event_id] = {
-            "id": event_id,
-            "object": "v2.core.event",
-            "type": "v1.billing.meter.error_report_triggered",
-            "data": {
-                "reason": {
-                    "error_count": sum(count for _, count, _ in errors),
-                    "error_types": [
-                        {
-                            "code": code,
-                            "error_count": count,
-                            "sample_errors": [
-                                {"error_message": f"{code} for {identifier}", "request": {"identifier": identifier}}
-                                for identifier in identifiers
-                            ],
-                        }
-                        for code, count, identifiers in errors
-                    ],
-                }
-            },
-        }
+from tests.fakes import NOW, MemoryBatches, MemoryFunders, MemoryMeters, MemoryThinEvents, MemoryUsage
 
 
 def test_sampled_batches_fail_the_rest_are_left_for_the_reconciler(
@@ -51,9 +17,9 @@ def test_sampled_batches_fail_the_rest_are_left_for_the_reconciler(
     usage.add("f1", "s1", "sms", 3, NOW)
     streamer.report_funders(["f1"])
     case_batch = next(b for b in batches.batches.values() if b.kind == "case")
-    reports = Reports()
+    reports = MemoryThinEvents()
     # One refusal names our case batch; two more (not ours, or unsampled) name nothing we know.
-    reports.add("evt_1", ("meter_event_customer_not_found", 3, [case_batch.identifier, "someone-else"]))
+    reports.add_error_report("evt_1", ("meter_event_customer_not_found", 3, [case_batch.identifier, "someone-else"]))
     settler = MeterErrorSettler(usage, batches, reports)
 
     outcome = settler.apply_event("evt_1")
@@ -80,8 +46,8 @@ def test_a_synchronously_reported_batch_refused_later_fails_its_records(
     reporter.report_funders(["f1"])
     assert usage.status("c1")[0] == "reported"
     (batch,) = batches.batches.values()
-    reports = Reports()
-    reports.add("evt_2", ("meter_event_customer_not_found", 1, [batch.identifier]))
+    reports = MemoryThinEvents()
+    reports.add_error_report("evt_2", ("meter_event_customer_not_found", 1, [batch.identifier]))
     outcome = MeterErrorSettler(usage, batches, reports).apply_event("evt_2")
     assert outcome.failed_records == 1
     assert usage.status("c1")[0] == "failed"

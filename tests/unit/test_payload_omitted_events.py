@@ -13,27 +13,9 @@ import pytest
 from incytes_billing.adapters.dynamodb_events import storable_payload
 from incytes_billing.errors import RetryLater, StripeUnavailable
 from incytes_billing.models.events import PAYLOAD_OMITTED, VerifiedEvent, envelope_of
+from tests.fakes import MemoryFunders, MemoryInvoiceGateway
 from tests.stripe_fixtures import event, invoice_object
-from tests.unit.test_event_processor_edges import NOW_EPOCH, FakeStripe, Harness
-from tests.unit.test_funder_service import MemoryFunders
-
-
-class RefetchingStripe(FakeStripe):
-    """Stripe's events (events.retrieve) and objects as they are now (the replay's re-fetch)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.events: dict[str, dict[str, Any]] = {}
-        self.objects: dict[tuple[str, str], dict[str, Any]] = {}
-        self.down = False
-
-    def fetch_event(self, event_id: str) -> dict[str, Any] | None:
-        if self.down:
-            raise StripeUnavailable("Stripe is unavailable; retry shortly.")
-        return self.events.get(event_id)
-
-    def current_object(self, object_type: str, object_id: str) -> dict[str, Any] | None:
-        return self.objects.get((object_type, object_id))
+from tests.unit.event_harness import NOW_EPOCH, Harness
 
 
 def deliver(harness: Harness, event_id: str, body: dict[str, Any], *, omitted: bool) -> None:
@@ -43,12 +25,12 @@ def deliver(harness: Harness, event_id: str, body: dict[str, Any], *, omitted: b
 
 
 @pytest.fixture
-def stripe() -> RefetchingStripe:
-    return RefetchingStripe()
+def stripe() -> MemoryInvoiceGateway:
+    return MemoryInvoiceGateway()
 
 
 @pytest.fixture
-def harness(funders: MemoryFunders, stripe: RefetchingStripe) -> Harness:
+def harness(funders: MemoryFunders, stripe: MemoryInvoiceGateway) -> Harness:
     """Funder f1 linked to cus_1 (tests/unit/conftest.py)."""
     return Harness(funders, stripe)
 
@@ -76,7 +58,7 @@ def test_an_omitted_event_is_applied_exactly_like_the_full_one(funders: MemoryFu
     body = event("evt_Big", "invoice.created", big_draft(), created=NOW_EPOCH)
     records = []
     for omitted in (False, True):
-        stripe = RefetchingStripe()
+        stripe = MemoryInvoiceGateway()
         harness = Harness(funders, stripe)
         stripe.events["evt_Big"] = body
         stripe.objects[("invoice", "in_Big")] = body["data"]["object"]
@@ -87,7 +69,7 @@ def test_an_omitted_event_is_applied_exactly_like_the_full_one(funders: MemoryFu
 
 
 def test_past_stripes_30_days_the_envelope_is_completed_with_the_current_object(
-    harness: Harness, stripe: RefetchingStripe
+    harness: Harness, stripe: MemoryInvoiceGateway
 ) -> None:
     body = event("evt_Old", "invoice.created", big_draft(), created=NOW_EPOCH)
     stripe.objects[("invoice", "in_Big")] = {**body["data"]["object"], "status": "open"}
@@ -109,7 +91,7 @@ def test_an_event_stripe_no_longer_has_about_an_object_it_no_longer_has_is_retri
 
 
 def test_a_stripe_outage_during_the_refetch_leaves_the_event_to_retry(
-    harness: Harness, stripe: RefetchingStripe
+    harness: Harness, stripe: MemoryInvoiceGateway
 ) -> None:
     stripe.down = True
     deliver(harness, "evt_Down", event("evt_Down", "invoice.created", big_draft(), created=NOW_EPOCH), omitted=True)

@@ -18,10 +18,17 @@ from incytes_billing.domain.reporting import FINALIZATION_MARGIN_SECONDS, UsageR
 from incytes_billing.errors import StripeUnavailable
 from incytes_billing.models.catalog import load_catalog
 from incytes_billing.models.usage import MeterBatch
+from tests.fakes import (
+    NOW,
+    MemoryBatches,
+    MemoryFinance,
+    MemoryFunders,
+    MemoryMeters,
+    MemoryUndelivered,
+    MemoryUsage,
+    period_invoice,
+)
 from tests.support import settled_batch
-from tests.unit.test_batch_checks import NothingUndelivered
-from tests.unit.test_funder_service import MemoryFunders
-from tests.unit.usage_memory import NOW, MemoryBatches, MemoryFinance, MemoryMeters, MemoryUsage, period_invoice
 
 HOUR = 3600
 
@@ -226,7 +233,7 @@ def test_the_reconciler_compares_the_previous_period_that_late_usage_reached(
         checker=cast(Any, None),  # compare_funder only
         funders=funders,
         meters=meters,
-        undelivered=NothingUndelivered(),
+        undelivered=MemoryUndelivered(),
         ingress=cast(Any, None),
         finance=FinanceNotices(finance, finance, clock=lambda: clock["now"]),
         catalog=load_catalog(),

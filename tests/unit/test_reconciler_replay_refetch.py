@@ -9,9 +9,8 @@ from typing import Any, cast
 
 from incytes_billing.domain.reconciliation import FailedReplay, Reconciler
 from incytes_billing.domain.webhooks import WebhookIngress
-from incytes_billing.errors import StripeUnavailable
 from incytes_billing.models.catalog import load_catalog
-from tests.unit.events_memory import MemoryEventStore, MemoryQueue
+from tests.fakes import MemoryEventStore, MemoryQueue, MemoryUndelivered
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -29,29 +28,7 @@ def event(event_id: str, obj: dict[str, Any]) -> str:
     return json.dumps(body)
 
 
-class FakeUndelivered:
-    def __init__(
-        self,
-        payloads: list[str],
-        current: dict[tuple[str, str], dict[str, Any]],
-        unreachable: frozenset[tuple[str, str]] = frozenset(),
-    ) -> None:
-        self.payloads = payloads
-        self.current = current
-        self.unreachable = unreachable  # objects Stripe fails to answer for
-        self.asked: list[tuple[str, str]] = []
-
-    def undelivered_events(self, *, since: int) -> list[str]:
-        return self.payloads
-
-    def current_object(self, object_type: str, object_id: str) -> dict[str, Any] | None:
-        self.asked.append((object_type, object_id))
-        if (object_type, object_id) in self.unreachable:
-            raise StripeUnavailable("Stripe is unavailable; retry shortly.")
-        return self.current.get((object_type, object_id))
-
-
-def reconciler(undelivered: FakeUndelivered, events: MemoryEventStore) -> Reconciler:
+def reconciler(undelivered: MemoryUndelivered, events: MemoryEventStore) -> Reconciler:
     unused = cast(Any, None)  # the usage comparison's ports: replay does not touch them
     return Reconciler(
         batches=unused,
@@ -69,7 +46,7 @@ def reconciler(undelivered: FakeUndelivered, events: MemoryEventStore) -> Reconc
 def test_replay_keeps_the_snapshot_when_stripe_has_no_current_object() -> None:
     snapshot = {"object": "customer", "id": "cus_Gone", "name": "Snapshot"}
     payload = event("evt_1", snapshot)
-    undelivered = FakeUndelivered([payload], current={})
+    undelivered = MemoryUndelivered([payload], current={})
     events = MemoryEventStore()
 
     assert reconciler(undelivered, events).replay_undelivered().replayed == 1
@@ -81,7 +58,7 @@ def test_replay_keeps_the_snapshot_when_stripe_has_no_current_object() -> None:
 def test_replay_substitutes_the_current_object() -> None:
     snapshot = {"object": "invoice", "id": "in_1", "status": "draft"}
     current = {"object": "invoice", "id": "in_1", "status": "open", "lines": {"object": "list", "data": []}}
-    undelivered = FakeUndelivered([event("evt_2", snapshot)], current={("invoice", "in_1"): current})
+    undelivered = MemoryUndelivered([event("evt_2", snapshot)], current={("invoice", "in_1"): current})
     events = MemoryEventStore()
 
     assert reconciler(undelivered, events).replay_undelivered().replayed == 1
@@ -94,7 +71,7 @@ def test_replay_substitutes_the_current_object() -> None:
 
 def test_replay_does_not_ask_for_an_object_without_type_or_id() -> None:
     payload = event("evt_3", {"name": "no id, no type"})
-    undelivered = FakeUndelivered([payload], current={})
+    undelivered = MemoryUndelivered([payload], current={})
     events = MemoryEventStore()
 
     assert reconciler(undelivered, events).replay_undelivered().replayed == 1
@@ -106,7 +83,7 @@ def test_replay_does_not_ask_for_an_object_without_type_or_id() -> None:
 def test_an_event_that_cannot_be_replayed_is_reported_and_the_others_still_are() -> None:
     failing = event("evt_4", {"object": "invoice", "id": "in_Unreachable"})
     fine = event("evt_5", {"object": "customer", "id": "cus_Fine"})
-    undelivered = FakeUndelivered([failing, fine], current={}, unreachable=frozenset({("invoice", "in_Unreachable")}))
+    undelivered = MemoryUndelivered([failing, fine], current={}, unreachable=frozenset({("invoice", "in_Unreachable")}))
     events = MemoryEventStore()
 
     outcome = reconciler(undelivered, events).replay_undelivered()

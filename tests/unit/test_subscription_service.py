@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Sequence
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
@@ -28,168 +26,27 @@ from incytes_billing.errors import (
     SubscriptionNotFound,
 )
 from incytes_billing.models.catalog import load_catalog
-from incytes_billing.models.funder import Funder
 from incytes_billing.models.stripe import (
     CatalogPrice,
-    NewSubscription,
-    StripeInvoice,
     StripeSubscription,
-    StripeSubscriptionItem,
 )
-from incytes_billing.models.subscription import LIVE_SUBSCRIPTION_STATUSES
-from tests.unit.test_funder_service import MemoryFunders
+from tests.fakes import NOW, Clock, MemoryFunders, MemoryStripe, new_funder
 
 CATALOG = load_catalog()
 POLICY = SubscriptionPolicy(
     collection_method="send_invoice", days_until_due=30, proration_behavior="create_prorations", automatic_tax=False
 )
-START = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
-ids = itertools.count(1)
-
-
-class MemoryStripe:
-    """Just enough of Stripe for the domain: prices by key, subscriptions, invoices."""
-
-    def __init__(self) -> None:
-        self.prices = {
-            spec.lookup_key: CatalogPrice(spec.lookup_key, f"price_{spec.lookup_key}", spec.product_id, spec.currency)
-            for spec in CATALOG.price_specs()
-        }
-        self.subscriptions: dict[str, StripeSubscription] = {}
-        self.invoices: dict[str, StripeInvoice] = {}
-        self.created: list[NewSubscription] = []
-        self.released: list[str] = []
-        self.quantity_changes: list[tuple[str, int, str]] = []
-        self.cancellations: list[tuple[str, bool]] = []
-        self.fail_next_create: Exception | None = None
-        self.calls = 0
-
-    def find_prices(self, lookup_keys: Sequence[str]) -> dict[str, CatalogPrice]:
-        self.calls += 1
-        return {key: self.prices[key] for key in lookup_keys if key in self.prices}
-
-    def live_subscriptions(self, customer_id: str) -> list[StripeSubscription]:
-        self.calls += 1
-        return [
-            s
-            for s in self.subscriptions.values()
-            if s.customer_id == customer_id and s.status in LIVE_SUBSCRIPTION_STATUSES
-        ]
-
-    def unpaid_invoices(self, subscription_id: str) -> list[StripeInvoice]:
-        return []
-
-    def add_subscription(
-        self,
-        customer_id: str,
-        price_ids: Sequence[str],
-        *,
-        funder_id: str | None = None,
-        status: str = "active",
-        currency: str = "usd",
-        invoice_status: str = "draft",
-        billing_reason: str = "subscription_create",
-    ) -> StripeSubscription:
-        invoice = StripeInvoice(f"in_{next(ids)}", invoice_status, 10500, currency, True, billing_reason, None)
-        self.invoices[invoice.invoice_id] = invoice
-        products = {price.price_id: price.product_id for price in self.prices.values()}
-        items = tuple(
-            StripeSubscriptionItem(
-                f"si_{next(ids)}", price, products.get(price, "prod_other"), 3 if "seat" in price else None, 1, 2
-            )
-            for price in price_ids
-        )
-        subscription = StripeSubscription(
-            f"sub_{next(ids)}", customer_id, status, currency, "send_invoice", items, invoice.invoice_id,
-            f"sub_sched_{next(ids)}", funder_id, False, None, 1,
-        )  # fmt: skip
-        self.subscriptions[subscription.subscription_id] = subscription
-        return subscription
-
-    def create_subscription(self, request: NewSubscription) -> StripeSubscription:
-        self.calls += 1
-        if self.fail_next_create is not None:
-            error, self.fail_next_create = self.fail_next_create, None
-            raise error
-        self.created.append(request)
-        return self.add_subscription(
-            request.customer_id,
-            [request.seat_price_id, *request.metered_price_ids],
-            funder_id=request.funder_id,
-            currency=request.currency,
-        )
-
-    def release_schedule(self, schedule_id: str) -> None:
-        self.released.append(schedule_id)
-
-    def get_subscription(self, subscription_id: str) -> StripeSubscription | None:
-        return self.subscriptions.get(subscription_id)
-
-    def tag_subscription(self, subscription_id: str, funder_id: str) -> None:
-        self.subscriptions[subscription_id] = replace(self.subscriptions[subscription_id], funder_id=funder_id)
-
-    def get_invoice(self, invoice_id: str) -> StripeInvoice | None:
-        return self.invoices.get(invoice_id)
-
-    def hold_invoice(self, invoice_id: str) -> StripeInvoice:
-        self.invoices[invoice_id] = replace(self.invoices[invoice_id], auto_advance=False)
-        return self.invoices[invoice_id]
-
-    def finalize_invoice(self, invoice_id: str, *, auto_advance: bool = True) -> StripeInvoice:
-        self.invoices[invoice_id] = replace(self.invoices[invoice_id], status="open", auto_advance=auto_advance)
-        return self.invoices[invoice_id]
-
-    def void_invoice(self, invoice_id: str) -> StripeInvoice:
-        self.invoices[invoice_id] = replace(self.invoices[invoice_id], status="void")
-        return self.invoices[invoice_id]
-
-    def set_item_quantity(self, item_id: str, quantity: int, *, proration_behavior: str) -> None:
-        self.quantity_changes.append((item_id, quantity, proration_behavior))
-
-    def cancel_at_period_end(self, subscription_id: str) -> StripeSubscription:
-        self.subscriptions[subscription_id] = replace(self.subscriptions[subscription_id], cancel_at_period_end=True)
-        return self.subscriptions[subscription_id]
-
-    def cancel_now(self, subscription_id: str, *, prorate: bool) -> StripeSubscription:
-        self.cancellations.append((subscription_id, prorate))
-        self.subscriptions[subscription_id] = replace(
-            self.subscriptions[subscription_id], status="canceled", canceled_at=5
-        )
-        return self.subscriptions[subscription_id]
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
+START = NOW
 
 
 @pytest.fixture
 def funders() -> MemoryFunders:
-    memory = MemoryFunders()
-    for funder_id, customer in (("f1", "cus_1"), ("nocustomer", None)):
-        memory.items[funder_id] = Funder(
-            funder_id=funder_id,
-            name=funder_id,
-            stripe_customer_id=customer,
-            currency="usd",
-            seats=3,
-            created_at=START,
-            updated_at=START,
-        )
-    return memory
+    return MemoryFunders(new_funder("f1", "cus_1", seats=3), new_funder("nocustomer", seats=3))
 
 
 @pytest.fixture
 def stripe() -> MemoryStripe:
-    return MemoryStripe()
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
+    return MemoryStripe(CATALOG)
 
 
 @pytest.fixture

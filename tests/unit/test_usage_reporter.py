@@ -8,13 +8,13 @@ from incytes_billing.domain.finance import FinanceNotices
 from incytes_billing.domain.reporting import UsageReporter
 from incytes_billing.errors import MeterEventRejected, StripeUnavailable
 from incytes_billing.models.catalog import load_catalog
-from tests.unit.test_funder_service import MemoryFunders
-from tests.unit.usage_memory import (
+from tests.fakes import (
     NOW,
     PERIOD_START,
     SUBSCRIBED_AT,
     MemoryBatches,
     MemoryFinance,
+    MemoryFunders,
     MemoryMeters,
     MemoryUsage,
     period_invoice,

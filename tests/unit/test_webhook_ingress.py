@@ -9,8 +9,7 @@ import pytest
 
 from incytes_billing.domain.webhooks import MAX_RETRY_DELAY_SECONDS, REQUEUE_CLAIM_SECONDS, WebhookIngress
 from incytes_billing.models.events import VerifiedEvent
-from tests.unit.events_memory import MemoryEventStore, MemoryQueue
-from tests.unit.usage_memory import NOW, Clock
+from tests.fakes import NOW, Clock, MemoryEventStore, MemoryQueue
 
 EVENT = VerifiedEvent("evt_1", "invoice.created", int(NOW.timestamp()), "snapshot", False, None, "{}")
 
