@@ -23,6 +23,8 @@ from types import TracebackType
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 READY_LINE = "Ready. Ctrl-C to stop."
+PORT_VARIABLES = {"LOCAL_API_PORT": "api_port", "LOCAL_AWS_PORT": "aws_port", "STRIPE_EMULATOR_PORT": "stripe_port"}
+PORT_ATTEMPTS = 3
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -43,25 +45,30 @@ class LocalStackProcess:
         self.args = list(args)
         self.startup_timeout = startup_timeout
         self.cwd = cwd
-        self.api_port, self.aws_port, self.stripe_port = free_port(), free_port(), free_port()
         child_env = {k: v for k, v in os.environ.items() if k != "STRIPE_API_KEY"}
         python_path = [str(PROJECT_ROOT / "layers" / "shared"), str(PROJECT_ROOT / "devtools"), str(PROJECT_ROOT)]
-        child_env.update(
-            {
-                "PYTHONPATH": os.pathsep.join(python_path),
-                "PYTHONUNBUFFERED": "1",
-                "LOCAL_API_PORT": str(self.api_port),
-                "LOCAL_AWS_PORT": str(self.aws_port),
-                "STRIPE_EMULATOR_PORT": str(self.stripe_port),
-            }
-        )
-        child_env.update(env or {})
+        child_env.update({"PYTHONPATH": os.pathsep.join(python_path), "PYTHONUNBUFFERED": "1"})
+        self._given_env = dict(env or {})
         self.env = child_env
+        self._choose_ports()
         self.stdout_lines: list[str] = []
         self.stderr_lines: list[str] = []
         self.process: subprocess.Popen[str] | None = None
         self._ready = threading.Event()
         self._readers: list[threading.Thread] = []
+
+    def _choose_ports(self) -> None:
+        self.api_port, self.aws_port, self.stripe_port = free_port(), free_port(), free_port()
+        self.env.update(
+            {
+                "LOCAL_API_PORT": str(self.api_port),
+                "LOCAL_AWS_PORT": str(self.aws_port),
+                "STRIPE_EMULATOR_PORT": str(self.stripe_port),
+            }
+        )
+        self.env.update(self._given_env)
+        for name, attribute in PORT_VARIABLES.items():
+            setattr(self, attribute, int(self.env[name]))
 
     @property
     def api_url(self) -> str:
@@ -86,6 +93,24 @@ class LocalStackProcess:
                 self._ready.set()
 
     def start(self) -> LocalStackProcess:
+        """Start the stack and wait for Ready. A free port can be taken between our probe and the child's bind
+        (by any process's outgoing connection): then the child fails with EADDRINUSE and starts again on new
+        ports, unless the caller chose them."""
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            try:
+                return self._start_once()
+            except RuntimeError:
+                taken = any("Address already in use" in line for line in self.stderr_lines)
+                if not taken or attempt == PORT_ATTEMPTS or set(PORT_VARIABLES) & set(self._given_env):
+                    raise
+                self.stdout_lines.clear()
+                self.stderr_lines.clear()
+                self._readers.clear()
+                self._ready.clear()
+                self._choose_ports()
+        raise AssertionError("unreachable")
+
+    def _start_once(self) -> LocalStackProcess:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "local_stack", *self.args],
             cwd=self.cwd,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -14,7 +15,9 @@ from typing import Any
 import boto3
 import pytest
 
+from local_stack import process as process_module
 from local_stack.process import LocalStackProcess
+from local_stack.process import free_port as real_free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -144,3 +147,17 @@ def test_live_keys_are_refused() -> None:
     process = LocalStackProcess(args=["--template", str(FIXTURE_TEMPLATE)], env={"STRIPE_API_KEY": "sk_live_x"})
     with pytest.raises(RuntimeError, match="LIVE key"):
         process.start()
+
+
+def test_a_port_taken_after_it_was_chosen_is_chosen_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Between our probe and the child's bind, another process may take the port (an outgoing connection of
+    any process uses the same range): the stack starts again on new ports instead of failing the test run."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as occupied:
+        occupied.bind(("127.0.0.1", 0))
+        occupied.listen()
+        taken = occupied.getsockname()[1]
+        chosen = iter([taken])
+        monkeypatch.setattr(process_module, "free_port", lambda: next(chosen, None) or real_free_port())
+        with LocalStackProcess(args=["--template", str(FIXTURE_TEMPLATE), "--skip-catalog"]) as stack:
+            assert taken not in (stack.api_port, stack.aws_port, stack.stripe_port)
+            assert _call("GET", f"{stack.aws_url}/moto-api/")[0] == 200
