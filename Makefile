@@ -115,12 +115,12 @@ sam-check: sam-venv ## sam validate --lint, SAM's transform linted per stage, sa
 	$(BOOTSTRAP_PYTHON) -m devtools_checks.layer_bytecode .aws-sam/build/SharedLayer --require incytes_billing
 
 # The import runs here, not on arm64 Lambda: the benchmark builds the same layer for the host platform.
-bench: venv ## cold start with/without bytecode; usage reporting vs a naive reporter (build/bench/*.json)
+bench: venv ## cold start of every function vs its floors (build/bench/cold_start.md); usage reporting vs a naive reporter
 	@if [ -z "$(PY313)" ]; then echo "the benchmark needs a python3.13 (the Lambda runtime)" >&2; exit 1; fi
 	$(MAKE) --no-print-directory -C layers/shared build-SharedLayer PYTHON=$(PY313) \
 	  ARTIFACTS_DIR=$(CURDIR)/build/bench/layer PIP_PLATFORM=manylinux2014_$$(uname -m)
 	$(PY313) -m devtools_checks.layer_bytecode build/bench/layer --arch $$(uname -m) --require incytes_billing
-	$(PY) benchmarks/cold_start.py --python $(PY313) --layer build/bench/layer --out build/bench/cold_start.json
+	$(PY) benchmarks/cold_start.py --python $(PY313) --layer build/bench/layer --repeat 7 --out build/bench/cold_start.md
 	$(PY) benchmarks/usage_reporting.py --records 1000 --funders 5 --rounds 1 --out build/bench/usage_backlog.json
 	$(PY) benchmarks/usage_reporting.py --records 1000 --funders 5 --rounds 10 --out build/bench/usage_trickle.json
 

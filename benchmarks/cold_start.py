@@ -1,22 +1,28 @@
-"""Cold-start import times with and without the layer's precompiled bytecode.
+"""Cold start of every function beside its floors (issue 12 §1), as ratios.
 
-    python benchmarks/cold_start.py --python python3.13 --layer build/bench/layer [--repeat 15]
+    python benchmarks/cold_start.py --python python3.13 --layer build/bench/layer [--repeat 7]
 
-(``make bench`` builds the layer and runs this.) Lambda's code directories are read-only, so Python cannot
-write bytecode there: what the layer does not ship precompiled is compiled again on every cold start. For
-each module below this starts fresh python3.13 processes (``-I -S -B``: no site, no environment, nothing
-written) whose sys.path is laid out like Lambda's -- function code, then the layer's ``python/`` directory,
-then the runtime's packages (boto3 & co.) -- and times the import:
+(``make bench`` builds the layer and runs this.) Each sample is a fresh python3.13 process (``-I -S -B``: no
+site, no environment, nothing written; Lambda's code directories are read-only) whose sys.path is laid out
+like Lambda's -- the function's code, then the layer's ``python/`` directory with its precompiled bytecode,
+then the runtime's packages (boto3 & co.) -- timing what Lambda's init does: importing the handler module.
+The time is the process's CPU time for it: on a shared machine wall time measures the neighbours too (the
+files are in the page cache after a first unmeasured round, so little else is left to wait for).
 
-  (a) the layer as built by layers/shared/Makefile, with its unchecked-hash python3.13 bytecode;
-  (b) the same tree with every ``__pycache__`` removed, which is what a plain ``sam build`` ships.
+Beside each function, in the same run, interleaved round by round (the machine is noisy: the milliseconds
+move between runs, the ratios hold), the median of ``--repeat`` rounds of:
 
-The handler's own code is not precompiled in either case (it is not in the layer). The machine is noisy, so
-runs alternate between (a) and (b), the median of ``--repeat`` runs is reported, and the ratio b/a matters
-more than the milliseconds. Results go to stdout and, as JSON, to ``--out``.
+- *sdk* floor: ``import boto3``, plus ``stripe`` where the function loads it (its ``StripeClient``: like
+  pydantic, ``stripe`` imports its parts when first asked for them);
+- *framework* floor: the sdk floor plus what the function's kind needs from Powertools and pydantic (API: the
+  REST resolver, OpenAPI params, pydantic's ``BaseModel``; worker: Logger, Metrics, batch, ``BaseModel``);
+- *naive*: one handler importing boto3, stripe, pydantic, Logger, Metrics, Tracer, the REST resolver,
+  idempotency, batch and parser;
+- the funders handler on the same layer without its bytecode (what a plain ``sam build`` ships).
 
-The layer used here must be built for the host platform (the import runs here, not on arm64 Lambda); the
-bytecode is the same for either architecture, only the compiled extensions (pydantic_core) differ.
+Writes the markdown table to ``--out`` (and the samples, as JSON, beside it) and prints it.
+The layer must be built for the host platform (the import runs here, not on arm64 Lambda); the bytecode is
+the same for either architecture, only the compiled extensions (pydantic_core) differ.
 """
 
 from __future__ import annotations
@@ -25,18 +31,18 @@ import argparse
 import importlib.util
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 # The Lambda Python runtime provides these; they are not in the layer. Taken (precompiled) from the
-# project virtualenv, identically for (a) and (b).
+# project virtualenv.
 RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "dateutil", "six")
-# Enough of a Lambda environment for the handler's import-time configuration; nothing is called.
+# Enough of a Lambda environment for the handlers' import-time configuration; nothing is called.
 LAMBDA_ENV = {
     "AWS_REGION": "us-east-1",
     "AWS_DEFAULT_REGION": "us-east-1",
@@ -48,17 +54,86 @@ LAMBDA_ENV = {
     "POWERTOOLS_LOG_LEVEL": "INFO",
     "POWERTOOLS_DEV": "false",
     "POWERTOOLS_TRACE_DISABLED": "true",
-    "FUNDERS_TABLE_NAME": "incytes-billing-funders",
-    "STRIPE_API_KEY_PARAMETER": "/incytes-billing/stripe-api-key",
-    "STRIPE_API_BASE": "",
+    "POWERTOOLS_METRICS_DISABLED": "true",
 }
+SDK = "import boto3"
+# `import stripe` and `import pydantic` alone load little (both import their parts when first asked for them):
+# what a function needs from them is a client and a model.
+STRIPE = "from stripe import StripeClient"
+PYDANTIC = "from pydantic import BaseModel"
+FRAMEWORK = {
+    "api": (
+        "from aws_lambda_powertools.event_handler import APIGatewayRestResolver",
+        "from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query",
+        PYDANTIC,
+    ),
+    "worker": (
+        "from aws_lambda_powertools import Logger, Metrics",
+        "from aws_lambda_powertools.utilities.batch import BatchProcessor",
+        PYDANTIC,
+    ),
+}
+NAIVE = (
+    "import boto3",
+    STRIPE,
+    PYDANTIC,
+    "from aws_lambda_powertools import Logger, Metrics, Tracer",
+    "from aws_lambda_powertools.event_handler import APIGatewayRestResolver",
+    "from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, idempotent",
+    "from aws_lambda_powertools.utilities.batch import BatchProcessor",
+    "from aws_lambda_powertools.utilities.parser import event_parser",
+)
+
+
+@dataclass(frozen=True)
+class Function:
+    name: str  # its directory under functions/
+    kind: str  # "api" or "worker": which framework floor
+    stripe: bool  # loads the Stripe SDK at init: its floors include it
+
+
+FUNCTIONS = (
+    Function("funders", "api", stripe=True),
+    Function("subscriptions", "api", stripe=True),
+    Function("invoices", "api", stripe=True),
+    Function("usage", "api", stripe=False),
+    Function("webhook", "api", stripe=True),
+    Function("webhook_processor", "worker", stripe=True),
+    Function("usage_reporter", "worker", stripe=True),
+    Function("review_reminder", "worker", stripe=True),
+    Function("reconciler", "worker", stripe=True),
+)
 CHILD = """\
-import importlib, sys, time
+import sys, time
 sys.path[:0] = {paths!r}
-t0 = time.perf_counter()
-importlib.import_module({module!r})
-print((time.perf_counter() - t0) * 1000, len(sys.modules))
+t0 = time.process_time()
+exec({code!r})
+print((time.process_time() - t0) * 1000, len(sys.modules), "stripe" in sys.modules)
 """
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    code: str  # what the timed part of the process runs
+    paths: tuple[str, ...]
+
+
+def sdk_floor(function: Function) -> str:
+    return "sdk+stripe" if function.stripe else "sdk"
+
+
+def framework_floor(function: Function) -> str:
+    return f"{function.kind}+stripe" if function.stripe else function.kind
+
+
+def floors(base: tuple[str, ...]) -> list[Variant]:
+    variants = [Variant("sdk", SDK, base), Variant("sdk+stripe", f"{SDK}\n{STRIPE}", base)]
+    for kind, lines in FRAMEWORK.items():
+        variants.append(Variant(kind, "\n".join((SDK, *lines)), base))
+        variants.append(Variant(f"{kind}+stripe", "\n".join((SDK, STRIPE, *lines)), base))
+    variants.append(Variant("naive", "\n".join(NAIVE), base))
+    return variants
 
 
 def _copy_tree(src: Path, dst: Path) -> None:
@@ -66,14 +141,14 @@ def _copy_tree(src: Path, dst: Path) -> None:
     shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
 
 
-def _runtime_dir(dst: Path) -> Path | None:
+def _runtime_dir(dst: Path) -> Path:
     """A directory of symlinks to the runtime-provided packages found in this interpreter's environment."""
     shutil.rmtree(dst, ignore_errors=True)
     dst.mkdir(parents=True)
     for name in RUNTIME_PACKAGES:
         spec = importlib.util.find_spec(name)
         if spec is None or spec.origin is None:
-            print(f"note: {name} not found; the handler may not import", file=sys.stderr)
+            print(f"note: {name} not found; the handlers may not import", file=sys.stderr)
             continue
         origin = Path(spec.origin)
         target = origin.parent if origin.name == "__init__.py" else origin
@@ -81,15 +156,10 @@ def _runtime_dir(dst: Path) -> Path | None:
     return dst
 
 
-def _run_once(python: str, paths: list[str], module: str) -> tuple[float, int]:
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "LANG": "C.UTF-8",
-        "PYTHONDONTWRITEBYTECODE": "1",  # -I ignores it; -B does the same
-        **LAMBDA_ENV,
-    }
+def _run_once(python: str, variant: Variant) -> tuple[float, int, bool]:
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", **LAMBDA_ENV}
     proc = subprocess.run(  # noqa: S603 - our own interpreter and code
-        [python, "-I", "-S", "-B", "-c", CHILD.format(paths=paths, module=module)],
+        [python, "-I", "-S", "-B", "-c", CHILD.format(paths=list(variant.paths), code=variant.code)],
         capture_output=True,
         text=True,
         env=env,
@@ -98,20 +168,39 @@ def _run_once(python: str, paths: list[str], module: str) -> tuple[float, int]:
         timeout=120,
     )
     if proc.returncode != 0:
-        raise RuntimeError(f"import {module} failed:\n{proc.stderr.strip()}")
-    ms, modules = proc.stdout.split()
-    return float(ms), int(modules)
+        raise RuntimeError(f"{variant.name} failed:\n{proc.stderr.strip()}")
+    ms, modules, stripe_loaded = proc.stdout.split()
+    return float(ms), int(modules), stripe_loaded == "True"
+
+
+def table(medians: dict[str, float], modules: dict[str, int]) -> str:
+    lines = [
+        "| function | ms | modules | × sdk floor | × framework floor | × naive |",
+        "|---|---|---|---|---|---|",
+    ]
+    for function in FUNCTIONS:
+        ms = medians[function.name]
+        lines.append(
+            f"| {function.name} | {ms:.0f} | {modules[function.name]} "
+            f"| {ms / medians[sdk_floor(function)]:.2f} "
+            f"| {ms / medians[framework_floor(function)]:.2f} | {ms / medians['naive']:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def floor_table(medians: dict[str, float], modules: dict[str, int], names: list[str]) -> str:
+    lines = ["| floor | ms | modules |", "|---|---|---|"]
+    lines += [f"| {name} | {medians[name]:.0f} | {modules[name]} |" for name in names]
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--python", default="python3.13", help="the Lambda runtime's Python (3.13)")
     parser.add_argument("--layer", type=Path, required=True, help="built layer (holding python/), host platform")
-    parser.add_argument("--function", type=Path, default=ROOT / "functions" / "funders")
-    parser.add_argument("--handler-module", default="app")
-    parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--repeat", type=int, default=7, help="rounds; each runs every variant once")
     parser.add_argument("--work", type=Path, default=ROOT / "build" / "bench")
-    parser.add_argument("--out", type=Path, default=ROOT / "build" / "bench" / "cold_start.json")
+    parser.add_argument("--out", type=Path, default=ROOT / "build" / "bench" / "cold_start.md")
     args = parser.parse_args(argv)
 
     version = subprocess.run(  # noqa: S603
@@ -123,80 +212,57 @@ def main(argv: list[str] | None = None) -> int:
     if not version[0].startswith("3.13."):
         print(f"warning: {args.python} is Python {version[0]}, not the Lambda runtime's 3.13", file=sys.stderr)
 
-    layer_a = (args.layer / "python").resolve()
-    layer_b = (args.work / "layer-no-bytecode" / "python").resolve()
-    _copy_tree(layer_a, layer_b)
-    runtime = _runtime_dir((args.work / "runtime").resolve())
-    modules = ["stripe", "pydantic", "aws_lambda_powertools.event_handler"]
-    function: Path | None = None
-    if (args.function / f"{args.handler_module}.py").is_file():
-        function = (args.work / "function").resolve()
-        _copy_tree(args.function, function)
-        modules.append(args.handler_module)
-    else:
-        print(f"note: {args.function}/{args.handler_module}.py does not exist yet; handler not measured")
+    layer = str((args.layer / "python").resolve())
+    layer_without_bytecode = (args.work / "layer-no-bytecode" / "python").resolve()
+    _copy_tree(Path(layer), layer_without_bytecode)
+    runtime = str(_runtime_dir((args.work / "runtime").resolve()))
+    base = (layer, runtime)
+    variants = floors(base)
+    floor_names = [v.name for v in variants]
+    for function in FUNCTIONS:
+        code = (args.work / "functions" / function.name).resolve()
+        _copy_tree(ROOT / "functions" / function.name, code)
+        variants.append(Variant(function.name, "import app", (str(code), *base)))
+    funders_code = variants[-len(FUNCTIONS)].paths[0]
+    variants.append(Variant("funders, no bytecode", "import app", (funders_code, str(layer_without_bytecode), runtime)))
 
-    def paths(layer: Path) -> list[str]:
-        return [str(p) for p in (function, layer, runtime) if p is not None]
+    for variant in variants:  # warm the page cache; not measured
+        _run_once(args.python, variant)
+    samples: dict[str, list[float]] = {v.name: [] for v in variants}
+    modules: dict[str, int] = {}
+    stripe_loaded: dict[str, bool] = {}
+    for round_ in range(args.repeat):
+        shift = round_ % len(variants)  # each round starts elsewhere: no variant always runs first
+        for variant in variants[shift:] + variants[:shift]:
+            ms, modules[variant.name], stripe_loaded[variant.name] = _run_once(args.python, variant)
+            samples[variant.name].append(ms)
+    medians = {name: statistics.median(values) for name, values in samples.items()}
 
-    variants = {"a": paths(layer_a), "b": paths(layer_b)}
-    results = []
-    failed = False
-    for module in modules:
-        samples: dict[str, list[float]] = {"a": [], "b": []}
-        loaded = 0
-        try:
-            for variant_paths in variants.values():  # warm the page cache; not measured
-                _run_once(args.python, variant_paths, module)
-            for i in range(args.repeat):
-                for variant in ("a", "b") if i % 2 == 0 else ("b", "a"):
-                    ms, loaded = _run_once(args.python, variants[variant], module)
-                    samples[variant].append(ms)
-        except RuntimeError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            failed = True
-            continue
-        a, b = statistics.median(samples["a"]), statistics.median(samples["b"])
-        results.append(
-            {
-                "module": module,
-                "modules_loaded": loaded,
-                "with_bytecode_ms": round(a, 1),
-                "without_bytecode_ms": round(b, 1),
-                "ratio_b_over_a": round(b / a, 2),
-                "samples_ms": {k: [round(x, 1) for x in v] for k, v in samples.items()},
-            }
-        )
-
-    host = platform.machine()
+    for function in FUNCTIONS:  # the floors assume it: say so when the code no longer does
+        if stripe_loaded[function.name] != function.stripe:
+            loads = "loads" if stripe_loaded[function.name] else "does not load"
+            print(f"warning: {function.name} {loads} stripe at init; its floors assume otherwise", file=sys.stderr)
+    bytecode_ratio = medians["funders, no bytecode"] / medians["funders"]
+    markdown = (
+        f"Cold start (handler import, CPU ms), Python {version[0]} on {version[1]}, `-I -S -B`, layer bytecode, "
+        f"median of {args.repeat} fresh processes, all variants interleaved\n\n"
+        f"{table(medians, modules)}\n\n{floor_table(medians, modules, floor_names)}\n\n"
+        f"Without the layer's bytecode (plain `sam build`) funders starts {bytecode_ratio:.2f}× slower.\n"
+    )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(markdown)
     report = {
-        "python": args.python,
         "python_version": version[0],
         "machine": version[1],
         "repeat": args.repeat,
-        "statistic": "median of fresh-process import times",
-        "layer": str(args.layer),
-        "layer_note": (
-            f"host-platform ({host}) build of the shared layer (same Makefile, PIP_PLATFORM for {host}); "
-            "Lambda gets the arm64 build, whose bytecode is identical"
-        ),
-        "variant_a": "layer with its unchecked-hash python3.13 bytecode (layers/shared/Makefile)",
-        "variant_b": "same layer without __pycache__ (what plain sam build ships)",
-        "results": results,
+        "statistic": "median of fresh-process import CPU times (ms), variants interleaved",
+        "medians_ms": {name: round(ms, 1) for name, ms in medians.items()},
+        "modules_loaded": modules,
+        "samples_ms": {name: [round(x, 1) for x in values] for name, values in samples.items()},
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
-
-    print(f"\nCold-start imports: Python {version[0]} on {version[1]}, fresh process, median of {args.repeat}")
-    print(f"layer: {report['layer_note']}")
-    print(f"  {'module':<38} {'(a) bytecode':>13} {'(b) none':>10} {'b/a':>6} {'modules':>8}")
-    for r in results:
-        print(
-            f"  {r['module']:<38} {r['with_bytecode_ms']:>10.1f} ms {r['without_bytecode_ms']:>7.1f} ms "
-            f"{r['ratio_b_over_a']:>6.2f} {r['modules_loaded']:>8}"
-        )
-    print(f"(a) {report['variant_a']}\n(b) {report['variant_b']}\nwritten to {args.out}")
-    return 1 if failed else 0
+    args.out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
+    print(f"\n{markdown}\nwritten to {args.out}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ handler time per record, reporter records per second; each beside the naive base
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import os
 import time
@@ -215,7 +217,10 @@ def main() -> int:
         settings = StripeSettings(emulator.url, 10.0, 2, 3, 0.2)
         gateway = StripeGateway(build_stripe_client(KEY, settings), settings)
         bench = Bench(emulator, writes, runner, usage, funders, gateway, client, funders_table, started, resources)
-        results = {name: measure(bench, name, args.records, args.funders, args.rounds) for name in MODES}
+        # Powertools prints a metric line whenever 100 values of one metric pile up, disabled or not: the
+        # handlers' output would bury the table.
+        with contextlib.redirect_stdout(io.StringIO()):
+            results = {name: measure(bench, name, args.records, args.funders, args.rounds) for name in MODES}
 
     print_table(results, args.records, args.funders, args.rounds)
     args.out.parent.mkdir(parents=True, exist_ok=True)

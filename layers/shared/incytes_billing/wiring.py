@@ -1,4 +1,11 @@
-"""Composition root: builds services from adapters once per Lambda container (tests call `reset`)."""
+"""Composition root: builds services from adapters once per Lambda container (tests call `reset`).
+
+Each function imports only what it uses (issue 12). This module imports at load what the functions using it
+need on every request: boto3, the parameter store, settings, and the Stripe SDK with its gateway and the
+funders table (all but the webhook use them; the webhook loads the Stripe SDK anyway, to verify signatures).
+Every other factory imports its adapters and domain services itself: a function loads them when it first
+assembles them, and what a route needs only sometimes (the event processor behind the subscriptions
+function's review notice, the idempotency store) only on the request that needs it."""
 
 from __future__ import annotations
 
@@ -6,35 +13,30 @@ from functools import cache, lru_cache
 from typing import TYPE_CHECKING
 
 import boto3
-from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 from aws_lambda_powertools.utilities.parameters import SSMProvider
 
-from incytes_billing.adapters.dynamodb_audit import DynamoDBAuditLog
-from incytes_billing.adapters.dynamodb_batches import DynamoDBMeterBatchStore
-from incytes_billing.adapters.dynamodb_events import DynamoDBStripeEventStore
 from incytes_billing.adapters.dynamodb_funders import DynamoDBFunderRepository
-from incytes_billing.adapters.dynamodb_invoices import DynamoDBInvoiceRepository
-from incytes_billing.adapters.dynamodb_notifications import DynamoDBNotificationClaims
-from incytes_billing.adapters.dynamodb_usage import DynamoDBUsageRepository
-from incytes_billing.adapters.sns_finance import SnsFinanceNotifier
-from incytes_billing.adapters.sqs_queue import SqsEventQueue
 from incytes_billing.adapters.stripe_gateway import StripeGateway, build_stripe_client
 from incytes_billing.config import Settings
-from incytes_billing.domain.audit import AuditHistory, AuditTrail
-from incytes_billing.domain.batch_checks import BatchChecker
-from incytes_billing.domain.events import EventProcessor, FinanceSettings
-from incytes_billing.domain.finance import FinanceNotices
-from incytes_billing.domain.funders import FunderService
-from incytes_billing.domain.invoices import InvoiceReviewService
-from incytes_billing.domain.meter_errors import MeterErrorSettler
-from incytes_billing.domain.reconciliation import Reconciler
-from incytes_billing.domain.reporting import UsageReporter
-from incytes_billing.domain.subscriptions import SubscriptionService
-from incytes_billing.domain.webhooks import WebhookIngress
-from incytes_billing.models.catalog import CatalogConfig, load_catalog
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
     from mypy_boto3_dynamodb.service_resource import Table
+
+    from incytes_billing.adapters.dynamodb_audit import DynamoDBAuditLog
+    from incytes_billing.adapters.dynamodb_batches import DynamoDBMeterBatchStore
+    from incytes_billing.adapters.dynamodb_usage import DynamoDBUsageRepository
+    from incytes_billing.domain.audit import AuditHistory, AuditTrail
+    from incytes_billing.domain.events import EventProcessor
+    from incytes_billing.domain.finance import FinanceNotices
+    from incytes_billing.domain.funders import FunderService
+    from incytes_billing.domain.invoices import InvoiceReviewService
+    from incytes_billing.domain.meter_errors import MeterErrorSettler
+    from incytes_billing.domain.reconciliation import Reconciler
+    from incytes_billing.domain.reporting import UsageReporter
+    from incytes_billing.domain.subscriptions import SubscriptionService
+    from incytes_billing.domain.webhooks import WebhookIngress
+    from incytes_billing.models.catalog import CatalogConfig
 
 # The Stripe key is re-read at most this often, so a rotated key is picked up without a redeploy.
 SECRET_MAX_AGE_SECONDS = 300
@@ -77,27 +79,39 @@ def funder_repository() -> DynamoDBFunderRepository:
 
 
 def funder_service() -> FunderService:
+    from incytes_billing.domain.funders import FunderService
+
     return FunderService(funder_repository(), stripe_gateway(), audit=audit_trail())
 
 
 def _audit_log() -> DynamoDBAuditLog:
+    from incytes_billing.adapters.dynamodb_audit import DynamoDBAuditLog
+
     return DynamoDBAuditLog(_table("audit_table_name"))
 
 
 def audit_trail() -> AuditTrail:
+    from incytes_billing.domain.audit import AuditTrail
+
     return AuditTrail(_audit_log())
 
 
 def audit_history() -> AuditHistory:
+    from incytes_billing.domain.audit import AuditHistory
+
     return AuditHistory(_audit_log(), funder_repository())
 
 
 @cache
 def catalog() -> CatalogConfig:
+    from incytes_billing.models.catalog import load_catalog
+
     return load_catalog()
 
 
 def subscription_service() -> SubscriptionService:
+    from incytes_billing.domain.subscriptions import SubscriptionService
+
     return SubscriptionService(
         funder_repository(), stripe_gateway(), catalog(), settings().subscriptions, audit=audit_trail()
     )
@@ -106,6 +120,8 @@ def subscription_service() -> SubscriptionService:
 @cache
 def idempotency_store() -> DynamoDBPersistenceLayer:
     # Built on first use, not at import: it creates its boto3 client when constructed.
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
     return DynamoDBPersistenceLayer(table_name=settings().require("idempotency_table_name"))
 
 
@@ -119,6 +135,10 @@ def webhook_secrets() -> list[str]:
 
 @cache
 def webhook_ingress() -> WebhookIngress:
+    from incytes_billing.adapters.dynamodb_events import DynamoDBStripeEventStore
+    from incytes_billing.adapters.sqs_queue import SqsEventQueue
+    from incytes_billing.domain.webhooks import WebhookIngress
+
     events = DynamoDBStripeEventStore(_table("stripe_events_table_name"))
     return WebhookIngress(events, SqsEventQueue(boto3.client("sqs"), settings().require("stripe_events_queue_url")))
 
@@ -131,6 +151,10 @@ def event_processor() -> EventProcessor:
 
 @lru_cache(maxsize=1)  # only the current key's: one built for a rotated-out key is let go
 def _event_processor_for(gateway: StripeGateway) -> EventProcessor:
+    from incytes_billing.adapters.dynamodb_events import DynamoDBStripeEventStore
+    from incytes_billing.adapters.dynamodb_invoices import DynamoDBInvoiceRepository
+    from incytes_billing.domain.events import EventProcessor, FinanceSettings
+
     config = settings()
     return EventProcessor(
         events=DynamoDBStripeEventStore(_table("stripe_events_table_name")),
@@ -156,14 +180,21 @@ def approval_base_url(domain_name: str | None, stage: str | None) -> str | None:
 
 
 def _meter_error_settler(gateway: StripeGateway) -> MeterErrorSettler:
+    from incytes_billing.domain.meter_errors import MeterErrorSettler
+
     return MeterErrorSettler(usage_repository(), _batch_store(), gateway)
 
 
 def _batch_store() -> DynamoDBMeterBatchStore:
+    from incytes_billing.adapters.dynamodb_batches import DynamoDBMeterBatchStore
+
     return DynamoDBMeterBatchStore(_table("usage_batches_table_name"))
 
 
 def invoice_review_service() -> InvoiceReviewService:
+    from incytes_billing.adapters.dynamodb_invoices import DynamoDBInvoiceRepository
+    from incytes_billing.domain.invoices import InvoiceReviewService
+
     return InvoiceReviewService(
         DynamoDBInvoiceRepository(_table("invoices_table_name")),
         funder_repository(),
@@ -173,6 +204,8 @@ def invoice_review_service() -> InvoiceReviewService:
 
 
 def usage_reporter() -> UsageReporter:
+    from incytes_billing.domain.reporting import UsageReporter
+
     return UsageReporter(
         usage_repository(),
         _batch_store(),
@@ -186,6 +219,10 @@ def usage_reporter() -> UsageReporter:
 
 @cache
 def finance_notices() -> FinanceNotices:
+    from incytes_billing.adapters.dynamodb_notifications import DynamoDBNotificationClaims
+    from incytes_billing.adapters.sns_finance import SnsFinanceNotifier
+    from incytes_billing.domain.finance import FinanceNotices
+
     # Built once per container: the reporter and the reconciler are assembled on every invocation.
     config = settings()
     return FinanceNotices(
@@ -196,10 +233,15 @@ def finance_notices() -> FinanceNotices:
 
 
 def usage_repository() -> DynamoDBUsageRepository:
+    from incytes_billing.adapters.dynamodb_usage import DynamoDBUsageRepository
+
     return DynamoDBUsageRepository(_table("usage_table_name"))
 
 
 def reconciler() -> Reconciler:
+    from incytes_billing.domain.batch_checks import BatchChecker
+    from incytes_billing.domain.reconciliation import Reconciler
+
     gateway = stripe_gateway()
     funders = funder_repository()
     checker = BatchChecker(

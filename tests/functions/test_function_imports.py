@@ -1,0 +1,65 @@
+"""Each function imports at init only what it uses (issue 12 §1-2; `make bench` measures the cost): the
+composition root loads no domain service and no adapter beyond the Stripe gateway and the funders table until a
+factory is called, and the usage ingest path loads no Stripe SDK. Each handler is imported in a fresh process,
+with its code directory first on sys.path as on Lambda."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+LOADED = """\
+import json, sys
+import {module}
+print(json.dumps(sorted(sys.modules)))
+"""
+# What every function using `wiring` needs on every request, loaded with it.
+WIRING_ADAPTERS = {
+    "incytes_billing.adapters.dynamodb_funders",
+    "incytes_billing.adapters.dynamodb_items",
+    "incytes_billing.adapters.stripe_gateway",
+}
+
+
+def loaded_by(module: str, code_dir: Path | None = None) -> set[str]:
+    paths = [str(p) for p in (code_dir, ROOT / "layers" / "shared") if p is not None]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths), "PYTHONDONTWRITEBYTECODE": "1"}
+    result = subprocess.run(
+        [sys.executable, "-c", LOADED.format(module=module)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=code_dir or ROOT,
+        check=True,
+        timeout=60,
+    )
+    return set(json.loads(result.stdout))
+
+
+def test_wiring_loads_no_domain_service_and_only_the_adapters_every_user_needs() -> None:
+    loaded = loaded_by("incytes_billing.wiring")
+    assert {m for m in loaded if m.startswith("incytes_billing.domain")} == set()
+    assert {m for m in loaded if m.startswith("incytes_billing.adapters.")} == WIRING_ADAPTERS
+    assert "aws_lambda_powertools.utilities.idempotency" not in loaded
+
+
+@pytest.mark.parametrize(
+    ("function", "absent"),
+    [
+        ("funders", {"incytes_billing.domain.events", "incytes_billing.domain.reconciliation"}),
+        ("invoices", {"incytes_billing.domain.events", "incytes_billing.domain.reporting"}),
+        # The review notice's event processor is needed only by a create that leaves a first invoice pending.
+        ("subscriptions", {"incytes_billing.domain.events", "incytes_billing.domain.reporting"}),
+        ("webhook", {"incytes_billing.domain.events", "incytes_billing.adapters.dynamodb_invoices"}),
+        ("reconciler", {"incytes_billing.domain.events", "incytes_billing.adapters.dynamodb_invoices"}),
+        ("usage", {"stripe", "incytes_billing.wiring"}),
+    ],
+)
+def test_a_handler_loads_what_it_uses(function: str, absent: set[str]) -> None:
+    assert loaded_by("app", ROOT / "functions" / function) & absent == set()
