@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from incytes_billing.config import UNLINKED_CUSTOMER_GRACE_SECONDS
+from incytes_billing.domain import finance_messages
 from incytes_billing.domain.finance import FinanceNotices
 from incytes_billing.domain.funder_updates import MAX_WRITE_ATTEMPTS, update_funder
 from incytes_billing.domain.meter_errors import METER_ERROR_EVENTS, MeterErrorOutcome, MeterErrorSettler
@@ -143,15 +144,19 @@ class EventProcessor:
             # Stripe's current state decides: the gateway holds only a draft still set to finalize itself.
             held = self._stripe.hold_invoice(invoice.id)
             if held.status == "draft":
-                self.notify(self._review_notice(funder, record, livemode=invoice.livemode))
+                self.notify(
+                    finance_messages.review_requested(
+                        funder, record, livemode=invoice.livemode, api_base_url=self._settings.api_base_url
+                    )
+                )
             # else finalized before it could be held: its invoice.finalized event records it as missed
         if event.type == "invoice.finalized" and record.review_status == "approved" and not invoice.auto_advance:
             # Finalized in the Dashboard while held: approved, but Stripe would never collect it as it is.
             self._stripe.release_hold(invoice.id)
         if record.first_invoice and record.review_status == "missed" and record.status in ("open", "paid"):
-            self.notify(self._missed_notice(funder, record, livemode=invoice.livemode))
+            self.notify(finance_messages.review_missed(funder, record, livemode=invoice.livemode))
         if event.type == "invoice.payment_failed":
-            self.notify(self._payment_failed_notice(funder, record, event, livemode=invoice.livemode))
+            self.notify(finance_messages.payment_failed(funder, record, event.event_id, livemode=invoice.livemode))
 
     def announce_first_invoice(self, funder_id: str, invoice_id: str, *, api_base_url: str | None = None) -> None:
         """Tell Finance of a first invoice the API has just made and held, without waiting for its webhook (late,
@@ -165,7 +170,14 @@ class EventProcessor:
         # Recorded as of no event (0): every webhook event of the invoice is newer and wins.
         record = self._record_invoice(funder, invoice, 0, requested=False)
         if record.first_invoice and record.status == "draft":
-            self.notify(self._review_notice(funder, record, livemode=invoice.livemode, api_base_url=api_base_url))
+            self.notify(
+                finance_messages.review_requested(
+                    funder,
+                    record,
+                    livemode=invoice.livemode,
+                    api_base_url=api_base_url or self._settings.api_base_url,
+                )
+            )
 
     def check_held_drafts(self) -> list[str]:
         """Periodically: every first invoice awaiting review is held on Stripe (a hold that failed, or was undone,
@@ -180,7 +192,7 @@ class EventProcessor:
             if funder is not None and updated is not None:
                 self._sync_first_invoice(funder.funder_id, updated)
                 if updated.review_status == "missed":
-                    self.notify(self._missed_notice(funder, updated, livemode=updated.livemode))
+                    self.notify(finance_messages.review_missed(funder, updated, livemode=updated.livemode))
                     missed.append(record.invoice_id)
         return missed
 
@@ -326,7 +338,9 @@ class EventProcessor:
         self._update_funder(funder.funder_id, apply)
         linked = funder.subscription is not None and funder.subscription.subscription_id == snapshot.id
         if event.type == "customer.subscription.deleted" and linked:
-            self.notify(self._canceled_notice(funder, snapshot.id, livemode=snapshot.livemode))
+            # After a cancellation Stripe stops collecting the subscription's finalized invoices: Finance must.
+            unpaid = self._stripe.unpaid_invoices(snapshot.id)
+            self.notify(finance_messages.subscription_canceled(funder, snapshot.id, unpaid, livemode=snapshot.livemode))
 
     def _on_customer_deleted(self, event: StoredEvent, body: dict[str, Any]) -> None:
         customer = CustomerSnapshot.model_validate(body["data"]["object"])
@@ -370,127 +384,11 @@ class EventProcessor:
             funder = self._funders.get(invoice.funder_id)
             if funder is None:
                 continue
-            notice = self._review_notice(funder, invoice, livemode=invoice.livemode)
-            days = (int(now.timestamp()) - invoice.stripe_created) // 86400
             self.notify(
-                replace(
-                    notice,
-                    key=f"invoice-review-reminder#{invoice.invoice_id}#{now.date().isoformat()}",
-                    event_type="invoice.review_reminder",
-                    subject=_subject(f"Still to review ({days} d): {funder.name}", ""),
-                    text=f"Reminder: this draft has waited {days} days for review.\n\n{notice.text}",
-                )
+                finance_messages.review_reminder(funder, invoice, api_base_url=self._settings.api_base_url, now=now)
             )
             reminded.append(invoice.invoice_id)
         return reminded
-
-    def _review_notice(
-        self, funder: Funder, invoice: InvoiceRecord, *, livemode: bool, api_base_url: str | None = None
-    ) -> FinanceNotice:
-        amount = _money(invoice.amount_due, invoice.currency)
-        link = _dashboard_link(invoice.invoice_id, livemode=livemode)
-        approve = f"{(api_base_url or self._settings.api_base_url).rstrip('/')}/invoices/{invoice.invoice_id}/approve"
-        lines = "\n".join(
-            f"  - {line.description or 'line'}: {_money(line.amount, invoice.currency)}" for line in invoice.lines
-        )
-        text = "\n".join(
-            [
-                f"The first invoice of {funder.name} (funder {funder.funder_id}) is a draft waiting for your review.",
-                *(["", f"DO NOT APPROVE YET: {invoice.attention}"] if invoice.attention else []),
-                "",
-                f"Invoice: {invoice.number or invoice.invoice_id} ({invoice.invoice_id})",
-                f"Amount due: {amount}",
-                f"Period: {_date(invoice.period_start)} to {_date(invoice.period_end)}",
-                "Lines:",
-                lines or "  (none)",
-                "",
-                f"Stripe Dashboard: {link}",
-                "To approve: press Finalize on the invoice in the Stripe Dashboard, or call",
-                f"POST {approve}",
-                "Once finalized, Stripe collects it (charges it, or emails it with reminders).",
-            ]
-        )
-        return FinanceNotice(
-            key=f"invoice-review#{invoice.invoice_id}",
-            event_type="invoice.review_requested",
-            subject=_subject(f"Invoice to review: {funder.name}", f" ({amount})"),
-            text=text,
-            data={
-                "type": "invoice.review_requested",
-                "funder_id": funder.funder_id,
-                "funder_name": funder.name,
-                "invoice": invoice.api_view(),
-                "dashboard_url": link,
-                "approve_url": approve,
-                "attention": invoice.attention,
-            },
-        )
-
-    def _missed_notice(self, funder: Funder, invoice: InvoiceRecord, *, livemode: bool) -> FinanceNotice:
-        amount = _money(invoice.amount_due, invoice.currency)
-        link = _dashboard_link(invoice.invoice_id, livemode=livemode)
-        return FinanceNotice(
-            key=f"invoice-review-missed#{invoice.invoice_id}",
-            event_type="invoice.review_missed",
-            subject=_subject(f"Finalized WITHOUT review: {funder.name}", f" ({amount})"),
-            text=(
-                f"The first invoice {invoice.number or invoice.invoice_id} of {funder.name} (funder "
-                f"{funder.funder_id}), {amount}, was finalized by Stripe before anyone reviewed it "
-                f"(status: {invoice.status}). Stripe is collecting it. Check it now; if it is wrong, void it or "
-                f"issue a credit note in the Stripe Dashboard.\nStripe Dashboard: {link}"
-            ),
-            data={"type": "invoice.review_missed", "funder_id": funder.funder_id, "invoice": invoice.api_view()},
-        )
-
-    def _canceled_notice(self, funder: Funder, subscription_id: str, *, livemode: bool) -> FinanceNotice:
-        """After a cancellation Stripe stops collecting the subscription's finalized invoices: Finance must."""
-        unpaid = self._stripe.unpaid_invoices(subscription_id)
-        first = funder.subscription.first_invoice if funder.subscription is not None else None
-        lines = [
-            f"  - {invoice.number or invoice.invoice_id}: "
-            f"{_money(invoice.amount_remaining or invoice.amount_due, invoice.currency)} still due "
-            f"({_dashboard_link(invoice.invoice_id, livemode=livemode)})"
-            for invoice in unpaid
-        ]
-        text = [f"Subscription {subscription_id} of {funder.name} (funder {funder.funder_id}) has been canceled."]
-        voided_first = first.id if first is not None and first.review_status in ("pending", "canceled") else None
-        if voided_first is not None:
-            text.append(f"Its first invoice {voided_first} was never approved: it is voided, nothing of it is owed.")
-        if lines:
-            text += ["Stripe no longer collects these finalized invoices; collect them yourself:", *lines]
-        else:
-            text.append("No finalized invoice of it is left unpaid.")
-        return FinanceNotice(
-            key=f"subscription-canceled#{subscription_id}",
-            event_type="subscription.canceled",
-            subject=_subject(f"Subscription canceled: {funder.name}", f" ({len(unpaid)} unpaid)"),
-            text="\n".join(text),
-            data={
-                "type": "subscription.canceled",
-                "funder_id": funder.funder_id,
-                "subscription_id": subscription_id,
-                "unreviewed_first_invoice_voided": voided_first,
-                "unpaid_invoices": [
-                    {"id": i.invoice_id, "number": i.number, "amount_remaining": i.amount_remaining} for i in unpaid
-                ],
-            },
-        )
-
-    def _payment_failed_notice(
-        self, funder: Funder, invoice: InvoiceRecord, event: StoredEvent, *, livemode: bool
-    ) -> FinanceNotice:
-        amount = _money(invoice.amount_due, invoice.currency)
-        link = _dashboard_link(invoice.invoice_id, livemode=livemode)
-        return FinanceNotice(
-            key=f"invoice-payment-failed#{invoice.invoice_id}#{event.event_id}",
-            event_type="invoice.payment_failed",
-            subject=_subject(f"Payment failed: {funder.name}", f" ({amount})"),
-            text=(
-                f"Stripe could not collect invoice {invoice.number or invoice.invoice_id} of {funder.name} "
-                f"(funder {funder.funder_id}), {amount}.\nStripe Dashboard: {link}"
-            ),
-            data={"type": "invoice.payment_failed", "funder_id": funder.funder_id, "invoice": invoice.api_view()},
-        )
 
 
 def _review_status(first: bool, status: str, current: InvoiceRecord | None, *, requested: bool) -> ReviewStatus:
@@ -532,21 +430,3 @@ def link_problem(funder: Funder, subscription_id: str | None, tagged_funder_id: 
         + f". Link it (PUT /funders/{funder.funder_id}/subscription: it must include the SMS item) or cancel it "
         "in Stripe; its usage would otherwise not be reported, or be billed twice."
     )
-
-
-def _money(minor_units: int, currency: str) -> str:
-    return f"{minor_units / 100:,.2f} {currency.upper()}"
-
-
-def _date(epoch: int | None) -> str:
-    return datetime.fromtimestamp(epoch, UTC).date().isoformat() if epoch else "?"
-
-
-def _dashboard_link(invoice_id: str, *, livemode: bool) -> str:
-    return f"https://dashboard.stripe.com/{'' if livemode else 'test/'}invoices/{invoice_id}"
-
-
-def _subject(head: str, tail: str, limit: int = 99) -> str:
-    """SNS email subjects must stay under 100 characters: shorten the head (the funder's name), keep the tail."""
-    room = limit - len(tail)
-    return (head if len(head) <= room else head[: room - 1] + "…") + tail

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from incytes_billing.domain import finance_messages
 from incytes_billing.domain.batch_checks import (
     SUMMARY_LAG_SECONDS,
     BatchChecker,
@@ -26,9 +27,9 @@ from incytes_billing.domain.stripe_limits import (
 )
 from incytes_billing.domain.webhooks import Receipt, WebhookIngress, with_current_object
 from incytes_billing.models.catalog import CatalogConfig
-from incytes_billing.models.events import FinanceNotice, VerifiedEvent
+from incytes_billing.models.events import VerifiedEvent
 from incytes_billing.models.funder import Funder
-from incytes_billing.models.usage import MeterBatch, utc_text
+from incytes_billing.models.usage import MeterBatch
 from incytes_billing.ports import FunderRepository, MeterBatchStore, MeterSummaryGateway, UndeliveredEvents
 
 # Late usage reaches the previous period only while its invoice is a draft: at most 72 h after it ended
@@ -144,38 +145,13 @@ class Reconciler:
             return
         found = {"kind": kind, "ledger": surely, "in_flight": maybe, "stripe": stripe, "from": start, "to": end}
         report.discrepancies.append({"funder_id": funder_id, **found})
-        pending = f" (plus {maybe} not confirmed yet)" if maybe else ""
         self._finance.notify(
-            FinanceNotice(
-                key=f"usage-discrepancy#{funder_id}#{kind}#{start}#{surely}#{stripe}",
-                event_type="usage.discrepancy",
-                subject=f"Usage mismatch: {funder.name[:60]} ({kind})",
-                text=(
-                    f"For {funder.name} (funder {funder_id}), {kind} usage reported from {_text(start)} to "
-                    f"{_text(end)} is {surely}{pending} in our ledger but {stripe} in Stripe's meter summaries."
-                ),
-                data={"type": "usage.discrepancy", "funder_id": funder_id, **found},
-            )
+            finance_messages.usage_discrepancy(funder, kind, start, end, ledger=surely, in_flight=maybe, stripe=stripe)
         )
 
     def _tell_unattributed(self, found: UnattributedWindow) -> None:
         """Batches the summaries cannot tell apart: their records stay pending (visible) until Finance looks."""
-        window = found.window
-        where = f"customer {window.customer_id} on {window.event_name}"
-        self._finance.notify(
-            FinanceNotice(
-                key=f"usage-unattributed#{window.customer_id}#{window.event_name}#{window.start}#{found.stripe_found}",
-                event_type="usage.unattributed",
-                subject=f"Usage to check: {window.event_name} for {window.customer_id}",
-                text=(
-                    f"Stripe's meter summary for {where} from {_text(window.start)} to {_text(window.end)} counts "
-                    f"{found.stripe_found}, which no single set of our {len(found.batch_ids)} unconfirmed meter "
-                    f"events there adds up to. Their usage stays pending until checked: batches "
-                    f"{', '.join(found.batch_ids)}."
-                ),
-                data={"type": "usage.unattributed", **asdict(found)},
-            )
-        )
+        self._finance.notify(finance_messages.usage_unattributed(found))
 
     def replay_undelivered(self) -> ReplayOutcome:
         """Each event on its own: one that fails (Stripe unreachable for its object, a payload we cannot read)
@@ -208,7 +184,3 @@ class Reconciler:
 def _touched(batch: MeterBatch) -> int:
     """When the batch last reached (or may have reached) Stripe."""
     return max(batch.created_at, batch.sent_at or 0)
-
-
-def _text(epoch: int) -> str:
-    return utc_text(datetime.fromtimestamp(epoch, UTC))

@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from incytes_billing.domain import finance_messages
 from incytes_billing.domain.finance import FinanceNotices
 from incytes_billing.domain.stripe_limits import (
     METER_EVENT_IDENTIFIER_WINDOW_SECONDS,
@@ -38,11 +39,10 @@ from incytes_billing.domain.stripe_limits import (
 )
 from incytes_billing.errors import MeterEventRejected, StripeUnavailable
 from incytes_billing.models.catalog import CatalogConfig
-from incytes_billing.models.events import FinanceNotice
 from incytes_billing.models.funder import Funder
 from incytes_billing.models.stripe import PeriodInvoice
 from incytes_billing.models.subscription import FunderSubscription
-from incytes_billing.models.usage import MeterBatch, MeterEventMode, UsageKind, UsageRecord, utc_text
+from incytes_billing.models.usage import MeterBatch, MeterEventMode, UsageKind, UsageRecord
 from incytes_billing.ports import FunderRepository, MeterBatchStore, MeterGateway, UsageRepository
 
 # Late usage is sent to a draft only if it stays one at least this long: a run takes up to 2 minutes (the
@@ -262,7 +262,7 @@ class UsageReporter:
         """Kept, never billed, and shown to Finance: told first, so a failed notice is retried with the records."""
         if self._finance is not None:
             try:
-                self._finance.notify(_unbillable_notice(funder, kind, reason, members))
+                self._finance.notify(finance_messages.usage_unbillable(funder, kind, reason, members))
             except Exception as error:
                 summary.waiting += len(members)
                 summary.failure_reasons.append(f"unbillable notice for {funder.funder_id} not sent yet: {error}")
@@ -326,7 +326,9 @@ class BillingPeriods:
     def _by_invoice(self, subscription_id: str, period_end: int, period_start: int | None, occurred: int) -> Placement:
         invoice = self._invoice(subscription_id, period_end)
         if invoice is None:
-            return Placement(None, f"Stripe has no invoice for its billing period (ended {_text(period_end)})")
+            return Placement(
+                None, f"Stripe has no invoice for its billing period (ended {finance_messages.moment_text(period_end)})"
+            )
         start = invoice.period_start if period_start is None else period_start
         if occurred < start:  # an older period still: invoiced before this one began
             return Placement(None, ALREADY_INVOICED)
@@ -336,8 +338,8 @@ class BillingPeriods:
         if finalizes is not None and self._now > finalizes - FINALIZATION_MARGIN_SECONDS:
             return Placement(
                 None,
-                f"its billing period's invoice {invoice.invoice_id} is finalized at {_text(finalizes)}, "
-                "too soon for late usage to count",
+                f"its billing period's invoice {invoice.invoice_id} is finalized at "
+                f"{finance_messages.moment_text(finalizes)}, too soon for late usage to count",
             )
         return Placement(start)
 
@@ -364,32 +366,6 @@ def ended_at(subscription: FunderSubscription) -> int | None:
     return subscription.canceled_at
 
 
-def _unbillable_notice(funder: Funder, kind: UsageKind, reason: str, members: list[UsageRecord]) -> FinanceNotice:
-    usage_ids = sorted(record.usage_id for record in members)
-    quantity = sum(record.quantity for record in members)
-    digest = hashlib.sha256("\x1f".join(usage_ids).encode()).hexdigest()[:32]
-    shown = ", ".join(usage_ids[:20]) + (f" and {len(usage_ids) - 20} more" if len(usage_ids) > 20 else "")
-    return FinanceNotice(
-        key=f"usage-unbillable#{funder.funder_id}#{kind}#{digest}",
-        event_type="usage.unbillable",
-        subject=f"Usage not billable: {funder.name[:60]} ({kind})",
-        text=(
-            f"{len(usage_ids)} {kind} usage record(s) of {funder.name} (funder {funder.funder_id}), {quantity} in "
-            f"all, will not be billed: {reason}.\nThey stay in the ledger as unbillable "
-            f"(GET /funders/{funder.funder_id}/usage).\nRecords: {shown}"
-        ),
-        data={
-            "type": "usage.unbillable",
-            "funder_id": funder.funder_id,
-            "kind": kind,
-            "reason": reason,
-            "records": len(usage_ids),
-            "quantity": quantity,
-            "usage_ids": usage_ids[:100],
-        },
-    )
-
-
 def batch_id_of(identifier: str) -> str | None:
     return identifier.removeprefix(IDENTIFIER_PREFIX) if identifier.startswith(IDENTIFIER_PREFIX) else None
 
@@ -400,7 +376,3 @@ def _chunks[T](items: Sequence[T], size: int) -> list[list[T]]:
 
 def _epoch(utc_text: str) -> int:
     return int(datetime.fromisoformat(utc_text.replace("Z", "+00:00")).timestamp())
-
-
-def _text(epoch: int) -> str:
-    return utc_text(datetime.fromtimestamp(epoch, UTC))
