@@ -225,7 +225,7 @@ def usage_unattributed(found: UnattributedWindow) -> FinanceNotice:
 
 
 def moment_text(epoch: int) -> str:
-    """A moment as messages (and the reasons they carry) show it: UTC, to the second."""
+    """A moment as messages (and the reasons they carry) show it: UTC, ISO 8601 (models.usage.utc_text)."""
     return utc_text(datetime.fromtimestamp(epoch, UTC))
 
 
