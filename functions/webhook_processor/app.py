@@ -20,6 +20,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from incytes_billing import invocation, wiring
 from incytes_billing.domain.webhooks import MAX_RETRY_DELAY_SECONDS
 from incytes_billing.errors import RetryLater
+from incytes_billing.metric_names import USAGE_FAILED
 
 logger = Logger()
 metrics = Metrics()
@@ -44,7 +45,7 @@ def apply_event(record: SQSRecord) -> None:
     logger.info("event applied", extra={"event_id": event_id, "outcome": outcome})
     meter_errors = processor.take_meter_error_outcome()
     if meter_errors.failed_records:  # the failed-usage alarm watches this metric
-        metrics.add_metric(name="Usage_failed", unit=MetricUnit.Count, value=meter_errors.failed_records)
+        metrics.add_metric(name=USAGE_FAILED, unit=MetricUnit.Count, value=meter_errors.failed_records)
     if meter_errors.unattributed_errors:
         logger.warning(
             "meter errors no sample names: the reconciler settles their batches against the meter summaries",
