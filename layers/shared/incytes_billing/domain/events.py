@@ -14,10 +14,10 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from incytes_billing.config import UNLINKED_CUSTOMER_GRACE_SECONDS
 from incytes_billing.domain.finance import FinanceNotices
 from incytes_billing.domain.funder_updates import MAX_WRITE_ATTEMPTS, update_funder
 from incytes_billing.domain.meter_errors import METER_ERROR_EVENTS, MeterErrorOutcome, MeterErrorSettler
+from incytes_billing.domain.policy import UNLINKED_CUSTOMER_GRACE_SECONDS
 from incytes_billing.domain.webhooks import with_current_object
 from incytes_billing.errors import ConcurrentUpdate, RetryLater
 from incytes_billing.models.catalog import CatalogConfig
