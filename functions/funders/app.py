@@ -6,20 +6,19 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from incytes_billing import wiring
 from incytes_billing.http.api import create_api_resolver, json_response, resolve_json_api
-from incytes_billing.models.funder import FUNDER_ID_PATTERN, FunderUpsert
+from incytes_billing.http.params import FunderId
+from incytes_billing.models.funder import FunderUpsert
 
 logger = Logger()
 metrics = Metrics()
 app = create_api_resolver()
-
-FunderId = Annotated[str, Path(pattern=FUNDER_ID_PATTERN, description="inCytes funder id (1-128 characters)")]
 
 
 @app.get("/funders/<funder_id>")

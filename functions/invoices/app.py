@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from incytes_billing import wiring
 from incytes_billing.domain.audit import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from incytes_billing.http.api import create_api_resolver, json_response, resolve_json_api
-from incytes_billing.models.funder import FUNDER_ID_PATTERN
+from incytes_billing.http.params import FunderId
 from incytes_billing.models.invoice import ReviewStatus
 
 logger = Logger()
@@ -23,7 +23,6 @@ metrics = Metrics()
 app = create_api_resolver()
 
 InvoiceId = Annotated[str, Path(pattern=r"^in_[A-Za-z0-9]{1,250}$", description="Stripe invoice id")]
-FunderId = Annotated[str, Path(pattern=FUNDER_ID_PATTERN, description="inCytes funder id (1-128 characters)")]
 
 
 @app.get("/invoices")

@@ -12,6 +12,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from incytes_billing import invocation, wiring
+from incytes_billing.metric_names import USAGE_FAILED
 
 logger = Logger()
 metrics = Metrics()
@@ -32,7 +33,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     metrics.add_metric(name="UsageBatchesConfirmed", unit=MetricUnit.Count, value=batches.confirmed)
     metrics.add_metric(name="UsageBatchesResent", unit=MetricUnit.Count, value=batches.resent)
     metrics.add_metric(name="UsageBatchesUnattributed", unit=MetricUnit.Count, value=len(batches.unattributed))
-    metrics.add_metric(name="Usage_failed", unit=MetricUnit.Count, value=batches.failed_records)  # the alarm's
+    metrics.add_metric(name=USAGE_FAILED, unit=MetricUnit.Count, value=batches.failed_records)  # the alarm's
     logger.info(
         "reconciled",
         extra={"compared": report.compared, "discrepancies": report.discrepancies, "batches": asdict(batches)},

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
@@ -19,7 +19,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from incytes_billing import wiring
 from incytes_billing.http.api import create_api_resolver, error_response, json_response, resolve_json_api
-from incytes_billing.models.funder import FUNDER_ID_PATTERN
+from incytes_billing.http.params import FunderId
 from incytes_billing.models.subscription import (
     CancelWhen,
     ChangeSeatsRequest,
@@ -31,7 +31,6 @@ logger = Logger()
 metrics = Metrics()
 app = create_api_resolver()
 
-FunderId = Annotated[str, Path(pattern=FUNDER_ID_PATTERN, description="inCytes funder id (1-128 characters)")]
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
 # A retried click with the same Idempotency-Key within a day gets the first answer back.

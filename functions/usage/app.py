@@ -10,22 +10,20 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import AwareDatetime
 
 from incytes_billing.http.api import create_api_resolver, json_response, resolve_json_api
-from incytes_billing.models.funder import FUNDER_ID_PATTERN
+from incytes_billing.http.params import FunderId
 from incytes_billing.models.usage import UsageBatchRequest, UsageInput
 from incytes_billing.usage_wiring import usage_ledger
 
 logger = Logger()
 metrics = Metrics()
 app = create_api_resolver()
-
-FunderId = Annotated[str, Path(pattern=FUNDER_ID_PATTERN, description="inCytes funder id (1-128 characters)")]
 
 
 @app.post("/funders/<funder_id>/usage")

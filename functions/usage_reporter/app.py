@@ -21,6 +21,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from incytes_billing import invocation, wiring
 from incytes_billing.domain.reporting import ReportSummary
+from incytes_billing.metric_names import USAGE_FAILED
 
 logger = Logger()
 metrics = Metrics()
@@ -31,8 +32,9 @@ def _funder_of(record: dict[str, Any]) -> str:
 
 
 def _publish(summary: ReportSummary) -> None:
-    for name in ("sent_batches", "streamed_batches", "reported", "unbillable", "failed", "waiting"):
+    for name in ("sent_batches", "streamed_batches", "reported", "unbillable", "waiting"):
         metrics.add_metric(name=f"Usage_{name}", unit=MetricUnit.Count, value=getattr(summary, name))
+    metrics.add_metric(name=USAGE_FAILED, unit=MetricUnit.Count, value=summary.failed)  # the alarm's
     metrics.add_metric(name="Usage_awaiting_validation", unit=MetricUnit.Count, value=summary.awaiting_validation)
     if summary.failure_reasons:
         logger.warning("usage not billed yet", extra={"reasons": summary.failure_reasons[:20]})

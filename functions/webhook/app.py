@@ -20,6 +20,7 @@ from incytes_billing import wiring
 from incytes_billing.adapters.stripe_webhooks import verify_event
 from incytes_billing.errors import InvalidPayload, InvalidSignature
 from incytes_billing.http.api import create_api_resolver, json_response
+from incytes_billing.metric_names import WEBHOOK_REJECTED_PREFIX
 
 logger = Logger()
 metrics = Metrics()
@@ -51,7 +52,7 @@ def receive_stripe_event() -> Response[str]:
 
 def _rejected(error: InvalidSignature | InvalidPayload) -> InvalidSignature | InvalidPayload:
     # Counted per reason; never logged with the secret or the body.
-    metrics.add_metric(name=f"WebhookRejected_{error.code}", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=f"{WEBHOOK_REJECTED_PREFIX}{error.code}", unit=MetricUnit.Count, value=1)
     logger.warning("stripe webhook rejected", extra={"error_code": error.code, "reason": error.message})
     return error
 

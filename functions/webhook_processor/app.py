@@ -20,6 +20,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from incytes_billing import invocation, wiring
 from incytes_billing.domain.webhooks import MAX_RETRY_DELAY_SECONDS
 from incytes_billing.errors import RetryLater
+from incytes_billing.metric_names import USAGE_FAILED
 
 logger = Logger()
 metrics = Metrics()
@@ -30,8 +31,7 @@ RETRY_BASE_SECONDS = int(os.environ.get("STRIPE_EVENT_RETRY_BASE_SECONDS", "10")
 def apply_event(record: SQSRecord) -> None:
     event_id = record.body
     try:
-        processor = wiring.event_processor()  # one for the record: its meter error outcome is read back from it
-        outcome = processor.process(event_id)
+        processed = wiring.event_processor().process(event_id)
     except RetryLater as reason:
         logger.info("event deferred", extra={"event_id": event_id, "reason": str(reason)})
         _back_off(record)
@@ -40,11 +40,11 @@ def apply_event(record: SQSRecord) -> None:
         logger.exception("event failed", extra={"event_id": event_id})
         _back_off(record)
         raise
-    metrics.add_metric(name=f"StripeEvent_{outcome or 'unknown'}", unit=MetricUnit.Count, value=1)
-    logger.info("event applied", extra={"event_id": event_id, "outcome": outcome})
-    meter_errors = processor.take_meter_error_outcome()
+    metrics.add_metric(name=f"StripeEvent_{processed.status or 'unknown'}", unit=MetricUnit.Count, value=1)
+    logger.info("event applied", extra={"event_id": event_id, "outcome": processed.status})
+    meter_errors = processed.meter_errors
     if meter_errors.failed_records:  # the failed-usage alarm watches this metric
-        metrics.add_metric(name="Usage_failed", unit=MetricUnit.Count, value=meter_errors.failed_records)
+        metrics.add_metric(name=USAGE_FAILED, unit=MetricUnit.Count, value=meter_errors.failed_records)
     if meter_errors.unattributed_errors:
         logger.warning(
             "meter errors no sample names: the reconciler settles their batches against the meter summaries",

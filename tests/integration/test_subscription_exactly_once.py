@@ -17,7 +17,8 @@ import stripe
 from incytes_billing.adapters.dynamodb_funders import DynamoDBFunderRepository
 from incytes_billing.adapters.stripe_gateway import StripeGateway, build_stripe_client
 from incytes_billing.catalog.sync import run_catalog_sync
-from incytes_billing.config import StripeSettings, SubscriptionPolicy
+from incytes_billing.config import StripeSettings
+from incytes_billing.domain.policy import SubscriptionPolicy
 from incytes_billing.domain.subscriptions import SubscriptionService
 from incytes_billing.errors import BillingError, SubscriptionExists, SubscriptionInProgress
 from incytes_billing.models.catalog import load_catalog

@@ -59,7 +59,7 @@ class Harness:
         return event_id
 
     def process(self, event_id: str) -> EventStatus | None:
-        return self.processor.process(event_id)
+        return self.processor.process(event_id).status
 
     def apply(self, event_type: str, data_object: dict[str, Any], **delivery: Any) -> EventStatus | None:
         """Deliver, then process."""

@@ -6,7 +6,9 @@ from __future__ import annotations
 from incytes_billing.domain.meter_errors import MeterErrorSettler
 from incytes_billing.domain.reporting import UsageReporter
 from incytes_billing.models.catalog import load_catalog
+from incytes_billing.models.events import VerifiedEvent
 from tests.fakes import NOW, MemoryBatches, MemoryFunders, MemoryMeters, MemoryThinEvents, MemoryUsage
+from tests.unit.event_harness import Harness
 
 
 def test_sampled_batches_fail_the_rest_are_left_for_the_reconciler(
@@ -51,3 +53,24 @@ def test_a_synchronously_reported_batch_refused_later_fails_its_records(
     outcome = MeterErrorSettler(usage, batches, reports).apply_event("evt_2")
     assert outcome.failed_records == 1
     assert usage.status("c1")[0] == "failed"
+
+
+def test_the_event_processor_returns_what_an_error_report_settled(
+    funders: MemoryFunders, reporter: UsageReporter, usage: MemoryUsage, batches: MemoryBatches
+) -> None:
+    """Processing answers the report's outcome itself (the handler's failed-usage metric); nothing is left on the
+    processor for the next event."""
+    usage.add("f1", "c1", "case", 2, NOW)
+    reporter.report_funders(["f1"])
+    (batch,) = batches.batches.values()
+    reports = MemoryThinEvents()
+    reports.add_error_report("evt_report", ("meter_event_customer_not_found", 2, [batch.identifier]))
+    harness = Harness(funders, meter_errors=MeterErrorSettler(usage, batches, reports))
+    thin = VerifiedEvent("evt_report", "v1.billing.meter.error_report_triggered", 0, "thin", False, None, "{}")
+    harness.events.insert(thin, received_at=0)
+
+    processed = harness.processor.process("evt_report")
+    assert processed.status == "processed"
+    assert (processed.meter_errors.failed_records, processed.meter_errors.unattributed_errors) == (1, 1)
+    again = harness.processor.process("evt_report")  # already processed: nothing settled this time
+    assert (again.status, again.meter_errors.failed_records) == ("processed", 0)

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from incytes_billing.config import SubscriptionPolicy
+from incytes_billing.domain.policy import SubscriptionPolicy
 from incytes_billing.domain.subscriptions import SubscriptionService
 from incytes_billing.errors import (
     CatalogIncomplete,

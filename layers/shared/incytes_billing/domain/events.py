@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from incytes_billing.config import UNLINKED_CUSTOMER_GRACE_SECONDS
 from incytes_billing.domain import finance_messages
 from incytes_billing.domain.finance import FinanceNotices
 from incytes_billing.domain.funder_updates import MAX_WRITE_ATTEMPTS, update_funder
 from incytes_billing.domain.meter_errors import METER_ERROR_EVENTS, MeterErrorOutcome, MeterErrorSettler
+from incytes_billing.domain.policy import UNLINKED_CUSTOMER_GRACE_SECONDS
 from incytes_billing.domain.webhooks import with_current_object
 from incytes_billing.errors import ConcurrentUpdate, RetryLater
 from incytes_billing.models.catalog import CatalogConfig
@@ -55,6 +55,15 @@ class NotAFundersEvent(Exception):
 
 
 @dataclass(frozen=True, slots=True)
+class Processed:
+    """What applying one stored event did: its status afterwards (None: no such event was stored) and, for a meter
+    error report, what it settled (the handler turns that into the failed-usage metric)."""
+
+    status: EventStatus | None
+    meter_errors: MeterErrorOutcome = field(default_factory=MeterErrorOutcome)
+
+
+@dataclass(frozen=True, slots=True)
 class FinanceSettings:
     api_base_url: str  # where Finance can call POST /invoices/{id}/approve
 
@@ -78,7 +87,6 @@ class EventProcessor:
         self._unlinked_customer_grace_seconds = unlinked_customer_grace_seconds
         self._events = events
         self._meter_errors = meter_errors
-        self._meter_error_outcome = MeterErrorOutcome()
         self._funders = funders
         self._invoices = invoices
         self._finance = finance
@@ -92,26 +100,26 @@ class EventProcessor:
             "customer.deleted": self._on_customer_deleted,
         }
 
-    def process(self, event_id: str) -> EventStatus | None:
-        """Apply one stored event; answer its status afterwards (None: no such event was stored)."""
+    def process(self, event_id: str) -> Processed:
+        """Apply one stored event; answer what that did."""
         event = self._events.get(event_id)
         if event is None or event.status != "received":
-            return None if event is None else event.status
+            return Processed(None if event is None else event.status)
         if event.kind == "thin" and event.type in METER_ERROR_EVENTS and self._meter_errors is not None:
-            self._meter_error_outcome.add(self._meter_errors.apply_event(event.event_id))
+            meter_errors = self._meter_errors.apply_event(event.event_id)
             self._events.mark(event_id, "processed")
-            return "processed"
+            return Processed("processed", meter_errors)
         handler = self._handlers.get(event.type) if event.kind == "snapshot" else None
         if handler is None:
             self._events.mark(event_id, "ignored")  # recorded, not applied
-            return "ignored"
+            return Processed("ignored")
         try:
             handler(event, self._body_of(event))
         except NotAFundersEvent:
             self._events.mark(event_id, "ignored")
-            return "ignored"
+            return Processed("ignored")
         self._events.mark(event_id, "processed")
-        return "processed"
+        return Processed("processed")
 
     def _body_of(self, event: StoredEvent) -> dict[str, Any]:
         """The event's whole body. One too large to store whole (the webhook kept its envelope) is read again from
@@ -126,11 +134,6 @@ class EventProcessor:
         if full is None:
             raise RetryLater(f"event {event.event_id} was too large to store and Stripe no longer has it")
         return full
-
-    def take_meter_error_outcome(self) -> MeterErrorOutcome:
-        """What error reports did since last asked: the handler turns it into the failed-usage metric."""
-        outcome, self._meter_error_outcome = self._meter_error_outcome, MeterErrorOutcome()
-        return outcome
 
     # --- invoices ------------------------------------------------------------------------------------------
 

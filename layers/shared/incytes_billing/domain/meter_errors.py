@@ -24,11 +24,6 @@ class MeterErrorOutcome:
     failed_records: int = 0
     unattributed_errors: int = 0  # refusals without a sample naming one of our batches
 
-    def add(self, other: MeterErrorOutcome) -> None:
-        self.refused_batches += other.refused_batches
-        self.failed_records += other.failed_records
-        self.unattributed_errors += other.unattributed_errors
-
 
 class MeterErrorSettler:
     def __init__(self, usage: UsageRepository, batches: MeterBatchStore, thin_events: ThinEventSource) -> None:

@@ -12,9 +12,9 @@ import contextlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from incytes_billing.config import SubscriptionPolicy
 from incytes_billing.domain.audit import UNRECORDED, AuditTrail
 from incytes_billing.domain.funder_updates import update_funder
+from incytes_billing.domain.policy import SubscriptionPolicy
 from incytes_billing.errors import (
     BillingError,
     CatalogIncomplete,

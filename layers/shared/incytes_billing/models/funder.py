@@ -10,7 +10,6 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 from incytes_billing.models.common import Currency, Seats
 from incytes_billing.models.subscription import FunderSubscription
 
-FUNDER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
 STRIPE_CUSTOMER_ID_PATTERN = r"^cus_[A-Za-z0-9]{1,250}$"
 
 FunderName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]

@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, StrictStr, StringConstraints
 
+from incytes_billing.models.common import FUNDER_ID_PATTERN
+
 UsageKind = Literal["case", "sms"]
 UsageStatus = Literal["pending", "reported", "failed", "unbillable"]
 # How usage reaches Stripe: v1 meter events (validated synchronously) or the v2 meter event stream (asynchronously).
@@ -16,7 +18,7 @@ MAX_USAGE_QUANTITY = 100_000  # per record; larger counts are reported as severa
 MAX_BATCH_RECORDS = 100
 
 UsageId = Annotated[StrictStr, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,128}$")]
-FunderIdField = Annotated[StrictStr, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")]
+FunderIdField = Annotated[StrictStr, StringConstraints(pattern=FUNDER_ID_PATTERN)]
 
 
 class UsageInput(BaseModel):
