@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from typing import cast, get_args
 
-from incytes_billing.models.usage import MeterEventMode
+from incytes_billing.models.stripe import MeterEventMode
 
 
 @dataclass(frozen=True, slots=True)
