@@ -27,6 +27,18 @@ WIRING_ADAPTERS = {
 }
 
 
+# Model modules that build pydantic models at import, which no function needs on every request only because it
+# calls Stripe or reads its settings: the gateway and settings load none of them (catalog sync, invoice lines and
+# usage import theirs where used).
+GATEWAY_DEFERRED_MODELS = {
+    "incytes_billing.models.catalog",
+    "incytes_billing.models.invoice",
+    "incytes_billing.models.stripe_events",
+    "incytes_billing.models.subscription",
+    "incytes_billing.models.usage",
+}
+
+
 def loaded_by(module: str, code_dir: Path | None = None) -> set[str]:
     paths = [str(p) for p in (code_dir, ROOT / "layers" / "shared") if p is not None]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths), "PYTHONDONTWRITEBYTECODE": "1"}
@@ -64,4 +76,18 @@ def test_wiring_loads_no_domain_service_and_only_the_adapters_every_user_needs()
     ],
 )
 def test_a_handler_loads_what_it_uses(function: str, absent: set[str]) -> None:
+    assert loaded_by("app", ROOT / "functions" / function) & absent == set()
+
+
+@pytest.mark.parametrize("module", ["incytes_billing.adapters.stripe_gateway", "incytes_billing.config"])
+def test_the_stripe_gateway_and_settings_build_no_model_they_do_not_use(module: str) -> None:
+    assert loaded_by(module) & GATEWAY_DEFERRED_MODELS == set()
+
+
+@pytest.mark.parametrize(
+    "function",
+    ["funders", "subscriptions", "invoices", "webhook", "webhook_processor", "review_reminder", "reconciler"],
+)
+def test_a_function_that_neither_syncs_the_catalog_nor_takes_usage_loads_neither_model(function: str) -> None:
+    absent = {"incytes_billing.models.catalog", "incytes_billing.models.stripe_events", "incytes_billing.models.usage"}
     assert loaded_by("app", ROOT / "functions" / function) & absent == set()

@@ -12,7 +12,7 @@ from incytes_billing.domain.policy import (
     UNLINKED_CUSTOMER_GRACE_SECONDS,
     SubscriptionPolicy,
 )
-from incytes_billing.models.usage import MeterEventMode
+from incytes_billing.models.stripe import MeterEventMode
 
 
 @dataclass(frozen=True, slots=True)

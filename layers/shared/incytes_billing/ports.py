@@ -3,23 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from incytes_billing.models.audit import AuditEntry
-from incytes_billing.models.catalog import MeterRecord, MeterSpec, PriceRecord, PriceSpec, ProductSpec
-from incytes_billing.models.events import EventStatus, FinanceNotice, StoredEvent, VerifiedEvent
-from incytes_billing.models.funder import Funder
-from incytes_billing.models.invoice import InvoiceLine, InvoiceRecord, ReviewStatus
-from incytes_billing.models.notifications import ClaimOutcome
-from incytes_billing.models.stripe import (
-    CatalogPrice,
-    NewSubscription,
-    PeriodInvoice,
-    StripeCustomer,
-    StripeInvoice,
-    StripeSubscription,
-)
-from incytes_billing.models.usage import BatchOutcome, MeterBatch, UsageRecord, UsageStatus
+# Only in annotations: the domain modules loading these ports load no model they do not use themselves.
+if TYPE_CHECKING:
+    from incytes_billing.models.audit import AuditEntry
+    from incytes_billing.models.catalog import MeterRecord, MeterSpec, PriceRecord, PriceSpec, ProductSpec
+    from incytes_billing.models.events import EventStatus, FinanceNotice, StoredEvent, VerifiedEvent
+    from incytes_billing.models.funder import Funder
+    from incytes_billing.models.invoice import InvoiceLine, InvoiceRecord, ReviewStatus
+    from incytes_billing.models.notifications import ClaimOutcome
+    from incytes_billing.models.stripe import (
+        CatalogPrice,
+        NewSubscription,
+        PeriodInvoice,
+        StripeCustomer,
+        StripeInvoice,
+        StripeSubscription,
+    )
+    from incytes_billing.models.usage import BatchOutcome, MeterBatch, UsageRecord, UsageStatus
 
 
 class FunderRepository(Protocol):

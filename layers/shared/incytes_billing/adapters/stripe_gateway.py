@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import stripe
 from aws_lambda_powertools import Logger
@@ -22,9 +22,8 @@ from aws_lambda_powertools import Logger
 from incytes_billing import invocation
 from incytes_billing.config import StripeSettings
 from incytes_billing.errors import MeterEventRejected, StripeRejected, StripeUnavailable
-from incytes_billing.models.catalog import MeterRecord, MeterSpec, PriceRecord, PriceSpec, ProductSpec
-from incytes_billing.models.invoice import InvoiceLine
 from incytes_billing.models.stripe import (
+    FUNDER_METADATA,
     CatalogPrice,
     NewSubscription,
     PeriodInvoice,
@@ -33,9 +32,13 @@ from incytes_billing.models.stripe import (
     StripeSubscription,
     StripeSubscriptionItem,
 )
-from incytes_billing.models.stripe_events import FUNDER_METADATA
-from incytes_billing.models.subscription import LIVE_SUBSCRIPTION_STATUSES
-from incytes_billing.models.usage import MeterBatch
+
+# The pydantic models (catalog, invoice lines, subscriptions, usage) are imported where used: every function
+# using Stripe loads this module at init, and only some of them ever sync the catalog or read invoice lines.
+if TYPE_CHECKING:
+    from incytes_billing.models.catalog import MeterRecord, MeterSpec, PriceRecord, PriceSpec, ProductSpec
+    from incytes_billing.models.invoice import InvoiceLine
+    from incytes_billing.models.usage import MeterBatch
 
 API_VERSION = "2026-10-28.endive"
 CATALOG_KEY_METADATA = "incytes_catalog_key"
@@ -185,6 +188,8 @@ class StripeGateway:
     # --- catalog -----------------------------------------------------------------------------------------
 
     def get_product(self, product_id: str) -> ProductSpec | None:
+        from incytes_billing.models.catalog import ProductSpec
+
         product = self._call_or_none(lambda: self._client.v1.products.retrieve(product_id))
         if product is None:
             return None
@@ -208,6 +213,8 @@ class StripeGateway:
         )
 
     def find_meter(self, event_name: str) -> MeterRecord | None:
+        from incytes_billing.models.catalog import MeterRecord
+
         def scan() -> MeterRecord | None:
             for meter in self._client.v1.billing.meters.list({"limit": 100}).auto_paging_iter():
                 if meter.event_name == event_name:
@@ -217,6 +224,8 @@ class StripeGateway:
         return self._call(scan)
 
     def create_meter(self, meter: MeterSpec) -> MeterRecord:
+        from incytes_billing.models.catalog import MeterRecord
+
         created = self._call(
             lambda: self._client.v1.billing.meters.create(
                 {
@@ -285,6 +294,8 @@ class StripeGateway:
         }
 
     def live_subscriptions(self, customer_id: str) -> list[StripeSubscription]:
+        from incytes_billing.models.subscription import LIVE_SUBSCRIPTION_STATUSES
+
         # status=all, filtered here: Stripe's default list leaves out some live states (e.g. paused).
         subscriptions = self._call(
             lambda: list(
@@ -631,6 +642,8 @@ class StripeGateway:
     # --- invoice lines -----------------------------------------------------------------------------------
 
     def invoice_lines(self, invoice_id: str) -> list[InvoiceLine]:
+        from incytes_billing.models.invoice import InvoiceLine
+
         lines = self._call(
             lambda: list(self._client.v1.invoices.line_items.list(invoice_id, {"limit": 100}).auto_paging_iter())
         )
@@ -720,6 +733,8 @@ def _invoice(invoice: stripe.Invoice) -> StripeInvoice:
 
 
 def _price_record(price: stripe.Price) -> PriceRecord:
+    from incytes_billing.models.catalog import PriceRecord
+
     recurring = price.recurring
     product = _id_of(price.product)
     return PriceRecord(

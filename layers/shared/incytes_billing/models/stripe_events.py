@@ -6,8 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-# The metadata key every subscription this service makes or links carries (the Stripe adapter writes it).
-FUNDER_METADATA = "incytes_funder_id"
+from incytes_billing.models.stripe import FUNDER_METADATA
 
 
 def _id(value: Any) -> Any:

@@ -9,10 +9,11 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, Str
 
 from incytes_billing.models.common import FUNDER_ID_PATTERN
 
+# Defined beside the Stripe models (settings load it without building these pydantic models); re-exported.
+from incytes_billing.models.stripe import MeterEventMode as MeterEventMode  # noqa: PLC0414
+
 UsageKind = Literal["case", "sms"]
 UsageStatus = Literal["pending", "reported", "failed", "unbillable"]
-# How usage reaches Stripe: v1 meter events (validated synchronously) or the v2 meter event stream (asynchronously).
-MeterEventMode = Literal["sync", "stream"]
 USAGE_STATUSES: tuple[UsageStatus, ...] = ("pending", "reported", "failed", "unbillable")
 MAX_USAGE_QUANTITY = 100_000  # per record; larger counts are reported as several records
 MAX_BATCH_RECORDS = 100
