@@ -245,11 +245,12 @@ class SubscriptionService:
         seat = record.item("seat")
         if seat is None:
             raise SeatItemMissing(record.subscription_id)
-        if seat.quantity != seats:
+        changed = seat.quantity != seats  # the same seats again changes nothing, on Stripe or in the audit trail
+        if changed:
             self._stripe.set_item_quantity(seat.item_id, seats, proration_behavior=self._policy.proration_behavior)
         items = [item.model_copy(update={"quantity": seats}) if item is seat else item for item in record.items]
         stored = self._store(funder_id, record.model_copy(update={"items": items}), seats=seats)
-        if seat.quantity != seats:  # the same seats again changes nothing
+        if changed:
             self._audit.record(
                 funder_id,
                 "subscription.seats_changed",
