@@ -224,10 +224,10 @@ def _import_emulator() -> Any:
 
 def _import_catalog_sync() -> Callable[[str, str | None], list[str]]:
     try:
-        from incytes_billing.catalog.sync import run_catalog_sync  # noqa: PLC0415
+        from incytes_billing.wiring.catalog_sync import run_catalog_sync  # noqa: PLC0415
     except ImportError as error:
         raise StackError(
-            f"the catalog bootstrap (incytes_billing.catalog.sync.run_catalog_sync) cannot be imported: {error}. "
+            f"the catalog bootstrap (incytes_billing.wiring.catalog_sync) cannot be imported: {error}. "
             "Is layers/shared on PYTHONPATH? (--skip-catalog starts without it.)"
         ) from error
     return run_catalog_sync

@@ -11,10 +11,10 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from incytes_billing import wiring
 from incytes_billing.http.api import create_api_resolver, json_response, resolve_json_api
 from incytes_billing.http.params import FunderId
 from incytes_billing.models.funder import FunderUpsert
+from incytes_billing.wiring import funders as wiring
 
 logger = Logger()
 metrics = Metrics()

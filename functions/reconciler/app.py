@@ -11,8 +11,9 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from incytes_billing import invocation, wiring
+from incytes_billing import invocation
 from incytes_billing.metric_names import USAGE_FAILED
+from incytes_billing.wiring import reconciler as wiring
 
 logger = Logger()
 metrics = Metrics()

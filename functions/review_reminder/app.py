@@ -3,14 +3,14 @@ review after REVIEW_REMINDER_DAYS days (daily)."""
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from incytes_billing import invocation, wiring
+from incytes_billing import invocation
+from incytes_billing.wiring import review_reminder as wiring
 
 logger = Logger()
 metrics = Metrics()
@@ -26,7 +26,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     metrics.add_metric(name="FirstInvoicesMissed", unit=MetricUnit.Count, value=len(missed))
     if event.get("task") == "check_holds":
         return {"missed": missed}
-    days = int(os.environ.get("REVIEW_REMINDER_DAYS", "2"))
+    days = wiring.config().reminder_days
     reminded = processor.remind_pending_reviews(older_than_days=days)
     metrics.add_metric(name="ReviewRemindersSent", unit=MetricUnit.Count, value=len(reminded))
     logger.info("pending reviews reminded", extra={"invoices": reminded, "older_than_days": days})

@@ -17,7 +17,6 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from incytes_billing import wiring
 from incytes_billing.http.api import create_api_resolver, error_response, json_response, resolve_json_api
 from incytes_billing.http.params import FunderId
 from incytes_billing.models.subscription import (
@@ -26,6 +25,7 @@ from incytes_billing.models.subscription import (
     CreateSubscriptionRequest,
     LinkSubscriptionRequest,
 )
+from incytes_billing.wiring import subscriptions as wiring
 
 logger = Logger()
 metrics = Metrics()

@@ -19,7 +19,7 @@ from pydantic import AwareDatetime
 from incytes_billing.http.api import create_api_resolver, json_response, resolve_json_api
 from incytes_billing.http.params import FunderId
 from incytes_billing.models.usage import UsageBatchRequest, UsageInput
-from incytes_billing.usage_wiring import usage_ledger
+from incytes_billing.wiring.usage import usage_ledger
 
 logger = Logger()
 metrics = Metrics()

@@ -16,11 +16,11 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from incytes_billing import wiring
 from incytes_billing.adapters.stripe_webhooks import verify_event
 from incytes_billing.errors import InvalidPayload, InvalidSignature
 from incytes_billing.http.api import create_api_resolver, json_response
 from incytes_billing.metric_names import WEBHOOK_REJECTED_PREFIX
+from incytes_billing.wiring import webhook as wiring
 
 logger = Logger()
 metrics = Metrics()

@@ -6,10 +6,8 @@ visibility timeout that grows with each receive; after the queue's maxReceiveCou
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -17,15 +15,15 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from incytes_billing import invocation, wiring
+from incytes_billing import invocation
 from incytes_billing.domain.webhooks import MAX_RETRY_DELAY_SECONDS
 from incytes_billing.errors import RetryLater
 from incytes_billing.metric_names import USAGE_FAILED
+from incytes_billing.wiring import webhook_processor as wiring
 
 logger = Logger()
 metrics = Metrics()
 processor = BatchProcessor(event_type=EventType.SQS)
-RETRY_BASE_SECONDS = int(os.environ.get("STRIPE_EVENT_RETRY_BASE_SECONDS", "10"))
 
 
 def apply_event(record: SQSRecord) -> None:
@@ -55,12 +53,9 @@ def apply_event(record: SQSRecord) -> None:
 def _back_off(record: SQSRecord) -> None:
     """Exponential backoff: the failed message becomes visible again after 10 s, 20 s, 40 s, ... 15 min."""
     receives = int(record.attributes.approximate_receive_count or 1)
-    delay = min(MAX_RETRY_DELAY_SECONDS, RETRY_BASE_SECONDS * 2 ** (receives - 1))
-    queue_url = wiring.settings().require("stripe_events_queue_url")
+    delay = min(MAX_RETRY_DELAY_SECONDS, wiring.config().retry_base_seconds * 2 ** (receives - 1))
     try:
-        boto3.client("sqs").change_message_visibility(
-            QueueUrl=queue_url, ReceiptHandle=record.receipt_handle, VisibilityTimeout=delay
-        )
+        wiring.event_queue().retry_after(record.receipt_handle, delay)
     except Exception:  # the queue's own visibility timeout still applies
         logger.warning("could not set the retry delay", extra={"message_id": record.message_id})
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from incytes_billing.catalog.sync import run_catalog_sync
+from incytes_billing.wiring.catalog_sync import run_catalog_sync
 from local_stack.stream_source import DynamoDBStreamSource, dynamodb_stream_sources, streams_client
 from local_stack.template import StackResources
 from tests.functions.pipeline import Pipeline

@@ -1,6 +1,6 @@
 """Each function imports at init only what it uses (issue 12 §1-2; `make bench` measures the cost): the
-composition root loads no domain service and no adapter beyond the Stripe gateway and the funders table until a
-factory is called, and the usage ingest path loads no Stripe SDK. Each handler is imported in a fresh process,
+composition root's shared builders load no domain service and no adapter beyond the Stripe gateway until one is
+called, and the usage ingest path loads no Stripe SDK. Each handler is imported in a fresh process,
 with its code directory first on sys.path as on Lambda."""
 
 from __future__ import annotations
@@ -19,12 +19,8 @@ import json, sys
 import {module}
 print(json.dumps(sorted(sys.modules)))
 """
-# What every function using `wiring` needs on every request, loaded with it.
-WIRING_ADAPTERS = {
-    "incytes_billing.adapters.dynamodb_funders",
-    "incytes_billing.adapters.dynamodb_items",
-    "incytes_billing.adapters.stripe_gateway",
-}
+# What every function calling Stripe needs on every request, loaded with the shared builders.
+WIRING_ADAPTERS = {"incytes_billing.adapters.stripe_gateway"}
 
 
 # Model modules that build pydantic models at import, which no function needs on every request only because it
@@ -54,12 +50,15 @@ def loaded_by(module: str, code_dir: Path | None = None) -> set[str]:
     return set(json.loads(result.stdout))
 
 
-def test_wiring_loads_no_domain_service_and_only_the_adapters_every_user_needs() -> None:
-    loaded = loaded_by("incytes_billing.wiring")
-    # The policies the settings carry (plain values, standard library only) are the domain wiring may load.
+@pytest.mark.parametrize(
+    "module", ["incytes_billing.wiring.parts", "incytes_billing.wiring.events", "incytes_billing.wiring.stripe_access"]
+)
+def test_the_shared_builders_load_no_domain_service_and_only_the_stripe_gateway(module: str) -> None:
+    loaded = loaded_by(module)
+    # The policies the settings carry (plain values, standard library only) are the domain they may load.
     domain_policies = {"incytes_billing.domain", "incytes_billing.domain.policy"}
     assert {m for m in loaded if m.startswith("incytes_billing.domain")} <= domain_policies
-    assert {m for m in loaded if m.startswith("incytes_billing.adapters.")} == WIRING_ADAPTERS
+    assert {m for m in loaded if m.startswith("incytes_billing.adapters.")} <= WIRING_ADAPTERS
     assert "aws_lambda_powertools.utilities.idempotency" not in loaded
 
 
@@ -70,9 +69,17 @@ def test_wiring_loads_no_domain_service_and_only_the_adapters_every_user_needs()
         ("invoices", {"incytes_billing.domain.events", "incytes_billing.domain.reporting"}),
         # The review notice's event processor is needed only by a create that leaves a first invoice pending.
         ("subscriptions", {"incytes_billing.domain.events", "incytes_billing.domain.reporting"}),
-        ("webhook", {"incytes_billing.domain.events", "incytes_billing.adapters.dynamodb_invoices"}),
+        # The webhook verifies signatures offline and calls no Stripe API: no gateway, no Stripe key.
+        (
+            "webhook",
+            {
+                "incytes_billing.domain.events",
+                "incytes_billing.adapters.dynamodb_invoices",
+                "incytes_billing.adapters.stripe_gateway",
+            },
+        ),
         ("reconciler", {"incytes_billing.domain.events", "incytes_billing.adapters.dynamodb_invoices"}),
-        ("usage", {"stripe", "incytes_billing.wiring"}),
+        ("usage", {"stripe", "incytes_billing.wiring.stripe_access", "incytes_billing.wiring.secrets"}),
     ],
 )
 def test_a_handler_loads_what_it_uses(function: str, absent: set[str]) -> None:

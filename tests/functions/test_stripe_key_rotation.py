@@ -11,7 +11,7 @@ import boto3
 import pytest
 from aws_lambda_powertools.utilities.parameters import base as parameter_cache
 
-from incytes_billing.wiring import SECRET_MAX_AGE_SECONDS
+from incytes_billing.wiring.secrets import SECRET_MAX_AGE_SECONDS
 from local_stack.template import resolve_parameters
 from stripe_emulator import StripeEmulator
 from tests.functions.pipeline import Pipeline

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import stripe
 
-from incytes_billing.catalog.sync import run_catalog_sync
+from incytes_billing.wiring.catalog_sync import run_catalog_sync
 from stripe_emulator import StripeEmulator
 from tests.support import EMULATOR_API_KEY, Invoke, load_event
 

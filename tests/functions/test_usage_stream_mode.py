@@ -12,7 +12,7 @@ import boto3
 import pytest
 import stripe
 
-from incytes_billing.catalog.sync import run_catalog_sync
+from incytes_billing.wiring.catalog_sync import run_catalog_sync
 from local_stack.stream_source import DynamoDBStreamSource
 from local_stack.template import StackResources
 from stripe_emulator import StripeEmulator

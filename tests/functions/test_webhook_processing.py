@@ -12,7 +12,7 @@ import pytest
 import stripe
 
 from incytes_billing.adapters.dynamodb_invoices import DynamoDBInvoiceRepository
-from incytes_billing.catalog.sync import run_catalog_sync
+from incytes_billing.wiring.catalog_sync import run_catalog_sync
 from local_stack.template import StackResources
 from tests.functions.pipeline import Pipeline
 from tests.stripe_fixtures import event, invoice_object

@@ -8,8 +8,8 @@ import pytest
 import stripe
 
 from incytes_billing.catalog.__main__ import main as catalog_main
-from incytes_billing.catalog.sync import run_catalog_sync
 from incytes_billing.models.catalog import CATALOG_FILE
+from incytes_billing.wiring.catalog_sync import run_catalog_sync
 
 API_KEY = "sk_test_emulator"
 

@@ -10,11 +10,11 @@ import stripe
 
 from incytes_billing import invocation
 from incytes_billing.adapters.stripe_gateway import StripeGateway, build_stripe_client
-from incytes_billing.catalog.sync import run_catalog_sync
 from incytes_billing.config import StripeSettings
 from incytes_billing.errors import StripeRejected, StripeUnavailable
 from incytes_billing.models.catalog import MeterSpec, PriceSpec, ProductSpec
 from incytes_billing.models.usage import MeterBatch
+from incytes_billing.wiring.catalog_sync import run_catalog_sync
 from stripe_emulator import StripeEmulator
 from tests.support import EMULATOR_API_KEY, invoice_with_lines
 

@@ -16,13 +16,13 @@ import stripe
 
 from incytes_billing.adapters.dynamodb_funders import DynamoDBFunderRepository
 from incytes_billing.adapters.stripe_gateway import StripeGateway, build_stripe_client
-from incytes_billing.catalog.sync import run_catalog_sync
 from incytes_billing.config import StripeSettings
 from incytes_billing.domain.policy import SubscriptionPolicy
 from incytes_billing.domain.subscriptions import SubscriptionService
 from incytes_billing.errors import BillingError, SubscriptionExists, SubscriptionInProgress
 from incytes_billing.models.catalog import load_catalog
 from incytes_billing.models.funder import Funder
+from incytes_billing.wiring.catalog_sync import run_catalog_sync
 from local_stack.template import StackResources
 from stripe_emulator import StripeEmulator
 from tests.fakes import Clock

@@ -20,7 +20,6 @@ from incytes_billing.adapters.dynamodb_batches import DynamoDBMeterBatchStore
 from incytes_billing.adapters.dynamodb_funders import DynamoDBFunderRepository
 from incytes_billing.adapters.dynamodb_usage import DynamoDBUsageRepository
 from incytes_billing.adapters.stripe_gateway import StripeGateway, build_stripe_client
-from incytes_billing.catalog.sync import run_catalog_sync
 from incytes_billing.config import StripeSettings
 from incytes_billing.domain.batch_checks import BatchChecker, BatchCheckReport
 from incytes_billing.domain.meter_errors import MeterErrorSettler
@@ -28,6 +27,7 @@ from incytes_billing.domain.reporting import UsageReporter
 from incytes_billing.domain.usage import UsageLedger
 from incytes_billing.models.catalog import load_catalog
 from incytes_billing.models.usage import UsageRecord, UsageStatus
+from incytes_billing.wiring.catalog_sync import run_catalog_sync
 from local_stack.template import StackResources
 from stripe_emulator import StripeEmulator
 from tests.support import EMULATOR_API_KEY, meter_error_reports, usage_ready_funders

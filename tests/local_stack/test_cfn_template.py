@@ -75,9 +75,9 @@ def test_short_tags_become_long_forms() -> None:
 
 def test_the_project_template_loads(project_template: Template) -> None:
     assert project_template["Resources"]["FundersTable"]["Type"] == "AWS::DynamoDB::Table"
-    env = project_template["Globals"]["Function"]["Environment"]["Variables"]
+    env = project_template["Resources"]["FundersFunction"]["Properties"]["Environment"]["Variables"]
     assert env["FUNDERS_TABLE_NAME"] == {"Ref": "FundersTable"}
-    assert env["STRIPE_API_KEY_PARAMETER"] == {"Fn::Sub": "/${StripeApiKeyParameterName}"}
+    assert env["STRIPE_API_KEY_PARAMETER"]["Fn::If"][0] == "HasFundersStripeKey"
 
 
 def test_not_a_template() -> None:

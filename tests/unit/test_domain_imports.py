@@ -16,7 +16,6 @@ FORBIDDEN = (
     "incytes_billing.adapters",
     "incytes_billing.config",
     "incytes_billing.wiring",
-    "incytes_billing.usage_wiring",
 )
 
 

@@ -1,10 +1,21 @@
-"""Runtime configuration, read once from the environment the template (or the local stack) sets."""
+"""Each function's configuration, typed, read once from the environment its template (or the local stack) gives it.
+
+One dataclass per function (`FundersConfig`, ..., `ReconcilerConfig`), built from the parts several share
+(`StripeAccess`, `FinanceConfig`, `EventsConfig`, `UsageBillingConfig`). Each field names the variable it is
+read from (`text("FUNDERS_TABLE_NAME")`, `integer(..., default)`) or the part it is (`part(StripeAccess)`).
+Every field is what the function uses; a variable it needs and lacks fails its first request naming the
+variable. `tests/infra/test_function_config.py` loads each one from the function's environment in template.yaml,
+and fails when the template gives a function a variable it never reads.
+Standard library only: every function reads this module at cold start.
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from typing import cast, get_args
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from functools import cache, partial
+from typing import Any, Protocol, Self, cast, get_args
 
 from incytes_billing.domain.policy import (
     COLLECTION_METHODS,
@@ -13,6 +24,106 @@ from incytes_billing.domain.policy import (
     SubscriptionPolicy,
 )
 from incytes_billing.models.stripe import MeterEventMode
+
+# Where approve links point when no API_BASE_URL is set and no request tells: the local stack's API.
+LOCAL_API_BASE_URL = "http://127.0.0.1:3000"
+
+
+class Configuration(Protocol):
+    @classmethod
+    def from_environment(cls, env: Environment) -> Self: ...
+
+
+def load_config[ConfigT: Configuration](kind: type[ConfigT], environ: Mapping[str, str] = os.environ) -> ConfigT:
+    """A function's configuration, from the environment Lambda (or the local stack) gives it."""
+    return kind.from_environment(Environment(environ))
+
+
+def config_reader[ConfigT: Configuration](kind: type[ConfigT]) -> Callable[[], ConfigT]:
+    """The function's configuration, read on first use and kept for the container's life."""
+    return cache(partial(load_config, kind))
+
+
+class MissingSetting(RuntimeError):
+    """A deployment error: the template does not give the function a variable it needs."""
+
+
+class Environment:
+    """Typed reads of a function's environment variables; remembers every name read."""
+
+    def __init__(self, values: Mapping[str, str]) -> None:
+        self._values = values
+        self.names_read: set[str] = set()
+
+    def _get(self, name: str) -> str | None:
+        self.names_read.add(name)
+        return self._values.get(name) or None
+
+    def text(self, name: str) -> str:
+        value = self._get(name)
+        if value is None:
+            raise MissingSetting(f"{name} is not configured for this function (template.yaml)")
+        return value
+
+    def optional_text(self, name: str) -> str | None:
+        return self._get(name)
+
+    def integer(self, name: str, default: int) -> int:
+        value = self._get(name)
+        return default if value is None else int(value)
+
+    def number(self, name: str, default: float) -> float:
+        value = self._get(name)
+        return default if value is None else float(value)
+
+    def flag(self, name: str, default: bool) -> bool:
+        value = self._get(name)
+        return default if value is None else value.lower() == "true"
+
+    def choice(self, name: str, default: str, allowed: tuple[str, ...]) -> str:
+        value = self._get(name) or default
+        if value not in allowed:
+            raise ValueError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
+        return value
+
+
+_READ = "read"  # a field's metadata: how its value is read from the environment
+
+
+def _setting(read: Callable[[Environment], object]) -> Any:
+    # Any: declared as `name: str = text("NAME")`, the field's type is its annotation.
+    return field(metadata={_READ: read})
+
+
+def text(name: str) -> Any:
+    return _setting(lambda env: env.text(name))
+
+
+def optional_text(name: str) -> Any:
+    return _setting(lambda env: env.optional_text(name))
+
+
+def integer(name: str, default: int) -> Any:
+    return _setting(lambda env: env.integer(name, default))
+
+
+def part(kind: type[Configuration]) -> Any:
+    return _setting(kind.from_environment)
+
+
+def derived(read: Callable[[Environment], object]) -> Any:
+    """A value built from several variables (a domain policy)."""
+    return _setting(read)
+
+
+class Settings:
+    """Base of the configurations below: each field says how it is read (`text`, `integer`, `part`, ...)."""
+
+    __slots__ = ()
+
+    @classmethod
+    def from_environment(cls, env: Environment) -> Self:
+        return cls(**{f.name: f.metadata[_READ](env) for f in fields(cls)})  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,82 +139,158 @@ class StripeSettings:
     # A write whose attempt failed (5xx, connection, idempotency conflict) is tried again this many times in all.
     write_attempts: int = 3
 
-
-@dataclass(frozen=True, slots=True)
-class Settings:
-    funders_table_name: str
-    stripe_api_key_parameter: str
-    stripe: StripeSettings
-    subscriptions: SubscriptionPolicy
-    # Set only for the functions that use them (see template.yaml).
-    idempotency_table_name: str | None
-    stripe_events_table_name: str | None
-    stripe_events_queue_url: str | None
-    stripe_webhook_secrets_parameter: str | None
-    invoices_table_name: str | None
-    notifications_table_name: str | None
-    finance_topic_arn: str | None
-    # Where Finance's messages point for approvals; None - not configured (see wiring.approval_base_url).
-    api_base_url: str | None
-    notification_claim_stale_seconds: int
-    usage_table_name: str | None
-    usage_batches_table_name: str | None
-    meter_event_mode: MeterEventMode
-    # Events about a customer no funder has are retried this long, then recorded `ignored`.
-    unlinked_customer_grace_seconds: int
-    audit_table_name: str | None = None  # the functions that record billing actions (and InvoicesFunction)
-
     @classmethod
-    def from_environment(cls) -> Settings:
-        env = os.environ
+    def from_environment(cls, env: Environment) -> Self:
         return cls(
-            funders_table_name=env["FUNDERS_TABLE_NAME"],
-            stripe_api_key_parameter=env["STRIPE_API_KEY_PARAMETER"],
-            stripe=StripeSettings(
-                api_base=env.get("STRIPE_API_BASE") or None,
-                timeout_seconds=float(env.get("STRIPE_TIMEOUT_SECONDS", "8")),
-                max_network_retries=int(env.get("STRIPE_MAX_NETWORK_RETRIES", "2")),
-                rate_limit_attempts=int(env.get("STRIPE_RATE_LIMIT_ATTEMPTS", "3")),
-                rate_limit_backoff_seconds=float(env.get("STRIPE_RATE_LIMIT_BACKOFF_SECONDS", "0.5")),
-                answer_margin_seconds=float(env.get("STRIPE_ANSWER_MARGIN_SECONDS", "3")),
-                write_attempts=int(env.get("STRIPE_WRITE_ATTEMPTS", "3")),
-            ),
-            subscriptions=SubscriptionPolicy(
-                collection_method=_choice(env, "SUBSCRIPTION_COLLECTION_METHOD", "send_invoice", COLLECTION_METHODS),
-                days_until_due=int(env.get("SUBSCRIPTION_DAYS_UNTIL_DUE", "30")),
-                proration_behavior=_choice(
-                    env, "SUBSCRIPTION_PRORATION_BEHAVIOR", "create_prorations", PRORATION_BEHAVIORS
-                ),
-                automatic_tax=env.get("SUBSCRIPTION_AUTOMATIC_TAX", "false").lower() == "true",
-            ),
-            idempotency_table_name=env.get("IDEMPOTENCY_TABLE_NAME") or None,
-            stripe_events_table_name=env.get("STRIPE_EVENTS_TABLE_NAME") or None,
-            stripe_events_queue_url=env.get("STRIPE_EVENTS_QUEUE_URL") or None,
-            stripe_webhook_secrets_parameter=env.get("STRIPE_WEBHOOK_SECRETS_PARAMETER") or None,
-            invoices_table_name=env.get("INVOICES_TABLE_NAME") or None,
-            notifications_table_name=env.get("NOTIFICATIONS_TABLE_NAME") or None,
-            finance_topic_arn=env.get("FINANCE_TOPIC_ARN") or None,
-            api_base_url=env.get("API_BASE_URL") or None,
-            notification_claim_stale_seconds=int(env.get("NOTIFICATION_CLAIM_STALE_SECONDS", "300")),
-            usage_table_name=env.get("USAGE_TABLE_NAME") or None,
-            usage_batches_table_name=env.get("USAGE_BATCHES_TABLE_NAME") or None,
-            meter_event_mode=cast("MeterEventMode", _choice(env, "METER_EVENT_MODE", "sync", get_args(MeterEventMode))),
-            unlinked_customer_grace_seconds=int(
-                env.get("UNLINKED_CUSTOMER_GRACE_SECONDS", str(UNLINKED_CUSTOMER_GRACE_SECONDS))
-            ),
-            audit_table_name=env.get("AUDIT_TABLE_NAME") or None,
+            api_base=env.optional_text("STRIPE_API_BASE"),
+            timeout_seconds=env.number("STRIPE_TIMEOUT_SECONDS", 8),
+            max_network_retries=env.integer("STRIPE_MAX_NETWORK_RETRIES", 2),
+            rate_limit_attempts=env.integer("STRIPE_RATE_LIMIT_ATTEMPTS", 3),
+            rate_limit_backoff_seconds=env.number("STRIPE_RATE_LIMIT_BACKOFF_SECONDS", 0.5),
+            answer_margin_seconds=env.number("STRIPE_ANSWER_MARGIN_SECONDS", 3),
+            write_attempts=env.integer("STRIPE_WRITE_ATTEMPTS", 3),
         )
 
-    def require(self, name: str) -> str:
-        """A setting only some functions have; its absence is a deployment error, named clearly."""
-        value = getattr(self, name)
-        if not value:
-            raise RuntimeError(f"{name.upper()} is not configured for this function (template.yaml)")
-        return str(value)
+
+@dataclass(frozen=True, slots=True)
+class StripeAccess(Settings):
+    """A function that calls Stripe: where its key is kept (SSM, re-read as it rotates) and how the client behaves."""
+
+    api_key_parameter: str = text("STRIPE_API_KEY_PARAMETER")
+    client: StripeSettings = part(StripeSettings)
 
 
-def _choice(env: os._Environ[str], name: str, default: str, allowed: tuple[str, ...]) -> str:
-    value = env.get(name) or default
-    if value not in allowed:
-        raise ValueError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
-    return value
+@dataclass(frozen=True, slots=True)
+class FinanceConfig(Settings):
+    """Finance's notices: each claimed once in the notifications table, then published to the topic."""
+
+    notifications_table: str = text("NOTIFICATIONS_TABLE_NAME")
+    topic_arn: str = text("FINANCE_TOPIC_ARN")
+    claim_stale_seconds: int = integer("NOTIFICATION_CLAIM_STALE_SECONDS", 300)
+
+
+@dataclass(frozen=True, slots=True)
+class EventsConfig(Settings):
+    """Applying Stripe events (the processor): the stored events, the invoices under review, Finance's notices."""
+
+    funders_table: str = text("FUNDERS_TABLE_NAME")
+    events_table: str = text("STRIPE_EVENTS_TABLE_NAME")
+    invoices_table: str = text("INVOICES_TABLE_NAME")
+    stripe: StripeAccess = part(StripeAccess)
+    finance: FinanceConfig = part(FinanceConfig)
+    # The base of approve links in Finance's notices; None - not configured (see `approval_base_url`).
+    api_base_url: str | None = optional_text("API_BASE_URL")
+    # Events about a customer no funder has are retried this long, then recorded `ignored`.
+    unlinked_customer_grace_seconds: int = integer("UNLINKED_CUSTOMER_GRACE_SECONDS", UNLINKED_CUSTOMER_GRACE_SECONDS)
+
+    @property
+    def default_approval_base_url(self) -> str:
+        """Where approve links point when no request tells (the processor, the scheduled functions)."""
+        return self.api_base_url or LOCAL_API_BASE_URL
+
+    def approval_base_url(self, domain_name: str | None, stage: str | None) -> str:
+        """The base of the approve link in a notice sent while serving a request that reached the API at
+        `domain_name`/`stage`. A configured API_BASE_URL (a custom domain) wins. The template cannot give a
+        function behind the API its API's URL: the API refers to the function, so that would be a cycle."""
+        if self.api_base_url or not domain_name or not stage:
+            return self.default_approval_base_url
+        return f"https://{domain_name}/{stage}"
+
+
+@dataclass(frozen=True, slots=True)
+class UsageBillingConfig(Settings):
+    """Billing the usage ledger through Stripe meters (the reporter), and checking it (the reconciler)."""
+
+    funders_table: str = text("FUNDERS_TABLE_NAME")
+    usage_table: str = text("USAGE_TABLE_NAME")
+    usage_batches_table: str = text("USAGE_BATCHES_TABLE_NAME")
+    stripe: StripeAccess = part(StripeAccess)
+    finance: FinanceConfig = part(FinanceConfig)
+
+
+def _subscription_policy(env: Environment) -> SubscriptionPolicy:
+    return SubscriptionPolicy(
+        collection_method=env.choice("SUBSCRIPTION_COLLECTION_METHOD", "send_invoice", COLLECTION_METHODS),
+        days_until_due=env.integer("SUBSCRIPTION_DAYS_UNTIL_DUE", 30),
+        proration_behavior=env.choice("SUBSCRIPTION_PRORATION_BEHAVIOR", "create_prorations", PRORATION_BEHAVIORS),
+        automatic_tax=env.flag("SUBSCRIPTION_AUTOMATIC_TAX", False),
+    )
+
+
+def _meter_event_mode(env: Environment) -> MeterEventMode:
+    return cast("MeterEventMode", env.choice("METER_EVENT_MODE", "sync", get_args(MeterEventMode)))
+
+
+# One configuration per function ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FundersConfig(Settings):
+    funders_table: str = text("FUNDERS_TABLE_NAME")
+    audit_table: str = text("AUDIT_TABLE_NAME")
+    stripe: StripeAccess = part(StripeAccess)
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionsConfig(Settings):
+    audit_table: str = text("AUDIT_TABLE_NAME")
+    idempotency_table: str = text("IDEMPOTENCY_TABLE_NAME")
+    policy: SubscriptionPolicy = derived(_subscription_policy)
+    # The funders table and Stripe, and what the create path needs to announce the first invoice itself.
+    events: EventsConfig = part(EventsConfig)
+
+
+@dataclass(frozen=True, slots=True)
+class InvoicesConfig(Settings):
+    funders_table: str = text("FUNDERS_TABLE_NAME")
+    invoices_table: str = text("INVOICES_TABLE_NAME")
+    audit_table: str = text("AUDIT_TABLE_NAME")
+    stripe: StripeAccess = part(StripeAccess)
+
+
+@dataclass(frozen=True, slots=True)
+class UsageConfig(Settings):
+    """The usage ingest path: no Stripe access at all (inCytes must not wait on Stripe)."""
+
+    funders_table: str = text("FUNDERS_TABLE_NAME")
+    usage_table: str = text("USAGE_TABLE_NAME")
+    audit_table: str = text("AUDIT_TABLE_NAME")
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookConfig(Settings):
+    """The webhook: no Stripe API calls (the ack path stores and queues); the signing secrets live in SSM."""
+
+    webhook_secrets_parameter: str = text("STRIPE_WEBHOOK_SECRETS_PARAMETER")
+    events_table: str = text("STRIPE_EVENTS_TABLE_NAME")
+    events_queue_url: str = text("STRIPE_EVENTS_QUEUE_URL")
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookProcessorConfig(Settings):
+    events: EventsConfig = part(EventsConfig)
+    # Meter error reports settle the usage they name.
+    usage_table: str = text("USAGE_TABLE_NAME")
+    usage_batches_table: str = text("USAGE_BATCHES_TABLE_NAME")
+    events_queue_url: str = text("STRIPE_EVENTS_QUEUE_URL")  # a deferred message's visibility is set on it
+    retry_base_seconds: int = integer("STRIPE_EVENT_RETRY_BASE_SECONDS", 10)  # doubles with each receive
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewReminderConfig(Settings):
+    events: EventsConfig = part(EventsConfig)
+    reminder_days: int = integer("REVIEW_REMINDER_DAYS", 2)  # drafts pending longer are reminded daily
+
+
+@dataclass(frozen=True, slots=True)
+class UsageReporterConfig(Settings):
+    billing: UsageBillingConfig = part(UsageBillingConfig)
+    meter_event_mode: MeterEventMode = derived(_meter_event_mode)
+
+
+@dataclass(frozen=True, slots=True)
+class ReconcilerConfig(Settings):
+    billing: UsageBillingConfig = part(UsageBillingConfig)
+    # Undelivered events are replayed through the webhook's own ingress (stored, then queued).
+    events_table: str = text("STRIPE_EVENTS_TABLE_NAME")
+    events_queue_url: str = text("STRIPE_EVENTS_QUEUE_URL")

@@ -15,3 +15,9 @@ class SqsEventQueue:
 
     def enqueue(self, event_id: str) -> None:
         self._client.send_message(QueueUrl=self._queue_url, MessageBody=event_id)
+
+    def retry_after(self, receipt_handle: str, seconds: int) -> None:
+        """Make a received message, not deleted, visible again after `seconds` (the processor's backoff)."""
+        self._client.change_message_visibility(
+            QueueUrl=self._queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=seconds
+        )

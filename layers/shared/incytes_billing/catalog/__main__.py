@@ -11,9 +11,9 @@ import os
 import sys
 from pathlib import Path
 
-from incytes_billing.catalog.sync import run_catalog_sync
 from incytes_billing.errors import BillingError
 from incytes_billing.models.catalog import CATALOG_FILE
+from incytes_billing.wiring.catalog_sync import run_catalog_sync
 
 EMULATOR_API_KEY = "sk_test_emulator"
 EMULATOR_API_BASE = "http://127.0.0.1:12111"

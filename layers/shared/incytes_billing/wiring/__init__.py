@@ -1,0 +1,12 @@
+"""The composition root: one module per function assembles it from its typed configuration (`config.py`).
+
+`funders`, `subscriptions`, `invoices`, `usage`, `webhook`, `webhook_processor`, `review_reminder`,
+`usage_reporter`, `reconciler`: each reads its function's `*Config` once per container and builds its services.
+They share the builders in `aws` (tables and clients), `secrets` (SSM), `stripe_access` (the gateway, re-built
+when the key rotates), `parts` (audit trail, catalog, Finance's notices) and `events` (the event processor).
+
+A function's module loads its configuration and, where the function calls Stripe, the parameter store and the
+Stripe gateway; each adapter and domain service is imported by the builder that makes it, on the first request
+that assembles it, so what a route needs only sometimes is never loaded by the others (issue 12: cold start;
+`tests/functions/test_function_imports.py`).
+"""

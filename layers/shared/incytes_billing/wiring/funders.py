@@ -1,0 +1,26 @@
+"""FundersFunction: links funders to their Stripe customers."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from incytes_billing.config import FundersConfig, config_reader
+from incytes_billing.wiring import parts
+from incytes_billing.wiring.stripe_access import stripe_gateway
+
+if TYPE_CHECKING:
+    from incytes_billing.domain.funders import FunderService
+
+
+config = config_reader(FundersConfig)
+
+
+def funder_service() -> FunderService:
+    from incytes_billing.domain.funders import FunderService
+
+    settings = config()
+    return FunderService(
+        parts.funder_repository(settings.funders_table),
+        stripe_gateway(settings.stripe),
+        audit=parts.audit_trail(settings.audit_table),
+    )

@@ -1,0 +1,44 @@
+"""ReconcilerFunction: settles meter batches, compares usage with Stripe's summaries, replays undelivered events."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from incytes_billing.config import ReconcilerConfig, config_reader
+from incytes_billing.wiring import parts
+from incytes_billing.wiring.stripe_access import stripe_gateway
+from incytes_billing.wiring.webhook import ingress
+
+if TYPE_CHECKING:
+    from incytes_billing.adapters.dynamodb_funders import DynamoDBFunderRepository
+    from incytes_billing.domain.reconciliation import Reconciler
+
+
+config = config_reader(ReconcilerConfig)
+
+
+def funder_repository() -> DynamoDBFunderRepository:
+    return parts.funder_repository(config().billing.funders_table)
+
+
+def reconciler() -> Reconciler:
+    from incytes_billing.domain.batch_checks import BatchChecker
+    from incytes_billing.domain.reconciliation import Reconciler
+
+    settings = config()
+    billing = settings.billing
+    gateway = stripe_gateway(billing.stripe)
+    funders = funder_repository()
+    batches = parts.batch_store(billing.usage_batches_table)
+    usage = parts.usage_repository(billing.usage_table)
+    checker = BatchChecker(usage=usage, batches=batches, funders=funders, meters=gateway, summaries=gateway)
+    return Reconciler(
+        batches=batches,
+        checker=checker,
+        funders=funders,
+        meters=gateway,
+        undelivered=gateway,
+        ingress=ingress(settings.events_table, settings.events_queue_url),
+        finance=parts.finance_notices(billing.finance),
+        catalog=parts.catalog(),
+    )

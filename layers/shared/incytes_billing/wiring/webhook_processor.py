@@ -1,0 +1,30 @@
+"""WebhookProcessorFunction: applies the stored Stripe events, and settles usage named by meter error reports."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import TYPE_CHECKING
+
+from incytes_billing.config import WebhookProcessorConfig, config_reader
+from incytes_billing.wiring import events
+
+if TYPE_CHECKING:
+    from incytes_billing.adapters.sqs_queue import SqsEventQueue
+    from incytes_billing.domain.events import EventProcessor
+
+
+config = config_reader(WebhookProcessorConfig)
+
+
+def event_processor() -> EventProcessor:
+    settings = config()
+    return events.event_processor(settings.events, (settings.usage_table, settings.usage_batches_table))
+
+
+@cache
+def event_queue() -> SqsEventQueue:
+    import boto3
+
+    from incytes_billing.adapters.sqs_queue import SqsEventQueue
+
+    return SqsEventQueue(boto3.client("sqs"), config().events_queue_url)
