@@ -23,7 +23,7 @@ from incytes_billing.domain.subscriptions import SubscriptionService
 from incytes_billing.errors import BillingError, SubscriptionExists, SubscriptionInProgress
 from incytes_billing.models.catalog import load_catalog
 from incytes_billing.models.funder import Funder
-from local_stack.template import StackResources
+from local_stack.template.intrinsics import StackResources
 from stripe_emulator import StripeEmulator
 from tests.fakes import Clock
 from tests.support import EMULATOR_API_KEY
