@@ -43,7 +43,8 @@ from incytes_billing.models.catalog import load_catalog
 from incytes_billing.models.usage import MeterBatch, MeterEventMode
 from incytes_billing.wiring.catalog_sync import run_catalog_sync
 from local_stack.lambda_runtime import LambdaRunner
-from local_stack.template import create_aws_resources, load_template
+from local_stack.template.aws_resources import create_aws_resources
+from local_stack.template.document import load_template
 from stripe_emulator import StripeEmulator
 from tests.support import usage_ready_funders
 

@@ -13,7 +13,8 @@ import stripe
 from moto import mock_aws
 
 from local_stack.lambda_runtime import LambdaRunner
-from local_stack.template import StackResources, create_aws_resources, resolve_parameters
+from local_stack.template.aws_resources import create_aws_resources
+from local_stack.template.intrinsics import StackResources, resolve_parameters
 from stripe_emulator import StripeEmulator
 from tests.iam_grants import Grant, granted_permissions, recorded_aws_calls, ungranted_calls
 from tests.support import EMULATOR_API_KEY, PROJECT_ROOT, WEBHOOK_SECRETS, Invoke, template

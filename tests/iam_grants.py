@@ -21,7 +21,8 @@ from unittest import mock
 
 from botocore.client import BaseClient
 
-from local_stack.template import StackResources, Template, _resolver
+from local_stack.template.document import Template
+from local_stack.template.intrinsics import StackResources, resolver_for
 
 
 def _sam_arn(service: str, resource: str, parameter: str) -> dict[str, Any]:
@@ -151,7 +152,7 @@ def granted_permissions(
     parameter_overrides: Mapping[str, Any] | None = None,
 ) -> list[Grant]:
     """(action, resource) pairs the function's own `Policies` allow, resolved against created `resources`."""
-    resolver = _resolver(template, resources, parameter_overrides)
+    resolver = resolver_for(template, resources, parameter_overrides)
     grants = []
     for statement in policy_statements(template, logical_id):
         unsupported = set(statement) - {"Sid", "Effect", "Action", "Resource"}

@@ -12,7 +12,7 @@ from typing import Any
 
 from incytes_billing.adapters.dynamodb_funders import DynamoDBFunderRepository
 from incytes_billing.models.usage import MeterBatch
-from local_stack.template import Template, load_template
+from local_stack.template.document import Template, load_template
 from tests.fakes import subscribed_funder
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]

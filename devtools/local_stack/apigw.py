@@ -54,16 +54,9 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from local_stack.lambda_runtime import FunctionError, FunctionNotFound, FunctionThrottled, LambdaRunner
-from local_stack.template import (
-    DEFAULT_ACCOUNT_ID,
-    ApiSettings,
-    GatewayResponse,
-    Route,
-    Template,
-    api_routes,
-    api_settings,
-    local_api_id,
-)
+from local_stack.template.api import ApiSettings, GatewayResponse, Route, api_routes, api_settings
+from local_stack.template.document import Template
+from local_stack.template.intrinsics import DEFAULT_ACCOUNT_ID, local_api_id
 
 LOG = logging.getLogger(__name__)
 

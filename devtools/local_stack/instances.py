@@ -50,7 +50,8 @@ from local_stack.lambda_runtime import (
     Invocation,
     LambdaRunner,
 )
-from local_stack.template import Template, function_reserved_concurrency
+from local_stack.template.document import Template
+from local_stack.template.functions import function_reserved_concurrency
 
 LOG = logging.getLogger(__name__)
 

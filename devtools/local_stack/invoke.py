@@ -25,7 +25,8 @@ from local_stack.stack import (
     configure_aws_environment,
     make_runner,
 )
-from local_stack.template import create_aws_resources, load_template
+from local_stack.template.aws_resources import create_aws_resources
+from local_stack.template.document import load_template
 
 
 def _reachable(url: str) -> bool:

@@ -38,11 +38,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from local_stack.template import (
-    DEFAULT_ACCOUNT_ID,
-    DEFAULT_REGION,
+from local_stack.template.document import Template
+from local_stack.template.functions import (
     Handler,
-    Template,
     function_environment,
     function_ids,
     function_name,
@@ -51,6 +49,7 @@ from local_stack.template import (
     layer_directories,
     load_handler,
 )
+from local_stack.template.intrinsics import DEFAULT_ACCOUNT_ID, DEFAULT_REGION
 
 LOG = logging.getLogger(__name__)
 

@@ -20,15 +20,9 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from local_stack.template import (
-    Route,
-    Template,
-    TemplateError,
-    api_routes,
-    handler_location,
-    load_handler,
-    load_template,
-)
+from local_stack.template.api import Route, api_routes
+from local_stack.template.document import Template, TemplateError, load_template
+from local_stack.template.functions import handler_location, load_handler
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 TITLE = "incytes-billing"

@@ -8,7 +8,7 @@ import os
 from datetime import UTC, datetime
 from typing import Any
 
-from local_stack.template import function_ids, function_properties
+from local_stack.template.functions import function_ids, function_properties
 from local_stack.workers import PollingWorker
 
 

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from local_stack.template import function_ids, function_properties
+from local_stack.template.functions import function_ids, function_properties
 from local_stack.workers import PollingWorker
 
 LOG = logging.getLogger(__name__)

@@ -19,14 +19,9 @@ from local_stack.server import LocalApiServer
 from local_stack.sns_inboxes import subscribe_inboxes
 from local_stack.sqs_source import sqs_workers
 from local_stack.stream_source import stream_workers
-from local_stack.template import (
-    DEFAULT_ACCOUNT_ID,
-    StackResources,
-    Template,
-    create_aws_resources,
-    load_template,
-    resolve_parameters,
-)
+from local_stack.template.aws_resources import create_aws_resources
+from local_stack.template.document import Template, load_template
+from local_stack.template.intrinsics import DEFAULT_ACCOUNT_ID, StackResources, resolve_parameters
 from local_stack.workers import PollingWorker, Worker
 
 LOG = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from local_stack.template import function_ids, function_properties
+from local_stack.template.functions import function_ids, function_properties
 from local_stack.workers import PollingWorker
 
 LOG = logging.getLogger(__name__)

@@ -42,7 +42,7 @@ from .errors import API_ERROR, INVALID_REQUEST, ParamError, StripeError
 from .faults import Fault, FaultInjector
 from .forms import FormDict, FormError, canonical, decode_form
 from .idempotency import IdempotencyCache, SavedResponse
-from .resources import CLOCK_RULES, KINDS, ROUTES, meter_events, payments
+from .resources import CLOCK_RULES, KINDS, ROUTES, connect_hooks, meter_events, payments
 from .resources.events import API_VERSION
 from .resources.kinds import EVENT, THIN_EVENT
 from .routing import Call, ClockRule, Route, Router
@@ -184,6 +184,7 @@ class EmulatorApp:
         webhook_retry_delays: Iterable[float] = DEFAULT_RETRY_DELAYS,
         webhook_timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
+        connect_hooks()
         self.store = Store()
         self.clock_rules = tuple(clock_rules)
         self.faults = FaultInjector()

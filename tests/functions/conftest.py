@@ -9,7 +9,7 @@ import pytest
 
 from incytes_billing.wiring.catalog_sync import run_catalog_sync
 from local_stack.stream_source import DynamoDBStreamSource, dynamodb_stream_sources, streams_client
-from local_stack.template import StackResources
+from local_stack.template.intrinsics import StackResources
 from tests.functions.pipeline import Pipeline
 from tests.support import EMULATOR_API_KEY, Invoke, load_event, template
 

@@ -11,7 +11,7 @@ from typing import Any
 import boto3
 
 from local_stack.sqs_source import sqs_event_sources
-from local_stack.template import StackResources
+from local_stack.template.intrinsics import StackResources
 from local_stack.webhook_event import signed
 from tests.support import EMULATOR_API_KEY, WEBHOOK_SECRETS, Invoke, load_event, template
 

@@ -15,7 +15,7 @@ import boto3
 import pytest
 import stripe
 
-from local_stack.template import StackResources
+from local_stack.template.intrinsics import StackResources
 from stripe_emulator import StripeEmulator
 from tests.functions.test_subscriptions_api import manual_subscription
 from tests.functions.test_usage_api import now_text

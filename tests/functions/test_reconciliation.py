@@ -11,7 +11,7 @@ import boto3
 import stripe
 
 from incytes_billing.adapters.dynamodb_batches import DynamoDBMeterBatchStore
-from local_stack.template import StackResources
+from local_stack.template.intrinsics import StackResources
 from stripe_emulator import StripeEmulator
 from tests.support import Invoke, load_event, settled_batch
 

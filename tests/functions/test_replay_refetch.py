@@ -13,7 +13,7 @@ import stripe
 
 from incytes_billing.adapters.stripe_gateway import StripeGateway, build_stripe_client
 from incytes_billing.config import StripeSettings
-from local_stack.template import StackResources
+from local_stack.template.intrinsics import StackResources
 from stripe_emulator import StripeEmulator
 from tests.functions.pipeline import Pipeline
 from tests.support import EMULATOR_API_KEY, Invoke, load_event

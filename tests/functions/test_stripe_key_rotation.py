@@ -12,7 +12,7 @@ import pytest
 from aws_lambda_powertools.utilities.parameters import base as parameter_cache
 
 from incytes_billing.wiring.secrets import SECRET_MAX_AGE_SECONDS
-from local_stack.template import resolve_parameters
+from local_stack.template.intrinsics import resolve_parameters
 from stripe_emulator import StripeEmulator
 from tests.functions.pipeline import Pipeline
 from tests.support import EMULATOR_API_KEY, template

@@ -11,7 +11,7 @@ from typing import Any
 import boto3
 import pytest
 
-from local_stack.template import StackResources
+from local_stack.template.intrinsics import StackResources
 from local_stack.usage_event import dated_now
 from stripe_emulator import StripeEmulator
 from tests.support import PROJECT_ROOT, Invoke, load_event

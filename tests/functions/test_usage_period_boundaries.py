@@ -27,7 +27,7 @@ from incytes_billing.adapters.dynamodb_usage import DynamoDBUsageRepository
 from incytes_billing.domain.usage import UsageLedger
 from incytes_billing.models.usage import UsageInput
 from local_stack.stream_source import DynamoDBStreamSource
-from local_stack.template import StackResources
+from local_stack.template.intrinsics import StackResources
 from stripe_emulator import StripeEmulator
 from tests.functions.pipeline import Pipeline
 from tests.functions.usage_support import meter_requests, statuses

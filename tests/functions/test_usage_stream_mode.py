@@ -14,7 +14,7 @@ import stripe
 
 from incytes_billing.wiring.catalog_sync import run_catalog_sync
 from local_stack.stream_source import DynamoDBStreamSource
-from local_stack.template import StackResources
+from local_stack.template.intrinsics import StackResources
 from stripe_emulator import StripeEmulator
 from tests.functions.pipeline import Pipeline
 from tests.functions.usage_support import OCCURRED_DELAY, meter_total, record, statuses

@@ -12,7 +12,7 @@ import pytest
 
 from incytes_billing.adapters.dynamodb_events import DynamoDBStripeEventStore
 from incytes_billing.models.events import VerifiedEvent
-from local_stack.template import StackResources
+from local_stack.template.intrinsics import StackResources
 from local_stack.webhook_event import signed
 from stripe_emulator.signing import signature_header
 from tests.support import WEBHOOK_SECRETS, Invoke, load_event

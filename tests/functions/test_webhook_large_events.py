@@ -13,7 +13,7 @@ import pytest
 import stripe
 
 from incytes_billing.adapters.dynamodb_events import MAX_STORED_PAYLOAD_BYTES
-from local_stack.template import StackResources
+from local_stack.template.intrinsics import StackResources
 from local_stack.webhook_event import signed
 from stripe_emulator import StripeEmulator
 from tests.functions.pipeline import Pipeline

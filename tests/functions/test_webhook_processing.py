@@ -13,7 +13,7 @@ import stripe
 
 from incytes_billing.adapters.dynamodb_invoices import DynamoDBInvoiceRepository
 from incytes_billing.wiring.catalog_sync import run_catalog_sync
-from local_stack.template import StackResources
+from local_stack.template.intrinsics import StackResources
 from tests.functions.pipeline import Pipeline
 from tests.stripe_fixtures import event, invoice_object
 from tests.support import EMULATOR_API_KEY, Invoke, invoice_with_lines, load_event

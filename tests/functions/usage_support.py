@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import boto3
 import stripe
 
-from local_stack.template import StackResources
+from local_stack.template.intrinsics import StackResources
 from stripe_emulator import StripeEmulator
 from tests.support import Invoke, load_event
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from local_stack.template import api_routes
+from local_stack.template.api import api_routes
 from tests.support import TEMPLATE_PATH, template
 
 AUDIT_TABLE_ARN = {"Fn::GetAtt": ["AuditTable", "Arn"]}

@@ -20,7 +20,7 @@ from incytes_billing.config import (
     WebhookConfig,
     WebhookProcessorConfig,
 )
-from local_stack.template import function_environment, function_ids
+from local_stack.template.functions import function_environment, function_ids
 from tests.support import template
 
 CONFIG_OF: dict[str, type[Configuration]] = {

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import boto3
 
-from local_stack.template import StackResources, function_environment, function_ids, resolve_parameters
+from local_stack.template.functions import function_environment, function_ids
+from local_stack.template.intrinsics import StackResources, resolve_parameters
 from tests.iam_grants import (
     UNMAPPED,
     Grant,

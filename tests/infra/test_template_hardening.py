@@ -16,14 +16,9 @@ import pytest
 
 from incytes_billing.errors import InvalidSignature
 from incytes_billing.models.usage import MAX_BATCH_RECORDS, BatchUsageInput, UsageBatchRequest
-from local_stack.template import (
-    FUNCTION_TYPE,
-    StackResources,
-    TemplateError,
-    _resolver,
-    function_properties,
-    resolve_parameters,
-)
+from local_stack.template.document import TemplateError
+from local_stack.template.functions import FUNCTION_TYPE, function_properties
+from local_stack.template.intrinsics import StackResources, resolve_parameters, resolver_for
 from local_stack.webhook_event import signed
 from tests.support import PROJECT_ROOT, Invoke, load_event, template
 
@@ -44,7 +39,7 @@ def of_type(resource_type: str) -> dict[str, dict[str, Any]]:
 def evaluate(expression: Any, **overrides: str) -> Any:
     """A template expression (a condition, a Rule's assertion) resolved as CloudFormation would, for these
     parameter values (the others at their defaults)."""
-    return _resolver(TEMPLATE, StackResources(), overrides).resolve(expression)
+    return resolver_for(TEMPLATE, StackResources(), overrides).resolve(expression)
 
 
 def function_events(event_type: str) -> Iterator[tuple[str, str, dict[str, Any]]]:

@@ -23,7 +23,7 @@ from incytes_billing.errors import BillingError, SubscriptionExists, Subscriptio
 from incytes_billing.models.catalog import load_catalog
 from incytes_billing.models.funder import Funder
 from incytes_billing.wiring.catalog_sync import run_catalog_sync
-from local_stack.template import StackResources
+from local_stack.template.intrinsics import StackResources
 from stripe_emulator import StripeEmulator
 from tests.fakes import Clock
 from tests.support import EMULATOR_API_KEY

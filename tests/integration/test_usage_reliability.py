@@ -28,7 +28,7 @@ from incytes_billing.domain.usage import UsageLedger
 from incytes_billing.models.catalog import load_catalog
 from incytes_billing.models.usage import UsageRecord, UsageStatus
 from incytes_billing.wiring.catalog_sync import run_catalog_sync
-from local_stack.template import StackResources
+from local_stack.template.intrinsics import StackResources
 from stripe_emulator import StripeEmulator
 from tests.support import EMULATOR_API_KEY, meter_error_reports, usage_ready_funders
 

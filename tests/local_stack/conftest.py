@@ -10,7 +10,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from local_stack.template import Template, load_template
+from local_stack.template.document import Template, load_template
 
 HERE = Path(__file__).resolve().parent
 FIXTURES = HERE / "fixtures"

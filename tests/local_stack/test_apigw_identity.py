@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from local_stack.apigw import build_proxy_event
-from local_stack.template import Route
+from local_stack.template.api import Route
 
 
 def identity(auth: str, headers: list[tuple[str, str]] | None = None) -> dict[str, Any]:

@@ -20,7 +20,8 @@ from local_stack.apigw import (
     match_route,
 )
 from local_stack.lambda_runtime import FunctionError, Invocation
-from local_stack.template import ApiSettings, Route, Template, api_settings
+from local_stack.template.api import ApiSettings, Route, api_settings
+from local_stack.template.document import Template
 
 SAM_EVENT = json.loads((Path(__file__).parent / "fixtures" / "sam_aws_proxy_event.json").read_text())
 

@@ -7,14 +7,9 @@ from typing import Any
 
 import pytest
 
-from local_stack.template import (
-    Template,
-    TemplateError,
-    create_aws_resources,
-    dynamodb_create_table_request,
-    function_environment,
-    parse_template,
-)
+from local_stack.template.aws_resources import create_aws_resources, dynamodb_create_table_request
+from local_stack.template.document import Template, TemplateError, parse_template
+from local_stack.template.functions import function_environment
 
 
 def _key_schema(items: list[dict[str, Any]]) -> list[tuple[str, str]]:

@@ -8,19 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from local_stack.template import (
-    StackResources,
-    Template,
-    TemplateError,
-    api_routes,
-    api_settings,
-    function_environment,
-    handler_location,
-    layer_directories,
-    load_handler,
-    parse_template,
-    resolve_parameters,
-)
+from local_stack.template.api import api_routes, api_settings
+from local_stack.template.document import Template, TemplateError, parse_template
+from local_stack.template.functions import function_environment, handler_location, layer_directories, load_handler
+from local_stack.template.intrinsics import StackResources, resolve_parameters
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 PROJECT_ROOT = Path(__file__).resolve().parents[2]

@@ -14,7 +14,9 @@ import pytest
 
 from local_stack.apigw import ApiGateway
 from local_stack.lambda_runtime import FunctionError, FunctionNotFound, LambdaContext, LambdaRunner
-from local_stack.template import StackResources, Template, create_aws_resources
+from local_stack.template.aws_resources import create_aws_resources
+from local_stack.template.document import Template
+from local_stack.template.intrinsics import StackResources
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from local_stack.openapi import api_document
-from local_stack.template import TemplateError
+from local_stack.template.document import TemplateError
 from tests.support import PROJECT_ROOT, template
 
 

@@ -19,7 +19,9 @@ import pytest
 from local_stack.instances import InstancePoolRunner
 from local_stack.lambda_runtime import FunctionError, FunctionTimeout
 from local_stack.process import LocalStackProcess
-from local_stack.template import StackResources, Template, function_reserved_concurrency
+from local_stack.template.document import Template
+from local_stack.template.functions import function_reserved_concurrency
+from local_stack.template.intrinsics import StackResources
 
 FIXTURE_TEMPLATE = Path(__file__).resolve().parent / "fixtures" / "template.yaml"
 SLEEP_SECONDS = 1.5

@@ -21,7 +21,7 @@ from incytes_billing.models.audit import AuditEntry, Caller
 from incytes_billing.models.funder import FunderUpsert
 from incytes_billing.models.stripe import StripeCustomer
 from incytes_billing.models.usage import UsageInput
-from local_stack.template import StackResources
+from local_stack.template.intrinsics import StackResources
 from tests.fakes import NOW, MemoryAuditLog, MemoryCustomers, MemoryFunders, MemoryUsage
 
 ENGINEER = Caller(

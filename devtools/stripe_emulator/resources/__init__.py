@@ -1,7 +1,9 @@
 """The Stripe resources the emulator models: one module per resource, each with its ``routes``.
 
 To add a resource: give it a :class:`~stripe_emulator.store.Kind` in :mod:`.kinds`, write a module with
-a ``routes = RouteTable()`` and its endpoints, and list the module here.
+a ``routes = RouteTable()`` and its endpoints, and list the module here. A resource that must act on another
+one that imports it (a deleted customer's subscriptions canceled, say) exposes a hook list; the hooks are wired
+here, in :func:`connect_hooks`, which the app calls when it is built.
 
 ``CLOCK_RULES`` are the transitions time makes by itself: queued meter events processed (counted, or
 reported in error reports), subscription schedules completed at the end of their last phase,
@@ -31,11 +33,13 @@ from . import (
     products,
     subscription_items,
     subscription_schedules,
-    subscriptions,
     thin_events,
     webhook_endpoints,
 )
 from .kinds import KINDS
+from .subscriptions import ending as subscription_ending
+from .subscriptions import endpoints as subscription_endpoints
+from .subscriptions import renewals as subscription_renewals
 
 MODULES = (
     customers,
@@ -49,7 +53,7 @@ MODULES = (
     invoice_creation,
     invoice_lines,
     payments,
-    subscriptions,
+    subscription_endpoints,
     subscription_items,
     subscription_schedules,
     events,
@@ -59,10 +63,6 @@ MODULES = (
 
 ROUTES: tuple[Route, ...] = tuple(route for module in MODULES for route in module.routes)
 
-# Registered here, not in invoices: invoices is imported while customers is still loading (through payments).
-# First, so that a deleted customer's drafts stop auto-advancing before its subscriptions are canceled.
-customers.ON_DELETE.insert(0, invoices.hold_drafts_of_deleted_customer)
-
 # At one moment: usage first (so a renewal bills it), then schedules whose last phase ends (so a released
 # subscription renews and a canceled one does not), renewals (before a cancellation at the same period
 # end, which they leave alone), cancellations, finalizations, then what finalized invoices owe:
@@ -70,12 +70,30 @@ customers.ON_DELETE.insert(0, invoices.hold_drafts_of_deleted_customer)
 CLOCK_RULES: tuple[ClockRule, ...] = (
     ClockRule("process meter events", meter_events.next_due, meter_events.process_due),
     ClockRule("end subscription schedules", subscription_schedules.end_next_due, subscription_schedules.end_due),
-    ClockRule("renew subscriptions", subscriptions.renew_next_due, subscriptions.renew_due),
-    ClockRule("cancel subscriptions", subscriptions.cancel_next_due, subscriptions.cancel_due),
+    ClockRule("renew subscriptions", subscription_renewals.renew_next_due, subscription_renewals.renew_due),
+    ClockRule("cancel subscriptions", subscription_ending.cancel_next_due, subscription_ending.cancel_due),
     ClockRule("finalize invoices", invoices.finalize_next_due, invoices.finalize_due),
     ClockRule("collect invoice payments", payments.collect_next_due, payments.collect_due),
     ClockRule("mark unpaid send_invoice subscriptions past due", payments.past_due_next_due, payments.past_due_due),
     ClockRule("expire incomplete subscriptions", payments.expire_next_due, payments.expire_due),
 )
 
-__all__ = ["CLOCK_RULES", "KINDS", "ROUTES", "ClockRule"]
+
+def connect_hooks() -> None:
+    """Wire the hooks through which a resource acts on one that must not import it (it imports the other).
+
+    The one place they are registered; ``EmulatorApp`` calls it. Each list is set outright, so calling it again,
+    or having imported the modules in any order, leaves the same hooks in the same order.
+    """
+    # A deleted customer's drafts stop auto-advancing first, then its subscriptions are canceled.
+    customers.ON_DELETE[:] = [
+        invoices.hold_drafts_of_deleted_customer,
+        subscription_ending.cancel_for_deleted_customer,
+    ]
+    payments.CANCEL_FOR_NONPAYMENT[:] = [subscription_ending.cancel_for_nonpayment]
+    invoices.BEFORE_FINALIZE[:] = [subscription_ending.refresh_usage_lines]
+    invoices.ON_COLLECTION_CHANGE[:] = [payments.schedule_collection]
+    webhook_endpoints.DELIVERIES_ENDED[:] = [invoices.note_webhooks_delivered]
+
+
+__all__ = ["CLOCK_RULES", "KINDS", "ROUTES", "ClockRule", "connect_hooks"]

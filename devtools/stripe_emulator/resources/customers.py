@@ -9,8 +9,8 @@
 - A deleted customer is retrieved with 200 and ``{"id", "object": "customer", "deleted": true}``; it is
   gone from lists, and updating or deleting it again answers 404 ``resource_missing``.
 - Deleting a customer "immediately cancels any active subscriptions on the customer"
-  (https://docs.stripe.com/api/customers/delete): resources that depend on customers register a
-  cleanup in :data:`ON_DELETE` (subscriptions do).
+  (https://docs.stripe.com/api/customers/delete): resources that depend on customers have a cleanup in
+  :data:`ON_DELETE` (invoices and subscriptions, wired by ``resources.connect_hooks``).
 - Search (``GET /v1/customers/search``) takes ``created``, ``email``, ``metadata``, ``name``, ``phone``.
 - Payment methods (see :mod:`.payments`): ``payment_method`` on create attaches a PaymentMethod (a test token
   such as ``pm_card_visa`` makes a new one; ``payment_method.attached`` after ``customer.created``);
@@ -113,8 +113,9 @@ SEARCH_FIELDS: dict[str, SearchField] = {
 }
 LIVE_SUBSCRIPTION_STATUSES = ("active", "incomplete", "past_due", "paused", "trialing", "unpaid")
 
-# Called as ``cleanup(call, customer)`` before a customer is deleted; modules that depend on customers
-# (subscriptions) register here, so this module needs not import them.
+# Called as ``cleanup(call, customer)`` before a customer is deleted; the cleanups of modules that depend on
+# customers (invoices, subscriptions) are wired here by ``resources.connect_hooks``, so this module needs not
+# import them.
 ON_DELETE: list[Callable[[Call, JSON], None]] = []
 
 

@@ -49,9 +49,10 @@ from ..errors import StripeError, invalid_request, missing_parameter, unsupporte
 from ..params import EXPAND, UNSET, Currency, Enum, Int, ListOf, Obj, Str, Unsupported, apply_metadata
 from ..routing import Call, RouteTable
 from ..store import JSON
-from . import events, invoices, subscription_schedules, subscriptions
+from . import events, invoices, subscription_schedules
 from .customers import require_billable_customer
 from .kinds import INVOICE, INVOICE_ITEM, SUBSCRIPTION
+from .subscriptions import item_changes, objects, renewals, validation
 
 routes = RouteTable()
 
@@ -76,10 +77,10 @@ SUBSCRIPTION_DETAILS = Obj(
         "cancel_at_period_end": Unsupported(),
         "cancel_now": Unsupported(),
         "default_tax_rates": Unsupported(),
-        "items": ListOf(subscriptions.UPDATE_ITEM, max_items=subscriptions.MAX_ITEMS),
+        "items": ListOf(validation.UPDATE_ITEM, max_items=validation.MAX_ITEMS),
         "metadata": Unsupported(),
         "pause": Unsupported(),
-        "proration_behavior": Enum(*subscriptions.PRORATION_BEHAVIORS),
+        "proration_behavior": Enum(*validation.PRORATION_BEHAVIORS),
         "proration_date": Int(),
         "resume_at": Unsupported(),
         "start_date": Unsupported(),
@@ -188,13 +189,13 @@ def _nothing_upcoming(customer_id: str) -> StripeError:
 def _renewal_preview(call: Call, subscription: JSON) -> JSON:
     """On the scratch store of ``call``: end what ends by the next renewal (a schedule's last phase) and
     renew, as the clock rules would; the renewal's invoice."""
-    moment = subscriptions.next_renewal(call.store, subscription)
+    moment = renewals.next_renewal(call.store, subscription)
     if moment is not None:
         subscription_schedules.end_due(call.store, moment)
         subscription = call.store.require(SUBSCRIPTION, subscription["id"])
-    if moment is None or subscriptions.next_renewal(call.store, subscription) != moment:
+    if moment is None or renewals.next_renewal(call.store, subscription) != moment:
         raise _nothing_upcoming(subscription["customer"])
-    renewed = subscriptions.renew(call.store, subscription, moment)
+    renewed = renewals.renew(call.store, subscription, moment)
     invoice = call.store.require(INVOICE, renewed["latest_invoice"])
     invoice["billing_reason"] = "upcoming"
     return invoice
@@ -212,7 +213,7 @@ def _apply_changes(call: Call, subscription: JSON, details: dict[str, Any]) -> t
                 "`subscription_details[proration_behavior]` cannot be `none` when `proration_date` is set.",
                 param="subscription_details[proration_behavior]",
             )
-        items = subscriptions.items_of(call.store, subscription["id"])
+        items = objects.items_of(call.store, subscription["id"])
         if items and not min(item["current_period_start"] for item in items) <= at < min(
             item["current_period_end"] for item in items
         ):
@@ -220,8 +221,8 @@ def _apply_changes(call: Call, subscription: JSON, details: dict[str, Any]) -> t
                 "`subscription_details[proration_date]` must be within the current period of the subscription.",
                 param="subscription_details[proration_date]",
             )
-    changes = subscriptions.plan_item_changes(call, subscription, details["items"], "subscription_details[items]")
-    return subscriptions.apply_item_changes(call, subscription, changes, behavior, at=at), at
+    changes = item_changes.plan_item_changes(call, subscription, details["items"], "subscription_details[items]")
+    return item_changes.apply_item_changes(call, subscription, changes, behavior, at=at), at
 
 
 def _subscription_preview(call: Call, params: dict[str, Any]) -> JSON:
@@ -233,7 +234,7 @@ def _subscription_preview(call: Call, params: dict[str, Any]) -> JSON:
             f"The subscription {subscription['id']} does not belong to the customer {params['customer']}.",
             param="subscription",
         )
-    if subscription["status"] in subscriptions.ENDED:
+    if subscription["status"] in validation.ENDED:
         raise _nothing_upcoming(subscription["customer"])
     details: dict[str, Any] = params.get("subscription_details", {})
     if "items" not in details:
@@ -251,7 +252,7 @@ def _customer_preview(call: Call, customer_id: str) -> JSON:
     live = [
         (moment, subscription)
         for subscription in call.store.all(SUBSCRIPTION, lambda sub: sub["customer"] == customer_id)
-        if (moment := subscriptions.next_renewal(call.store, subscription)) is not None
+        if (moment := renewals.next_renewal(call.store, subscription)) is not None
     ]
     if live:
         _, subscription = min(live, key=lambda pair: (pair[0], pair[1]["created"]))

@@ -548,9 +548,6 @@ def note_webhooks_delivered(store: Store, event: JSON, moment: int) -> None:
     store.save(INVOICE, invoice)
 
 
-webhook_endpoints.DELIVERIES_ENDED.append(note_webhooks_delivered)
-
-
 def _finalizes_at(invoice: JSON) -> int | None:
     if invoice["status"] == "draft" and invoice["auto_advance"]:
         return invoice["automatically_finalizes_at"]  # type: ignore[no-any-return]

@@ -159,7 +159,8 @@ PAY = Obj(
 )
 
 # Called as ``cancel(call, subscription)`` when the account's settings cancel a subscription after the last
-# retry failed; subscriptions register here (cancellation_details.reason ``payment_failed``).
+# retry failed; subscriptions' is wired here by ``resources.connect_hooks`` (cancellation_details.reason
+# ``payment_failed``).
 CANCEL_FOR_NONPAYMENT: list[Callable[[Call, JSON], JSON]] = []
 
 
@@ -402,9 +403,6 @@ def schedule_collection(call: Call, invoice: JSON) -> None:
         invoice["next_payment_attempt"] = (
             _first_attempt_at(invoice, call.now) if first else _next_retry(call.store, invoice, call.now)
         )
-
-
-invoices.ON_COLLECTION_CHANGE.append(schedule_collection)
 
 
 def attempt(call: Call, invoice: JSON, payment_method: JSON | None, *, automatic: bool) -> tuple[JSON, Decline | None]:

@@ -22,8 +22,9 @@ from ..lists import list_params, paginate
 from ..params import EXPAND, Bool, Enum, Int, Metadata, Obj, Str, Unsupported
 from ..routing import Call, RouteTable
 from ..store import JSON
-from . import events, subscriptions
+from . import events
 from .kinds import SUBSCRIPTION, SUBSCRIPTION_ITEM
+from .subscriptions import item_changes, objects, validation
 
 routes = RouteTable()
 
@@ -33,11 +34,11 @@ WRITABLE = {
     "discounts": Unsupported(),
     "expand": EXPAND,
     "metadata": Metadata(),
-    "payment_behavior": Enum(*subscriptions.PAYMENT_BEHAVIORS),
+    "payment_behavior": Enum(*validation.PAYMENT_BEHAVIORS),
     "plan": Unsupported(),
     "price": Str(),
     "price_data": Unsupported(),
-    "proration_behavior": Enum(*subscriptions.PRORATION_BEHAVIORS),
+    "proration_behavior": Enum(*validation.PRORATION_BEHAVIORS),
     "proration_date": Int(),
     "quantity": Int(min=0),
     "tax_rates": Unsupported(),
@@ -47,8 +48,8 @@ UPDATE = Obj({**WRITABLE, "off_session": Bool()})
 DELETE = Obj(
     {
         "clear_usage": Bool(),
-        "payment_behavior": Enum(*subscriptions.PAYMENT_BEHAVIORS),
-        "proration_behavior": Enum(*subscriptions.PRORATION_BEHAVIORS),
+        "payment_behavior": Enum(*validation.PAYMENT_BEHAVIORS),
+        "proration_behavior": Enum(*validation.PRORATION_BEHAVIORS),
         "proration_date": Int(),
     }
 )
@@ -67,7 +68,7 @@ def _require_item(call: Call) -> JSON:
 
 def _subscription_of(call: Call, item: JSON) -> JSON:
     subscription = call.store.require(SUBSCRIPTION, item["subscription"])
-    if subscription["status"] in subscriptions.ENDED:
+    if subscription["status"] in validation.ENDED:
         raise invalid_request(
             f"The subscription {subscription['id']} is canceled: its items can no longer be changed.",
             param="subscription",
@@ -75,10 +76,10 @@ def _subscription_of(call: Call, item: JSON) -> JSON:
     return subscription
 
 
-def _change(call: Call, subscription: JSON, change: subscriptions.ItemChange) -> JSON:
+def _change(call: Call, subscription: JSON, change: item_changes.ItemChange) -> JSON:
     before = copy.deepcopy(subscription)
-    subscriptions.check_not_emptied(call, subscription, [change])
-    saved = subscriptions.apply_item_changes(
+    item_changes.check_not_emptied(call, subscription, [change])
+    saved = item_changes.apply_item_changes(
         call,
         subscription,
         [change],
@@ -91,10 +92,10 @@ def _change(call: Call, subscription: JSON, change: subscriptions.ItemChange) ->
 
 @routes.post("/v1/subscription_items", params=CREATE, returns=SUBSCRIPTION_ITEM)
 def create(call: Call) -> JSON:
-    subscription = subscriptions.require_live(call, call.params["subscription"], param="subscription")
+    subscription = item_changes.require_live(call, call.params["subscription"], param="subscription")
     raw = {name: call.params[name] for name in _ITEM_FIELDS if name in call.params}
-    change = subscriptions.plan_item_change(call, subscription, raw, "", item=None)
-    known = {item["id"] for item in subscriptions.items_of(call.store, subscription["id"])}
+    change = item_changes.plan_item_change(call, subscription, raw, "", item=None)
+    known = {item["id"] for item in objects.items_of(call.store, subscription["id"])}
     saved = _change(call, subscription, change)
     new = next(item for item in saved["items"]["data"] if item["id"] not in known)
     return call.store.require(SUBSCRIPTION_ITEM, new["id"])
@@ -110,7 +111,7 @@ def update(call: Call) -> JSON:
     item = _require_item(call)
     subscription = _subscription_of(call, item)
     raw = {name: call.params[name] for name in _ITEM_FIELDS if name in call.params}
-    change = subscriptions.plan_item_change(call, subscription, raw, "", item=item)
+    change = item_changes.plan_item_change(call, subscription, raw, "", item=item)
     _change(call, subscription, change)
     return call.store.require(SUBSCRIPTION_ITEM, item["id"])
 
@@ -120,7 +121,7 @@ def delete(call: Call) -> JSON:
     item = _require_item(call)
     subscription = _subscription_of(call, item)
     raw = {"deleted": True, **({"clear_usage": call.params["clear_usage"]} if "clear_usage" in call.params else {})}
-    change = subscriptions.plan_item_change(call, subscription, raw, "", item=item)
+    change = item_changes.plan_item_change(call, subscription, raw, "", item=item)
     _change(call, subscription, change)
     return {"id": item["id"], "object": "subscription_item", "deleted": True}
 

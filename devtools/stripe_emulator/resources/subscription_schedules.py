@@ -62,9 +62,10 @@ from ..params import (
 )
 from ..routing import Call, RouteTable
 from ..store import JSON, Store
-from . import billing, events, subscriptions
+from . import billing, events
 from .customers import check_currency, require_billable_customer
 from .kinds import SUBSCRIPTION, SUBSCRIPTION_SCHEDULE
+from .subscriptions import ending, objects, validation
 
 routes = RouteTable()
 
@@ -97,10 +98,10 @@ PHASE = Obj(
     {
         "add_invoice_items": Unsupported(),
         "application_fee_percent": Unsupported(),
-        "automatic_tax": subscriptions.AUTOMATIC_TAX,
+        "automatic_tax": validation.AUTOMATIC_TAX,
         "billing_cycle_anchor": Enum("automatic", "phase_start"),
         "billing_thresholds": Unsupported(),
-        "collection_method": Enum(*subscriptions.COLLECTION_METHODS),
+        "collection_method": Enum(*validation.COLLECTION_METHODS),
         "currency": Currency(),
         "default_payment_method": Unsupported(),
         "default_tax_rates": Unsupported(),
@@ -109,10 +110,10 @@ PHASE = Obj(
         "duration": Obj({"interval": Enum(*INTERVALS, required=True), "interval_count": Int(min=1)}),
         "end_date": Int(),
         "invoice_settings": INVOICE_SETTINGS,
-        "items": ListOf(PHASE_ITEM, required=True, max_items=subscriptions.MAX_ITEMS),
+        "items": ListOf(PHASE_ITEM, required=True, max_items=validation.MAX_ITEMS),
         "metadata": Metadata(),
         "on_behalf_of": Unsupported(),
-        "proration_behavior": Enum(*subscriptions.PRORATION_BEHAVIORS),
+        "proration_behavior": Enum(*validation.PRORATION_BEHAVIORS),
         "transfer_data": Unsupported(),
         "trial": Unsupported(),
         "trial_end": Unsupported(),
@@ -121,10 +122,10 @@ PHASE = Obj(
 DEFAULT_SETTINGS = Obj(
     {
         "application_fee_percent": Unsupported(),
-        "automatic_tax": subscriptions.AUTOMATIC_TAX,
+        "automatic_tax": validation.AUTOMATIC_TAX,
         "billing_cycle_anchor": Enum("automatic", "phase_start"),
         "billing_thresholds": Unsupported(),
-        "collection_method": Enum(*subscriptions.COLLECTION_METHODS),
+        "collection_method": Enum(*validation.COLLECTION_METHODS),
         "default_payment_method": Unsupported(),
         "description": Str(emptyable=True, max_length=500),
         "invoice_settings": INVOICE_SETTINGS,
@@ -134,7 +135,7 @@ DEFAULT_SETTINGS = Obj(
 )
 CREATE = Obj(
     {
-        "billing_mode": subscriptions.BILLING_MODE,
+        "billing_mode": validation.BILLING_MODE,
         "customer": Str(),
         "customer_account": Unsupported(),
         "default_settings": DEFAULT_SETTINGS,
@@ -204,7 +205,7 @@ def _invoice_settings(value: dict[str, Any] | None, issuer: JSON | None) -> JSON
     }
 
 
-def _phase_end(phase: dict[str, Any], specs: list[subscriptions.ItemSpec], now: int) -> int:
+def _phase_end(phase: dict[str, Any], specs: list[validation.ItemSpec], now: int) -> int:
     if "duration" in phase and "end_date" in phase:
         raise exclusive_parameters("phases[0][duration]", "phases[0][end_date]")
     if "end_date" in phase:
@@ -237,16 +238,16 @@ def create(call: Call) -> JSON:
     days_until_due = (phase.get("invoice_settings") or {}).get(
         "days_until_due", (defaults.get("invoice_settings") or {}).get("days_until_due")
     )
-    subscriptions.check_collection(collection_method, days_until_due)
-    subscriptions.check_automatic_tax(phase.get("automatic_tax"), "phases[0][automatic_tax]")
-    subscriptions.check_automatic_tax(defaults.get("automatic_tax"), "default_settings[automatic_tax]")
-    specs, currency = subscriptions.resolve_items(call, phase["items"], "phases[0][items]", phase.get("currency"))
+    validation.check_collection(collection_method, days_until_due)
+    validation.check_automatic_tax(phase.get("automatic_tax"), "phases[0][automatic_tax]")
+    validation.check_automatic_tax(defaults.get("automatic_tax"), "default_settings[automatic_tax]")
+    specs, currency = validation.resolve_items(call, phase["items"], "phases[0][items]", phase.get("currency"))
     end_date = _phase_end(phase, specs, call.now)
     check_currency(call, customer, currency)
 
     schedule_id = call.store.new_id(SUBSCRIPTION_SCHEDULE)
     description = phase.get("description", defaults.get("description"))
-    subscription, invoice = subscriptions.start(
+    subscription, invoice = objects.start(
         call,
         customer=customer,
         specs=specs,
@@ -332,7 +333,7 @@ def create(call: Call) -> JSON:
     }
     stored = call.store.insert(SUBSCRIPTION_SCHEDULE, schedule)
     events.record(call, "subscription_schedule.created", stored)
-    subscriptions.record_start(call, subscription, invoice, finalize_first_invoice=False)
+    objects.record_start(call, subscription, invoice, finalize_first_invoice=False)
     return stored
 
 
@@ -403,8 +404,8 @@ def release(call: Call) -> JSON:
 def cancel(call: Call) -> JSON:
     schedule = _require_open(call, "cancel")
     subscription = call.store.get(SUBSCRIPTION, schedule["subscription"]) if schedule["subscription"] else None
-    if subscription is not None and subscription["status"] not in subscriptions.ENDED:
-        subscriptions.end(
+    if subscription is not None and subscription["status"] not in validation.ENDED:
+        ending.end(
             call,
             subscription,
             invoice_now=call.params.get("invoice_now", True),
@@ -459,8 +460,8 @@ def complete(call: Call, schedule: JSON) -> JSON:
         _detach(call, subscription_id)
         return saved
     subscription = call.store.get(SUBSCRIPTION, subscription_id) if subscription_id else None
-    if subscription is not None and subscription["status"] not in subscriptions.ENDED:
-        subscriptions.end(call, subscription, invoice_now=True, prorate=False, details=None)
+    if subscription is not None and subscription["status"] not in validation.ENDED:
+        ending.end(call, subscription, invoice_now=True, prorate=False, details=None)
     return saved
 
 
