@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -81,18 +82,63 @@ def test_put_then_get_a_funder(stack: LocalStackProcess, customer_id: str) -> No
     assert fetched["stripe_customer_id"] == customer_id
 
 
-def test_readme_demo_with_curls_form_content_type(stack: LocalStackProcess) -> None:
-    """The README's `curl -X PUT ... -d '{...}'` (curl labels it a form) with the seeded demo customer."""
-    payload = json.dumps({"name": "Acme", "stripe_customer_id": "cus_LocalDemoAcme"}).encode()
-    request = urllib.request.Request(
-        f"{stack.api_url}/funders/f1",
-        data=payload,
-        method="PUT",
-        headers={"Content-Type": "application/x-www-form-urlencoded"},
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        assert response.status == 200
-        assert json.loads(response.read())["stripe_customer_id"] == "cus_LocalDemoAcme"
+def readme_curls() -> list[tuple[list[str], int, str]]:
+    """The `curl` lines of the README's "Run it locally" block: (curl's arguments, expected status, comment)."""
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    block = readme.split("## Run it locally", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
+    found = []
+    for line in block.splitlines():
+        command, _, comment = line.partition("  # ")
+        if command.startswith("curl "):
+            status, _, rest = comment.strip().partition(" ")
+            found.append((shlex.split(command)[1:], int(status), rest))
+    return found
+
+
+def curl_request(arguments: list[str], api_url: str, renames: dict[str, str]) -> urllib.request.Request:
+    """The request curl would make: `-X METHOD`, `-H 'Name: value'`, `-d BODY` (sent as a form, as curl labels
+    it) and the URL; the README's ids replaced by fresh ones (this module's other tests share the stack)."""
+
+    def renamed(text: str) -> str:
+        for old, new in renames.items():
+            text = text.replace(old, new)
+        return text
+
+    method, headers, body, url = None, {}, None, ""
+    words = iter(arguments)
+    for word in words:
+        if word == "-X":
+            method = next(words)
+        elif word == "-H":
+            name, _, value = next(words).partition(": ")
+            headers[name] = renamed(value)
+        elif word == "-d":
+            body = renamed(next(words)).encode()
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        else:
+            url = renamed(word).replace("localhost:3000", api_url.removeprefix("http://"))
+    return urllib.request.Request(f"http://{url.removeprefix('http://')}", data=body, method=method, headers=headers)
+
+
+def test_the_readme_curls_answer_what_the_readme_says(stack: LocalStackProcess) -> None:
+    curls = readme_curls()
+    assert len(curls) >= 6
+    renames = {
+        "/funders/f1": "/funders/readme-f1",
+        "cus_LocalDemoAcme": new_customer(stack, "Readme Clinic"),
+        "click-1": "readme-click-1",
+    }
+    for arguments, expected, comment in curls:
+        request = curl_request(arguments, stack.api_url, renames)
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                status, body = response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            status, body = error.code, json.loads(error.read())
+        assert status == expected, (arguments, body)
+        code = comment.split(" ", 1)[0]
+        if status >= 400 and code:
+            assert body["error"]["code"] == code, (arguments, body)
 
 
 def test_make_catalog_against_the_running_stack_changes_nothing(stack: LocalStackProcess) -> None:
