@@ -85,8 +85,8 @@ USAGE_EVENT ?= events/usage/post_usage.json
 usage-event: venv ## write build/events/usage_now.json: USAGE_EVENT with occurred_at set to now (for make invoke)
 	$(PY) -m local_stack.usage_event $(USAGE_EVENT) build/events/usage_now.json
 
-inbox: venv ## print (and remove) Finance's messages from the running local stack's SNS inbox queues
-	$(PY) -m local_stack.inbox
+inbox: venv ## print (and remove) Finance's messages from the running local stack, as Finance reads them (the email text; ARGS=--raw: the JSON)
+	$(PY) -m local_stack.inbox $(ARGS)
 
 emulator: venv ## run the Stripe emulator alone on :12111
 	$(PY) -m stripe_emulator

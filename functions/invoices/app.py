@@ -1,5 +1,5 @@
-"""GET /invoices?review_status=… and POST /invoices/{invoice_id}/approve: Finance's review; GET
-/funders/{funder_id}/audit: the funder's audit trail (who did what to its billing)."""
+"""GET /invoices?review_status=…, GET /invoices/{invoice_id} and POST /invoices/{invoice_id}/approve: Finance's
+review; GET /funders/{funder_id}/audit: the funder's audit trail (who did what to its billing)."""
 
 from __future__ import annotations
 
@@ -29,6 +29,11 @@ InvoiceId = Annotated[str, Path(pattern=r"^in_[A-Za-z0-9]{1,250}$", description=
 def list_invoices(review_status: Annotated[ReviewStatus, Query()] = "pending") -> Response[str]:
     invoices = wiring.invoice_review_service().listed(review_status)
     return json_response(200, {"review_status": review_status, "invoices": [i.api_view() for i in invoices]})
+
+
+@app.get("/invoices/<invoice_id>")
+def get_invoice(invoice_id: InvoiceId) -> Response[str]:
+    return json_response(200, wiring.invoice_review_service().invoice(invoice_id).api_view())
 
 
 @app.post("/invoices/<invoice_id>/approve")

@@ -9,7 +9,9 @@ import urllib.request
 from typing import Any
 
 import boto3
+from moto.moto_api._internal.responses import MotoAPIResponse
 
+from local_stack.inbox import published_messages, shown
 from local_stack.sqs_source import sqs_event_sources
 from local_stack.template.intrinsics import StackResources
 from local_stack.webhook_event import signed
@@ -62,6 +64,13 @@ class Pipeline:
         sqs = boto3.client("sqs")
         messages = sqs.receive_message(QueueUrl=self.finance, MaxNumberOfMessages=10).get("Messages", [])
         return [json.loads(message["Body"]) for message in messages]
+
+    def finance_emails(self) -> list[str]:
+        """Finance's messages as `make inbox` shows them: the subject, then the text the email subscription gets
+        (what was published, from moto's dump as its server serves it at /moto-api/data.json)."""
+        _, _, dump = MotoAPIResponse().model_data(None, "", {})
+        published = published_messages(json.loads(dump))
+        return [shown(message, published.get(message["MessageId"])) for message in self.finance_messages()]
 
     def event_status(self, event_id: str) -> str:
         table = boto3.resource("dynamodb").Table(self.aws["StripeEventsTable"])

@@ -45,6 +45,30 @@ def test_first_invoice_created_notifies_finance_once(pipeline: Pipeline, subscri
     assert [i["invoice_id"] for i in json.loads(listed["body"])["invoices"]] == [invoice_id]
 
 
+def test_finance_reads_the_period_the_first_invoice_seats_cover(
+    pipeline: Pipeline, subscribed: dict[str, Any], stripe_client: stripe.StripeClient
+) -> None:
+    """Stripe's first invoice has period_start == period_end (its creation); its lines bill the subscription
+    items' current period, which Finance's email shows (https://docs.stripe.com/api/invoices/object)."""
+    invoice_id = subscribed["first_invoice"]["id"]
+    pipeline.deliver(pipeline.stripe_event("invoice.created", invoice_id))
+    pipeline.process()
+
+    (email,) = pipeline.finance_emails()
+    subscription = stripe_client.v1.subscriptions.retrieve(subscribed["subscription_id"])
+    seats = subscription["items"].data[0]
+    start, end = (
+        time.strftime("%Y-%m-%d", time.gmtime(t)) for t in (seats.current_period_start, seats.current_period_end)
+    )
+    assert start != end
+    assert email.startswith("--- Invoice to review: Acme Health (")
+    assert f"\nPeriod: {start} to {end}\n" in email
+    assert "The first invoice of Acme Health (funder f1) is a draft waiting for your review." in email
+    record = pipeline.invoice(invoice_id)
+    assert record is not None
+    assert (record["period_start"], record["period_end"]) == (seats.current_period_start, seats.current_period_end)
+
+
 def test_finalized_before_created_never_goes_back_to_draft(
     pipeline: Pipeline, subscribed: dict[str, Any], stripe_client: stripe.StripeClient
 ) -> None:

@@ -39,6 +39,7 @@ WHO_MAY_CALL: dict[tuple[str, str], set[str]] = {
     ("GET", "/funders/{funder_id}/usage"): {INCYTES, FINANCE},
     ("POST", "/usage"): {INCYTES},
     ("GET", "/invoices"): {FINANCE},
+    ("GET", "/invoices/{invoice_id}"): {FINANCE},
     ("POST", "/invoices/{invoice_id}/approve"): {FINANCE},
     ("GET", "/funders/{funder_id}/audit"): {FINANCE},
     # Not a SigV4 route: Stripe signs its deliveries (see the resource policy test).

@@ -136,7 +136,7 @@ EXPECTED: dict[str, dict[tuple[str, str], str]] = {
         ("dynamodb:PutItem", "AuditTable"): "the audit trail: one entry per billing action (AuditLog.append)",
         ("dynamodb:Query", "AuditTable"): "GET /funders/{funder_id}/audit pages the trail (AuditLog.page)",
         ("dynamodb:Query", "InvoicesTable/index/by_review_status"): "GET /invoices?review_status=...",
-        ("dynamodb:GetItem", "InvoicesTable"): "the invoice record being approved",
+        ("dynamodb:GetItem", "InvoicesTable"): "GET /invoices/{invoice_id}; the invoice record being approved",
         ("dynamodb:PutItem", "InvoicesTable"): "record the approval (versioned)",
         ("dynamodb:GetItem", "FundersTable"): "the invoice's funder",
         ("dynamodb:Query", "FundersTable/index/by_stripe_customer"): "found by the invoice's customer",

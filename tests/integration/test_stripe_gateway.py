@@ -122,6 +122,12 @@ def test_invoice_lines_are_read_whole_past_the_embedded_page(
     assert sorted(line.amount for line in lines) == [2 * (100 + n) for n in range(12)]
     assert {line.quantity for line in lines} == {2}
     assert sum(line.amount for line in lines) == invoice.subtotal
+    # Each line's `period` is what it bills: on a first invoice, the month ahead, not the invoice's one moment.
+    assert invoice.period_start == invoice.period_end
+    assert {(line.period_start, line.period_end) for line in lines} == {
+        (invoice.lines.data[0].period.start, invoice.lines.data[0].period.end)
+    }
+    assert all(line.period_end is not None and line.period_end > invoice.period_start for line in lines)
 
 
 def stream_batch(customer_id: str, identifier: str, value: int, timestamp: int) -> MeterBatch:

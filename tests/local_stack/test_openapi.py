@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from incytes_billing.models.invoice import REVIEW_STATUSES
 from local_stack.openapi import api_document
 from local_stack.template.document import TemplateError
 from tests.support import PROJECT_ROOT, template
@@ -33,3 +34,12 @@ def test_a_routed_function_without_a_resolver_is_an_error() -> None:
     changed["Resources"]["InvoicesFunction"]["Properties"]["CodeUri"] = "functions/reconciler"
     with pytest.raises(TemplateError, match="no Powertools resolver"):
         api_document(changed, PROJECT_ROOT)
+
+
+def test_finance_reads_are_documented_every_review_state_and_one_invoice_by_id() -> None:
+    paths = api_document(template(), PROJECT_ROOT)["paths"]
+    (review_status,) = paths["/invoices"]["get"]["parameters"]
+    assert review_status["schema"]["enum"] == list(REVIEW_STATUSES)
+    (invoice_id,) = paths["/invoices/{invoice_id}"]["get"]["parameters"]
+    assert (invoice_id["in"], invoice_id["required"]) == ("path", True)
+    assert invoice_id["schema"]["pattern"] == "^in_[A-Za-z0-9]{1,250}$"

@@ -241,3 +241,16 @@ def test_invoices_are_listed_by_review_state_oldest_first(
     assert [i.invoice_id for i in service.listed("pending")] == ["in_older", "in_first"]
     assert [i.invoice_id for i in service.listed("missed")] == ["in_missed"]
     assert service.listed("approved") == []
+
+
+def test_one_invoice_is_read_as_recorded_and_an_unknown_one_is_not_found(
+    service: InvoiceReviewService, invoices: MemoryInvoices, stripe: MemoryInvoiceGateway
+) -> None:
+    invoices.save(invoice_record("in_missed", review_status="missed", status="open"), expected_version=None)
+
+    assert service.invoice("in_missed") == invoices.get("in_missed")
+    with pytest.raises(InvoiceNotFound):
+        service.invoice("in_unknown")
+    stripe.invoices["in_stripe_only"] = stripe_invoice("in_stripe_only")  # no event told us of it
+    with pytest.raises(InvoiceNotFound):
+        service.invoice("in_stripe_only")

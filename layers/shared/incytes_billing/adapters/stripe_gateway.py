@@ -647,7 +647,16 @@ class StripeGateway:
         lines = self._call(
             lambda: list(self._client.v1.invoices.line_items.list(invoice_id, {"limit": 100}).auto_paging_iter())
         )
-        return [InvoiceLine(description=line.description, amount=line.amount, quantity=line.quantity) for line in lines]
+        return [
+            InvoiceLine(
+                description=line.description,
+                amount=line.amount,
+                quantity=line.quantity,
+                period_start=line.period.start,
+                period_end=line.period.end,
+            )
+            for line in lines
+        ]
 
     # --- the invoice of an ended billing period (usage reporting) ----------------------------------------
 

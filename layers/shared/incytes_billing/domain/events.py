@@ -24,7 +24,14 @@ from incytes_billing.errors import ConcurrentUpdate, RetryLater
 from incytes_billing.models.catalog import CatalogConfig
 from incytes_billing.models.events import PAYLOAD_OMITTED, EventStatus, FinanceNotice, StoredEvent
 from incytes_billing.models.funder import Funder
-from incytes_billing.models.invoice import FIRST_INVOICE_REASON, STATUS_RANK, InvoiceLine, InvoiceRecord, ReviewStatus
+from incytes_billing.models.invoice import (
+    FIRST_INVOICE_REASON,
+    STATUS_RANK,
+    InvoiceLine,
+    InvoiceRecord,
+    ReviewStatus,
+    billed_period,
+)
 from incytes_billing.models.stripe_events import (
     CustomerSnapshot,
     InvoiceSnapshot,
@@ -228,6 +235,7 @@ class EventProcessor:
             first = (current is not None and current.first_invoice) or self._is_first(funder, invoice)
             if lines is None:
                 lines = self._invoice_lines(invoice)
+            period_start, period_end = billed_period(invoice.period_start, invoice.period_end, lines)
             record = InvoiceRecord(
                 invoice_id=invoice.id,
                 funder_id=funder.funder_id,
@@ -239,8 +247,8 @@ class EventProcessor:
                 billing_reason=invoice.billing_reason,
                 number=invoice.number,
                 hosted_invoice_url=invoice.hosted_invoice_url,
-                period_start=invoice.period_start,
-                period_end=invoice.period_end,
+                period_start=period_start,
+                period_end=period_end,
                 lines=lines,
                 livemode=invoice.livemode,
                 first_invoice=first,

@@ -40,6 +40,13 @@ class InvoiceReviewService:
         """The invoices in one review state, oldest first."""
         return sorted(self._invoices.with_review_status(review_status), key=lambda invoice: invoice.stripe_created)
 
+    def invoice(self, invoice_id: str) -> InvoiceRecord:
+        """One invoice as recorded from Stripe's events (every line, each with its period, and its review state)."""
+        record = self._invoices.get(invoice_id)
+        if record is None:
+            raise InvoiceNotFound(invoice_id)
+        return record
+
     def approve(self, invoice_id: str) -> StripeInvoice:
         """Finalize a draft with auto_advance (and send it, for send_invoice); approving twice changes nothing.
 

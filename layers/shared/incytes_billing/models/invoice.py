@@ -25,6 +25,30 @@ class InvoiceLine(BaseModel):
     description: str | None = None
     amount: int
     quantity: int | None = None
+    # What the line bills (Stripe's line `period`): seats the period ahead, metered usage the period that ended.
+    # None on records stored before lines kept it.
+    period_start: int | None = None
+    period_end: int | None = None
+
+
+def billed_period(
+    period_start: int | None, period_end: int | None, lines: list[InvoiceLine]
+) -> tuple[int | None, int | None]:
+    """The period an invoice record shows: Stripe's invoice period, unless it is a single moment.
+
+    Stripe's `period_start`/`period_end` bound when invoice items could be added to the invoice; "use the line
+    item period to get the service period for each price" (https://docs.stripe.com/api/invoices/object). A renewal's
+    is the period that ended (whose usage it bills), but a subscription's first invoice has
+    `period_start == period_end`, its creation: its period is then its lines' (the seats' period, which its
+    zero-amount metered lines share), i.e. the subscription items' current period.
+    """
+    if period_start is None or period_start != period_end:
+        return period_start, period_end
+    starts = [line.period_start for line in lines if line.period_start is not None]
+    ends = [line.period_end for line in lines if line.period_end is not None]
+    if not starts or not ends or max(ends) <= min(starts):
+        return period_start, period_end
+    return min(starts), max(ends)
 
 
 class InvoiceRecord(BaseModel):
@@ -40,6 +64,7 @@ class InvoiceRecord(BaseModel):
     billing_reason: str | None = None
     number: str | None = None
     hosted_invoice_url: str | None = None
+    # Stripe's invoice period, or for a first invoice the period its lines bill (billed_period).
     period_start: int | None = None
     period_end: int | None = None
     lines: list[InvoiceLine] = Field(default_factory=list)

@@ -20,6 +20,16 @@ class InvoiceLineSnapshot(BaseModel):
     description: str | None = None
     amount: int = 0
     quantity: int | None = None
+    period_start: int | None = None
+    period_end: int | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flatten(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        period = data.get("period") or {}
+        return {**data, "period_start": period.get("start"), "period_end": period.get("end")}
 
 
 class InvoiceSnapshot(BaseModel):
