@@ -31,11 +31,11 @@ def is_conditional_check_failure(error: ClientError) -> bool:
     return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
-def conditional_write(write: Callable[..., Any], **params: Any) -> bool:
+def conditional_write[**P](write: Callable[P, object], *args: P.args, **params: P.kwargs) -> bool:
     """Make a conditional write (`table.put_item`, `table.update_item`): False when its condition did not hold
     (nothing written); any other error is raised."""
     try:
-        write(**params)
+        write(*args, **params)
     except ClientError as error:
         if is_conditional_check_failure(error):
             return False
