@@ -64,7 +64,7 @@ class _Unrecorded:
 UNRECORDED = AuditTrail(_Unrecorded())
 
 
-@dataclass
+@dataclass(eq=False)
 class AuditHistory:
     """Finance's view: a funder's entries, newest first, a page at a time."""
 

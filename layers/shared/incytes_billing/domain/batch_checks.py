@@ -66,7 +66,7 @@ class BatchCheckReport:
     unattributed: list[UnattributedWindow] = field(default_factory=list)  # told to Finance
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, eq=False)
 class BatchChecker:
     usage: UsageRepository
     batches: MeterBatchStore

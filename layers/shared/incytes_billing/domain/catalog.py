@@ -19,7 +19,7 @@ from incytes_billing.ports import CatalogGateway
 CATALOG_INTERVAL = "month"
 
 
-@dataclass
+@dataclass(eq=False)
 class CatalogSynchronizer:
     gateway: CatalogGateway
     config: CatalogConfig

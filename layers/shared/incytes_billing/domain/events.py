@@ -68,7 +68,7 @@ class FinanceSettings:
     api_base_url: str  # where Finance can call POST /invoices/{id}/approve
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, eq=False)
 class EventProcessor:
     events: StripeEventStore
     funders: FunderRepository

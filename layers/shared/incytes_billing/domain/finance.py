@@ -12,7 +12,7 @@ from incytes_billing.models.events import FinanceNotice
 from incytes_billing.ports import FinanceNotifier, NotificationClaims
 
 
-@dataclass
+@dataclass(eq=False)
 class FinanceNotices:
     claims: NotificationClaims
     notifier: FinanceNotifier

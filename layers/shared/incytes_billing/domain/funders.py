@@ -24,7 +24,7 @@ DEFAULT_SEATS = 1
 MAX_WRITE_ATTEMPTS = 3
 
 
-@dataclass
+@dataclass(eq=False)
 class FunderService:
     funders: FunderRepository
     customers: CustomerDirectory

@@ -24,7 +24,7 @@ APPROVED_STATUSES = ("open", "paid")
 CLOSED_STATUSES = ("void", "uncollectible")
 
 
-@dataclass
+@dataclass(eq=False)
 class InvoiceReviewService:
     invoices: InvoiceRepository
     funders: FunderRepository

@@ -25,7 +25,7 @@ class MeterErrorOutcome:
     unattributed_errors: int = 0  # refusals without a sample naming one of our batches
 
 
-@dataclass
+@dataclass(eq=False)
 class MeterErrorSettler:
     usage: UsageRepository
     batches: MeterBatchStore

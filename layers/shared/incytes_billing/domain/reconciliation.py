@@ -59,7 +59,7 @@ class ReconciliationReport:
     batches: BatchCheckReport = field(default_factory=BatchCheckReport)
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, eq=False)
 class Reconciler:
     batches: MeterBatchStore
     checker: BatchChecker

@@ -71,7 +71,7 @@ class ReportSummary:
     failure_reasons: list[str] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(eq=False)
 class UsageReporter:
     usage: UsageRepository
     batches: MeterBatchStore

@@ -52,7 +52,7 @@ from incytes_billing.models.subscription import (
 from incytes_billing.ports import FunderRepository, SubscriptionGateway
 
 
-@dataclass
+@dataclass(eq=False)
 class SubscriptionService:
     funders: FunderRepository
     stripe: SubscriptionGateway

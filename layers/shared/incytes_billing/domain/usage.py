@@ -28,7 +28,7 @@ OLDEST_ACCEPTED = timedelta(seconds=METER_EVENT_MAX_AGE_SECONDS)
 NEWEST_ACCEPTED = timedelta(seconds=METER_EVENT_MAX_AHEAD_SECONDS)
 
 
-@dataclass
+@dataclass(eq=False)
 class UsageLedger:
     usage: UsageRepository
     funders: FunderRepository

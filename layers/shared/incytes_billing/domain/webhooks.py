@@ -19,7 +19,7 @@ MAX_RETRY_DELAY_SECONDS = 15 * 60
 REQUEUE_CLAIM_SECONDS = 30
 
 
-@dataclass
+@dataclass(eq=False)
 class WebhookIngress:
     events: StripeEventStore
     queue: EventQueue
