@@ -3,29 +3,28 @@
 from __future__ import annotations
 
 from itertools import islice
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import BotoCoreError, ClientError
 
-from incytes_billing.adapters.dynamodb_items import every_item, is_conditional_check_failure, plain_numbers
+from incytes_billing.adapters.dynamodb_items import (
+    DynamoDBTableAdapter,
+    as_models,
+    every_item,
+    is_conditional_check_failure,
+)
 from incytes_billing.metric_names import AUDIT_WRITE_FAILED
 from incytes_billing.models.audit import AuditEntry
-
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb.service_resource import Table
 
 SORT_KEY = "entry_key"
 logger = Logger(child=True)
 metrics = Metrics()  # shares the handler's metric set: published with its metrics
 
 
-class DynamoDBAuditLog:
-    def __init__(self, table: Table) -> None:
-        self._table = table
-
+class DynamoDBAuditLog(DynamoDBTableAdapter):
     def append(self, entry: AuditEntry) -> None:
         item = {**entry.model_dump(mode="json"), SORT_KEY: entry.sort_key}
         try:
@@ -46,7 +45,7 @@ class DynamoDBAuditLog:
         if after is not None:
             params["ExclusiveStartKey"] = {"funder_id": funder_id, SORT_KEY: after}
         items = list(islice(every_item(self._table.query, **params), limit + 1))
-        entries = [AuditEntry.model_validate(plain_numbers(item)) for item in items[:limit]]
+        entries = as_models(AuditEntry, items[:limit])
         return entries, (entries[-1].sort_key if len(items) > limit else None)
 
 

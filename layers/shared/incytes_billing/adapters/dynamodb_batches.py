@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from boto3.dynamodb.conditions import Key
-from botocore.exceptions import ClientError
 
 from incytes_billing.adapters.dynamodb_items import (
+    DynamoDBTableAdapter,
+    as_models,
     batch_get,
+    conditional_write,
     every_item,
-    is_conditional_check_failure,
-    plain_numbers,
     to_item,
 )
 from incytes_billing.models.usage import BatchOutcome, MeterBatch, meter_key
-
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb.service_resource import Table
-
 
 # Sparse: only batches not yet settled carry open_funder_id.
 OPEN_INDEX = "open_by_funder"
@@ -26,27 +22,20 @@ OPEN_INDEX = "open_by_funder"
 METER_TIME_INDEX = "by_meter_time"
 
 
-class DynamoDBMeterBatchStore:
-    def __init__(self, table: Table) -> None:
-        self._table = table
-
+class DynamoDBMeterBatchStore(DynamoDBTableAdapter):
     def save(self, batch: MeterBatch) -> MeterBatch:
-        try:
-            self._table.put_item(
-                Item={**to_item(batch), "open_funder_id": batch.funder_id, "meter_key": batch.meter_key},
-                ConditionExpression="attribute_not_exists(batch_id)",
-            )
-        except ClientError as error:
-            if not is_conditional_check_failure(error):
-                raise
-            stored = self.get(batch.batch_id)
-            assert stored is not None
-            return stored
-        return batch
+        if conditional_write(
+            self._table.put_item,
+            Item={**to_item(batch), "open_funder_id": batch.funder_id, "meter_key": batch.meter_key},
+            ConditionExpression="attribute_not_exists(batch_id)",
+        ):
+            return batch
+        stored = self.get(batch.batch_id)
+        assert stored is not None
+        return stored
 
     def get(self, batch_id: str) -> MeterBatch | None:
-        item = self._table.get_item(Key={"batch_id": batch_id}, ConsistentRead=True).get("Item")
-        return None if item is None else MeterBatch.model_validate(plain_numbers(item))
+        return self._read(MeterBatch, {"batch_id": batch_id})
 
     def open_batches(self, funder_id: str) -> list[MeterBatch]:
         items = self._table.query(IndexName=OPEN_INDEX, KeyConditionExpression=Key("open_funder_id").eq(funder_id))[
@@ -54,7 +43,7 @@ class DynamoDBMeterBatchStore:
         ]
         # The index lags and holds only keys: read the batches themselves, consistently.
         keys = [{"batch_id": item["batch_id"]} for item in items]
-        batches = [MeterBatch.model_validate(plain_numbers(item)) for item in batch_get(self._table, keys)]
+        batches = as_models(MeterBatch, batch_get(self._table, keys))
         return sorted((batch for batch in batches if batch.status != "settled"), key=lambda batch: batch.batch_id)
 
     def in_meter_window(self, customer_id: str, event_name: str, start: int, end: int) -> list[MeterBatch]:
@@ -64,21 +53,18 @@ class DynamoDBMeterBatchStore:
             KeyConditionExpression=Key("meter_key").eq(meter_key(customer_id, event_name))
             & Key("timestamp").between(start, end - 1),
         )
-        return [MeterBatch.model_validate(plain_numbers(item)) for item in items]
+        return as_models(MeterBatch, items)
 
     def mark_streamed(self, batch_id: str, *, at: int) -> None:
-        try:
-            self._table.update_item(
-                Key={"batch_id": batch_id},
-                UpdateExpression="SET #s = :streamed, sent_at = :at",
-                ConditionExpression="#s <> :settled",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={":streamed": "streamed", ":at": at, ":settled": "settled"},
-            )
-        except ClientError as error:
-            if not is_conditional_check_failure(error):
-                raise
-            # Settled meanwhile (an error report refused it): the settlement stands.
+        # Not when settled meanwhile (an error report refused it): the settlement stands.
+        conditional_write(
+            self._table.update_item,
+            Key={"batch_id": batch_id},
+            UpdateExpression="SET #s = :streamed, sent_at = :at",
+            ConditionExpression="#s <> :settled",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":streamed": "streamed", ":at": at, ":settled": "settled"},
+        )
 
     def mark_settled(self, batch_id: str, outcome: BatchOutcome, *, sent_at: int | None = None) -> None:
         values: dict[str, Any] = {":settled": "settled", ":outcome": outcome}

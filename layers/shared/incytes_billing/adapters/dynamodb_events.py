@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 from aws_lambda_powertools import Logger
-from botocore.exceptions import ClientError
 
-from incytes_billing.adapters.dynamodb_items import is_conditional_check_failure
+from incytes_billing.adapters.dynamodb_items import DynamoDBTableAdapter, conditional_write
 from incytes_billing.models.events import EventKind, EventStatus, StoredEvent, VerifiedEvent, envelope_of
-
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb.service_resource import Table
 
 # Events are kept well past Stripe's 3 days of retries and 30 days of events.list, then expire (TTL).
 RETENTION_SECONDS = 90 * 24 * 3600
@@ -31,35 +27,27 @@ def storable_payload(payload: str) -> str:
     return payload if len(payload.encode()) <= MAX_STORED_PAYLOAD_BYTES else envelope_of(payload)
 
 
-class DynamoDBStripeEventStore:
-    def __init__(self, table: Table) -> None:
-        self._table = table
-
+class DynamoDBStripeEventStore(DynamoDBTableAdapter):
     def insert(self, event: VerifiedEvent, *, received_at: int) -> bool:
         payload = storable_payload(event.payload)
         if payload is not event.payload:
             logger.info("stripe event stored without its payload: too large", extra={"event_id": event.event_id})
-        try:
-            self._table.put_item(
-                Item={
-                    "event_id": event.event_id,
-                    "type": event.type,
-                    "created": event.created,
-                    "kind": event.kind,
-                    "livemode": event.livemode,
-                    "api_version": event.api_version or "",
-                    "payload": payload,
-                    "status": "received",
-                    "received_at": received_at,
-                    "expires_at": received_at + RETENTION_SECONDS,
-                },
-                ConditionExpression="attribute_not_exists(event_id)",
-            )
-        except ClientError as error:
-            if is_conditional_check_failure(error):
-                return False
-            raise
-        return True
+        return conditional_write(
+            self._table.put_item,
+            Item={
+                "event_id": event.event_id,
+                "type": event.type,
+                "created": event.created,
+                "kind": event.kind,
+                "livemode": event.livemode,
+                "api_version": event.api_version or "",
+                "payload": payload,
+                "status": "received",
+                "received_at": received_at,
+                "expires_at": received_at + RETENTION_SECONDS,
+            },
+            ConditionExpression="attribute_not_exists(event_id)",
+        )
 
     def get(self, event_id: str) -> StoredEvent | None:
         item = self._table.get_item(Key={"event_id": event_id}, ConsistentRead=True).get("Item")
@@ -75,43 +63,33 @@ class DynamoDBStripeEventStore:
         )
 
     def mark(self, event_id: str, status: EventStatus) -> None:
-        try:
-            self._table.update_item(
-                Key={"event_id": event_id},
-                UpdateExpression="SET #s = :status, processed_at = :now",
-                ConditionExpression="#s = :received",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={":status": status, ":received": "received", ":now": int(time.time())},
-            )
-        except ClientError as error:
-            if not is_conditional_check_failure(error):
-                raise
-            # Already marked by a concurrent worker: the outcome is recorded either way.
+        # Not when already marked by a concurrent worker: the outcome is recorded either way.
+        conditional_write(
+            self._table.update_item,
+            Key={"event_id": event_id},
+            UpdateExpression="SET #s = :status, processed_at = :now",
+            ConditionExpression="#s = :received",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":status": status, ":received": "received", ":now": int(time.time())},
+        )
 
     def claim_requeue(self, event_id: str, *, now: int, until: int) -> bool:
-        try:
-            self._table.update_item(
-                Key={"event_id": event_id},
-                UpdateExpression="SET requeue_after = :until",
-                ConditionExpression="#s = :received AND (attribute_not_exists(requeue_after) OR requeue_after <= :now)",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={":until": until, ":now": now, ":received": "received"},
-            )
-        except ClientError as error:
-            if is_conditional_check_failure(error):
-                return False  # applied already, or handed off recently (by this delivery's twin)
-            raise
-        return True
+        # False when applied already, or handed off recently (by this delivery's twin).
+        return conditional_write(
+            self._table.update_item,
+            Key={"event_id": event_id},
+            UpdateExpression="SET requeue_after = :until",
+            ConditionExpression="#s = :received AND (attribute_not_exists(requeue_after) OR requeue_after <= :now)",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":until": until, ":now": now, ":received": "received"},
+        )
 
     def hold_requeue(self, event_id: str, *, until: int) -> None:
-        try:
-            self._table.update_item(
-                Key={"event_id": event_id},
-                UpdateExpression="SET requeue_after = :until",
-                ConditionExpression="attribute_exists(event_id)",
-                ExpressionAttributeValues={":until": until},
-            )
-        except ClientError as error:
-            if not is_conditional_check_failure(error):
-                raise
-            # No such event (expired): nothing to hold.
+        # Not when there is no such event (expired): nothing to hold.
+        conditional_write(
+            self._table.update_item,
+            Key={"event_id": event_id},
+            UpdateExpression="SET requeue_after = :until",
+            ConditionExpression="attribute_exists(event_id)",
+            ExpressionAttributeValues={":until": until},
+        )

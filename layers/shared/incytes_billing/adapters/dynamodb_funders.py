@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from incytes_billing.adapters.dynamodb_items import every_item, plain_numbers, put_versioned, to_item
+from incytes_billing.adapters.dynamodb_items import (
+    DynamoDBTableAdapter,
+    every_item,
+    plain_numbers,
+    put_versioned,
+    to_item,
+)
 from incytes_billing.models.funder import Funder
-
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb.service_resource import Table
-
 
 CUSTOMER_INDEX = "by_stripe_customer"
 
 
-class DynamoDBFunderRepository:
-    def __init__(self, table: Table) -> None:
-        self._table = table
-
+class DynamoDBFunderRepository(DynamoDBTableAdapter):
     def get(self, funder_id: str) -> Funder | None:
         item = self._table.get_item(Key={"funder_id": funder_id}, ConsistentRead=True).get("Item")
         if item is None:

@@ -1,8 +1,8 @@
-"""What the DynamoDB adapters share: versioned writes and reading numbers back as integers."""
+"""What the DynamoDB adapters share: the table, conditional and versioned writes, reading numbers back as integers."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -15,8 +15,32 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
 
 
+class DynamoDBTableAdapter:
+    """An adapter over one DynamoDB table."""
+
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
+    def _read[M: BaseModel](self, model: type[M], key: dict[str, Any]) -> M | None:
+        """The item with this key, read consistently, as `model`; None when there is none."""
+        item = self._table.get_item(Key=key, ConsistentRead=True).get("Item")
+        return None if item is None else model.model_validate(plain_numbers(item))
+
+
 def is_conditional_check_failure(error: ClientError) -> bool:
     return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+def conditional_write[**P](write: Callable[P, object], *args: P.args, **params: P.kwargs) -> bool:
+    """Make a conditional write (`table.put_item`, `table.update_item`): False when its condition did not hold
+    (nothing written); any other error is raised."""
+    try:
+        write(*args, **params)
+    except ClientError as error:
+        if is_conditional_check_failure(error):
+            return False
+        raise
+    return True
 
 
 def to_item(model: BaseModel) -> dict[str, Any]:
@@ -48,6 +72,11 @@ def plain_numbers(value: Any) -> Any:
     if isinstance(value, list):
         return [plain_numbers(inner) for inner in value]
     return int(value) if isinstance(value, Decimal) else value
+
+
+def as_models[M: BaseModel](model: type[M], items: Iterable[dict[str, Any]]) -> list[M]:
+    """Items read back as `model`."""
+    return [model.model_validate(plain_numbers(item)) for item in items]
 
 
 def batch_get(table: Table, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:

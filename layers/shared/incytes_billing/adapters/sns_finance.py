@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from incytes_billing.models.events import FinanceNotice
@@ -11,15 +12,15 @@ if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
 
 
+@dataclass(frozen=True)
 class SnsFinanceNotifier:
-    def __init__(self, client: SNSClient, topic_arn: str) -> None:
-        self._client = client
-        self._topic_arn = topic_arn
+    client: SNSClient
+    topic_arn: str
 
     def publish(self, notice: FinanceNotice) -> None:
         machine = json.dumps(notice.data, default=str)
-        self._client.publish(
-            TopicArn=self._topic_arn,
+        self.client.publish(
+            TopicArn=self.topic_arn,
             Subject=notice.subject,
             MessageStructure="json",
             # `default` goes to every protocol without its own entry (SQS, Lambda, HTTP): the JSON body.

@@ -159,6 +159,10 @@ class StripeGateway:
                 raise StripeUnavailable("Stripe is unavailable; retry shortly.") from error
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _every[R: stripe.StripeObject](self, first_page: Callable[[], stripe.ListObject[R]]) -> list[R]:
+        """Every item of a Stripe list, page after page (each request as in _call)."""
+        return self._call(lambda: list(first_page().auto_paging_iter()))
+
     def _call_or_none(self, operation: Callable[[], T]) -> T | None:
         """Like _call, but a 404 resource_missing answers None."""
 
@@ -250,14 +254,8 @@ class StripeGateway:
         return _price_record(prices.data[0]) if prices.data else None
 
     def list_active_prices(self, product_id: str) -> Sequence[PriceRecord]:
-        return self._call(
-            lambda: [
-                _price_record(price)
-                for price in self._client.v1.prices.list(
-                    {"product": product_id, "active": True, "limit": 100}
-                ).auto_paging_iter()
-            ]
-        )
+        prices = self._every(lambda: self._client.v1.prices.list({"product": product_id, "active": True, "limit": 100}))
+        return [_price_record(price) for price in prices]
 
     def create_price(self, price: PriceSpec, *, meter_id: str | None, replacing: str | None) -> PriceRecord:
         recurring: dict[str, Any] = {"interval": "month", "usage_type": price.usage_type}
@@ -297,12 +295,8 @@ class StripeGateway:
         from incytes_billing.models.subscription import LIVE_SUBSCRIPTION_STATUSES
 
         # status=all, filtered here: Stripe's default list leaves out some live states (e.g. paused).
-        subscriptions = self._call(
-            lambda: list(
-                self._client.v1.subscriptions.list(
-                    {"customer": customer_id, "status": "all", "limit": 100}
-                ).auto_paging_iter()
-            )
+        subscriptions = self._every(
+            lambda: self._client.v1.subscriptions.list({"customer": customer_id, "status": "all", "limit": 100})
         )
         return [
             _subscription(subscription)
@@ -311,12 +305,8 @@ class StripeGateway:
         ]
 
     def unpaid_invoices(self, subscription_id: str) -> list[StripeInvoice]:
-        invoices = self._call(
-            lambda: list(
-                self._client.v1.invoices.list(
-                    {"subscription": subscription_id, "status": "open", "limit": 100}
-                ).auto_paging_iter()
-            )
+        invoices = self._every(
+            lambda: self._client.v1.invoices.list({"subscription": subscription_id, "status": "open", "limit": 100})
         )
         return [_invoice(invoice) for invoice in invoices]
 
@@ -398,27 +388,27 @@ class StripeGateway:
     def hold_invoice(self, invoice_id: str) -> StripeInvoice:
         """Turn off auto_advance on a draft. Stripe's state decides: an invoice already held, or no longer a
         draft (holding an open invoice would silently stop Stripe collecting it), is answered as it is."""
-        params = {"auto_advance": False}
-        return self._write(
-            "hold",
-            invoice_id,
-            params,
-            lambda options: _invoice(self._client.v1.invoices.update(invoice_id, params, options)),  # type: ignore[arg-type]
-            done=lambda: self._invoice_if(
-                invoice_id, lambda invoice: invoice.status != "draft" or not invoice.auto_advance
-            ),
-            read_first=True,
+        return self._set_auto_advance(
+            "hold", invoice_id, False, settled=lambda invoice: invoice.status != "draft" or not invoice.auto_advance
         )
 
     def release_hold(self, invoice_id: str) -> StripeInvoice:
         """Turn auto_advance back on for a finalized invoice (else Stripe never charges, sends or reminds)."""
-        params = {"auto_advance": True}
+        return self._set_auto_advance(
+            "unhold", invoice_id, True, settled=lambda invoice: invoice.auto_advance or invoice.status != "open"
+        )
+
+    def _set_auto_advance(
+        self, operation: str, invoice_id: str, auto_advance: bool, *, settled: Callable[[StripeInvoice], bool]
+    ) -> StripeInvoice:
+        """Set an invoice's auto_advance unless Stripe's copy, read first, is `settled` already."""
+        params = {"auto_advance": auto_advance}
         return self._write(
-            "unhold",
+            operation,
             invoice_id,
             params,
             lambda options: _invoice(self._client.v1.invoices.update(invoice_id, params, options)),  # type: ignore[arg-type]
-            done=lambda: self._invoice_if(invoice_id, lambda invoice: invoice.auto_advance or invoice.status != "open"),
+            done=lambda: self._invoice_if(invoice_id, settled),
             read_first=True,
         )
 
@@ -615,12 +605,8 @@ class StripeGateway:
         return self._meter_ids.get(event_name)
 
     def undelivered_events(self, *, since: int) -> list[str]:
-        events = self._call(
-            lambda: list(
-                self._client.v1.events.list(
-                    {"delivery_success": False, "created": {"gte": since}, "limit": 100}
-                ).auto_paging_iter()
-            )
+        events = self._every(
+            lambda: self._client.v1.events.list({"delivery_success": False, "created": {"gte": since}, "limit": 100})
         )
         # As Stripe sent them: recursive, with Decimal fields (unit_amount_decimal, ...) back to text.
         return [json.dumps(event.to_dict(recursive=True, for_json=True)) for event in events]
@@ -644,9 +630,7 @@ class StripeGateway:
     def invoice_lines(self, invoice_id: str) -> list[InvoiceLine]:
         from incytes_billing.models.invoice import InvoiceLine
 
-        lines = self._call(
-            lambda: list(self._client.v1.invoices.line_items.list(invoice_id, {"limit": 100}).auto_paging_iter())
-        )
+        lines = self._every(lambda: self._client.v1.invoices.line_items.list(invoice_id, {"limit": 100}))
         return [
             InvoiceLine(
                 description=line.description,

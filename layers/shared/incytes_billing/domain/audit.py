@@ -10,10 +10,11 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass
 from datetime import UTC, datetime
 
 from incytes_billing import invocation
+from incytes_billing.domain.clock import Clock, utc_now
 from incytes_billing.errors import FunderNotFound, ValidationFailed
 from incytes_billing.models.audit import AuditAction, AuditDetail, AuditEntry, AuditPage
 from incytes_billing.ports import AuditLog, FunderRepository
@@ -28,24 +29,25 @@ def utc_millis(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+@dataclass(frozen=True)
 class AuditTrail:
-    def __init__(self, log: AuditLog, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
-        self._log = log
-        self._clock = clock
+    log: AuditLog
+    _: KW_ONLY
+    clock: Clock = utc_now
 
     def record(self, funder_id: str, action: AuditAction, **details: AuditDetail) -> AuditEntry:
         """Record that `action` was done for the current request (it never fails the request: see AuditLog)."""
         current = invocation.current()
         entry = AuditEntry(
             funder_id=funder_id,
-            recorded_at=utc_millis(self._clock()),
+            recorded_at=utc_millis(self.clock()),
             request_id=current.http_request_id or current.request_id,
             action=action,
             caller=current.caller,
             stripe_request_ids=list(current.stripe_request_ids),
             details=details,
         )
-        self._log.append(entry)
+        self.log.append(entry)
         return entry
 
 
@@ -62,18 +64,18 @@ class _Unrecorded:
 UNRECORDED = AuditTrail(_Unrecorded())
 
 
+@dataclass(eq=False)
 class AuditHistory:
     """Finance's view: a funder's entries, newest first, a page at a time."""
 
-    def __init__(self, log: AuditLog, funders: FunderRepository) -> None:
-        self._log = log
-        self._funders = funders
+    log: AuditLog
+    funders: FunderRepository
 
     def page(self, funder_id: str, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None) -> AuditPage:
         after = _decoded(cursor) if cursor is not None else None
-        if self._funders.get(funder_id) is None:
+        if self.funders.get(funder_id) is None:
             raise FunderNotFound(funder_id)
-        entries, last = self._log.page(funder_id, limit=min(max(limit, 1), MAX_PAGE_SIZE), after=after)
+        entries, last = self.log.page(funder_id, limit=min(max(limit, 1), MAX_PAGE_SIZE), after=after)
         return AuditPage(entries=entries, next_cursor=_encoded(last) if last is not None else None)
 
 

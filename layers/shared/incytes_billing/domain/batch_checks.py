@@ -16,11 +16,11 @@ hour later: refused, records `failed`. Saved and not counted: re-sent (synchrono
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from itertools import combinations
 
+from incytes_billing.domain.clock import Clock, utc_now
 from incytes_billing.domain.reporting import BillingPeriods
 from incytes_billing.domain.stripe_limits import METER_EVENT_IDENTIFIER_WINDOW_SECONDS, METER_EVENT_MAX_AGE_SECONDS
 from incytes_billing.errors import MeterEventRejected
@@ -66,28 +66,19 @@ class BatchCheckReport:
     unattributed: list[UnattributedWindow] = field(default_factory=list)  # told to Finance
 
 
+@dataclass(kw_only=True, eq=False)
 class BatchChecker:
-    def __init__(
-        self,
-        *,
-        usage: UsageRepository,
-        batches: MeterBatchStore,
-        funders: FunderRepository,
-        meters: MeterGateway,
-        summaries: MeterSummaryGateway,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    ) -> None:
-        self._usage = usage
-        self._batches = batches
-        self._funders = funders
-        self._meters = meters
-        self._summaries = summaries
-        self._clock = clock
+    usage: UsageRepository
+    batches: MeterBatchStore
+    funders: FunderRepository
+    meters: MeterGateway
+    summaries: MeterSummaryGateway
+    clock: Clock = utc_now
 
     def check_funder(self, funder_id: str, report: BatchCheckReport) -> None:
         now = self._now()
         groups: dict[tuple[str, str], list[MeterBatch]] = defaultdict(list)
-        for batch in self._batches.open_batches(funder_id):
+        for batch in self.batches.open_batches(funder_id):
             if batch.in_flight:
                 if self._judgeable(batch, now):
                     groups[(batch.customer_id, batch.event_name)].append(batch)
@@ -104,7 +95,7 @@ class BatchChecker:
         return batch.status == "saved" and now - batch.created_at > METER_EVENT_IDENTIFIER_WINDOW_SECONDS
 
     def _check_window(self, window: MeterWindow, now: int, report: BatchCheckReport) -> None:
-        siblings = self._batches.in_meter_window(window.customer_id, window.event_name, window.start, window.end)
+        siblings = self.batches.in_meter_window(window.customer_id, window.event_name, window.start, window.end)
         unknown = [b for b in siblings if b.in_flight]
         if not unknown:
             return
@@ -116,7 +107,7 @@ class BatchChecker:
             else:
                 report.waiting += sum(1 for b in unknown if self._judgeable(b, now))
             return
-        counted = self._summaries.meter_total(window.event_name, window.customer_id, window.start, window.end)
+        counted = self.summaries.meter_total(window.event_name, window.customer_id, window.start, window.end)
         found = counted - sum(b.value for b in siblings if b.delivered)
         if found == sum(b.value for b in unknown):
             self._settle(unknown, [], now, report)
@@ -152,8 +143,8 @@ class BatchChecker:
 
     def _confirm(self, batch: MeterBatch, report: BatchCheckReport, *, sent_at: int | None = None) -> None:
         for record in self._pending_records(batch):
-            self._usage.settle(record, "reported", batch_id=batch.batch_id)
-        self._batches.mark_settled(batch.batch_id, "delivered", sent_at=sent_at)
+            self.usage.settle(record, "reported", batch_id=batch.batch_id)
+        self.batches.mark_settled(batch.batch_id, "delivered", sent_at=sent_at)
         report.confirmed += 1
 
     def _resend(self, batch: MeterBatch, now: int, report: BatchCheckReport) -> None:
@@ -165,7 +156,7 @@ class BatchChecker:
             self._refuse(batch, "its billing period was invoiced before its meter event reached Stripe", report)
             return
         try:
-            self._meters.send_meter_event(batch)
+            self.meters.send_meter_event(batch)
         except MeterEventRejected as rejected:
             self._refuse(batch, f"Stripe refused its meter event: {rejected}", report)
             return
@@ -174,24 +165,24 @@ class BatchChecker:
 
     def _still_billable(self, batch: MeterBatch, now: int) -> bool:
         """The reporter's rule: its period is the current one, or an ended one whose invoice is still a draft."""
-        funder = self._funders.get(batch.funder_id)
+        funder = self.funders.get(batch.funder_id)
         subscription = funder.subscription if funder is not None else None
         if subscription is None or subscription.current_period_start is None:
             return False
-        return BillingPeriods(self._meters, now).place(subscription, batch.timestamp).period_start is not None
+        return BillingPeriods(self.meters, now).place(subscription, batch.timestamp).period_start is not None
 
     def _refuse(self, batch: MeterBatch, reason: str, report: BatchCheckReport) -> None:
         for record in self._pending_records(batch):
-            self._usage.settle(record, "failed", reason=reason, batch_id=batch.batch_id)
+            self.usage.settle(record, "failed", reason=reason, batch_id=batch.batch_id)
             report.failed_records += 1
-        self._batches.mark_settled(batch.batch_id, "refused")
+        self.batches.mark_settled(batch.batch_id, "refused")
         report.refused += 1
 
     def _pending_records(self, batch: MeterBatch) -> list[UsageRecord]:
-        return [r for r in self._usage.get_many(batch.funder_id, batch.record_ids) if r.status == "pending"]
+        return [r for r in self.usage.get_many(batch.funder_id, batch.record_ids) if r.status == "pending"]
 
     def _now(self) -> int:
-        return int(self._clock().timestamp())
+        return int(self.clock().timestamp())
 
 
 def _only_combination(batches: list[MeterBatch], total: int) -> list[MeterBatch] | None:

@@ -5,6 +5,8 @@ Converges from any state, so running it twice changes nothing and a crash half-w
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from incytes_billing.models.catalog import (
     CatalogConfig,
     MeterSpec,
@@ -17,62 +19,60 @@ from incytes_billing.ports import CatalogGateway
 CATALOG_INTERVAL = "month"
 
 
+@dataclass(eq=False)
 class CatalogSynchronizer:
-    def __init__(self, gateway: CatalogGateway, config: CatalogConfig) -> None:
-        self._gateway = gateway
-        self._config = config
+    gateway: CatalogGateway
+    config: CatalogConfig
 
     def sync(self) -> list[str]:
         """Apply the config; answer one human line per change made (none when Stripe already matched)."""
         changes: list[str] = []
         meter_ids = self._sync_meters(changes)
         self._sync_products(changes)
-        for price in self._config.price_specs():
+        for price in self.config.price_specs():
             meter_id = meter_ids[price.meter_event_name] if price.meter_event_name else None
             self._sync_price(price, meter_id, changes)
         return changes
 
     def _sync_meters(self, changes: list[str]) -> dict[str, str]:
         meter_ids: dict[str, str] = {}
-        for meter in self._config.meters.values():
-            record = self._gateway.find_meter(meter.event_name)
+        for meter in self.config.meters.values():
+            record = self.gateway.find_meter(meter.event_name)
             if record is None:
-                record = self._gateway.create_meter(MeterSpec(meter.event_name, meter.display_name))
+                record = self.gateway.create_meter(MeterSpec(meter.event_name, meter.display_name))
                 changes.append(f"created meter {meter.event_name} ({record.meter_id})")
             elif not record.active:
-                self._gateway.reactivate_meter(record.meter_id)
+                self.gateway.reactivate_meter(record.meter_id)
                 changes.append(f"reactivated meter {meter.event_name} ({record.meter_id})")
             meter_ids[meter.event_name] = record.meter_id
         return meter_ids
 
     def _sync_products(self, changes: list[str]) -> None:
-        for product in self._config.products.values():
+        for product in self.config.products.values():
             wanted = ProductSpec(product.product_id, product.name, product.unit_label)
-            current = self._gateway.get_product(product.product_id)
+            current = self.gateway.get_product(product.product_id)
             if current is None:
-                self._gateway.create_product(wanted)
+                self.gateway.create_product(wanted)
                 changes.append(f"created product {product.product_id}")
             elif current != wanted:
-                self._gateway.update_product(wanted)
+                self.gateway.update_product(wanted)
                 changes.append(f"updated product {product.product_id}")
 
     def _sync_price(self, wanted: PriceSpec, meter_id: str | None, changes: list[str]) -> None:
-        current = self._gateway.find_price(wanted.lookup_key)
+        current = self.gateway.find_price(wanted.lookup_key)
         if current is not None and _matches(current, wanted, meter_id):
             kept = current
         else:
-            kept = self._gateway.create_price(
-                wanted, meter_id=meter_id, replacing=current.price_id if current else None
-            )
+            kept = self.gateway.create_price(wanted, meter_id=meter_id, replacing=current.price_id if current else None)
             replaced = f", replacing {current.price_id}" if current else ""
             changes.append(
                 f"created price {wanted.lookup_key} ({kept.price_id}: {wanted.unit_amount_decimal} "
                 f"{wanted.currency} minor units{replaced})"
             )
         # Archive every earlier price this catalog made for the key, also ones a crashed run left behind.
-        for stale in self._gateway.list_active_prices(wanted.product_id):
+        for stale in self.gateway.list_active_prices(wanted.product_id):
             if stale.catalog_key == wanted.lookup_key and stale.price_id != kept.price_id:
-                self._gateway.archive_price(stale.price_id)
+                self.gateway.archive_price(stale.price_id)
                 changes.append(f"archived price {stale.price_id} (was {wanted.lookup_key})")
 
 

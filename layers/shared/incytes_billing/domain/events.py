@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import InitVar, dataclass, field
 from typing import Any
 
 from incytes_billing.domain import finance_messages
+from incytes_billing.domain.clock import Clock, utc_now
 from incytes_billing.domain.finance import FinanceNotices
 from incytes_billing.domain.funder_updates import MAX_WRITE_ATTEMPTS, update_funder
 from incytes_billing.domain.meter_errors import METER_ERROR_EVENTS, MeterErrorOutcome, MeterErrorSettler
@@ -75,31 +75,21 @@ class FinanceSettings:
     api_base_url: str  # where Finance can call POST /invoices/{id}/approve
 
 
+@dataclass(kw_only=True, eq=False)
 class EventProcessor:
-    def __init__(
-        self,
-        *,
-        events: StripeEventStore,
-        funders: FunderRepository,
-        invoices: InvoiceRepository,
-        finance: FinanceNotices,
-        stripe: InvoiceGateway,
-        settings: FinanceSettings,
-        catalog: CatalogConfig,
-        meter_errors: MeterErrorSettler | None = None,
-        unlinked_customer_grace_seconds: int = UNLINKED_CUSTOMER_GRACE_SECONDS,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    ) -> None:
+    events: StripeEventStore
+    funders: FunderRepository
+    invoices: InvoiceRepository
+    finance: FinanceNotices
+    stripe: InvoiceGateway
+    settings: FinanceSettings
+    catalog: InitVar[CatalogConfig]
+    meter_errors: MeterErrorSettler | None = None
+    unlinked_customer_grace_seconds: int = UNLINKED_CUSTOMER_GRACE_SECONDS
+    clock: Clock = utc_now
+
+    def __post_init__(self, catalog: CatalogConfig) -> None:
         self._kind_of_product = catalog.kind_of_product()
-        self._unlinked_customer_grace_seconds = unlinked_customer_grace_seconds
-        self._events = events
-        self._meter_errors = meter_errors
-        self._funders = funders
-        self._invoices = invoices
-        self._finance = finance
-        self._stripe = stripe
-        self._settings = settings
-        self._clock = clock
         # Each handler gets the event's whole body (its data.object, and `request`: who caused it).
         self._handlers: dict[str, Callable[[StoredEvent, dict[str, Any]], None]] = {
             **dict.fromkeys(INVOICE_EVENTS, self._on_invoice),
@@ -109,23 +99,23 @@ class EventProcessor:
 
     def process(self, event_id: str) -> Processed:
         """Apply one stored event; answer what that did."""
-        event = self._events.get(event_id)
+        event = self.events.get(event_id)
         if event is None or event.status != "received":
             return Processed(None if event is None else event.status)
-        if event.kind == "thin" and event.type in METER_ERROR_EVENTS and self._meter_errors is not None:
-            meter_errors = self._meter_errors.apply_event(event.event_id)
-            self._events.mark(event_id, "processed")
+        if event.kind == "thin" and event.type in METER_ERROR_EVENTS and self.meter_errors is not None:
+            meter_errors = self.meter_errors.apply_event(event.event_id)
+            self.events.mark(event_id, "processed")
             return Processed("processed", meter_errors)
         handler = self._handlers.get(event.type) if event.kind == "snapshot" else None
         if handler is None:
-            self._events.mark(event_id, "ignored")  # recorded, not applied
+            self.events.mark(event_id, "ignored")  # recorded, not applied
             return Processed("ignored")
         try:
             handler(event, self._body_of(event))
         except NotAFundersEvent:
-            self._events.mark(event_id, "ignored")
+            self.events.mark(event_id, "ignored")
             return Processed("ignored")
-        self._events.mark(event_id, "processed")
+        self.events.mark(event_id, "processed")
         return Processed("processed")
 
     def _body_of(self, event: StoredEvent) -> dict[str, Any]:
@@ -136,8 +126,8 @@ class EventProcessor:
         body: dict[str, Any] = json.loads(event.payload)
         if not body.get(PAYLOAD_OMITTED):
             return body
-        fetched = self._stripe.fetch_event(event.event_id)
-        full = with_current_object(fetched or body, self._stripe) or fetched
+        fetched = self.stripe.fetch_event(event.event_id)
+        full = with_current_object(fetched or body, self.stripe) or fetched
         if full is None:
             raise RetryLater(f"event {event.event_id} was too large to store and Stripe no longer has it")
         return full
@@ -152,17 +142,17 @@ class EventProcessor:
             self._sync_first_invoice(funder.funder_id, record)
         if event.type == "invoice.created" and record.first_invoice and record.status == "draft":
             # Stripe's current state decides: the gateway holds only a draft still set to finalize itself.
-            held = self._stripe.hold_invoice(invoice.id)
+            held = self.stripe.hold_invoice(invoice.id)
             if held.status == "draft":
                 self.notify(
                     finance_messages.review_requested(
-                        funder, record, livemode=invoice.livemode, api_base_url=self._settings.api_base_url
+                        funder, record, livemode=invoice.livemode, api_base_url=self.settings.api_base_url
                     )
                 )
             # else finalized before it could be held: its invoice.finalized event records it as missed
         if event.type == "invoice.finalized" and record.review_status == "approved" and not invoice.auto_advance:
             # Finalized in the Dashboard while held: approved, but Stripe would never collect it as it is.
-            self._stripe.release_hold(invoice.id)
+            self.stripe.release_hold(invoice.id)
         if record.first_invoice and record.review_status == "missed" and record.status in ("open", "paid"):
             self.notify(finance_messages.review_missed(funder, record, livemode=invoice.livemode))
         if event.type == "invoice.payment_failed":
@@ -172,8 +162,8 @@ class EventProcessor:
         """Tell Finance of a first invoice the API has just made and held, without waiting for its webhook (late,
         or lost): the notice key is the webhook's, so Finance hears once whichever comes first. `api_base_url`,
         when given, is where the approve link points instead of the configured one."""
-        funder = self._funders.get(funder_id)
-        body = self._stripe.current_object("invoice", invoice_id)
+        funder = self.funders.get(funder_id)
+        body = self.stripe.current_object("invoice", invoice_id)
         if funder is None or body is None:
             return
         invoice = InvoiceSnapshot.model_validate(body)
@@ -185,7 +175,7 @@ class EventProcessor:
                     funder,
                     record,
                     livemode=invoice.livemode,
-                    api_base_url=api_base_url or self._settings.api_base_url,
+                    api_base_url=api_base_url or self.settings.api_base_url,
                 )
             )
 
@@ -193,11 +183,11 @@ class EventProcessor:
         """Periodically: every first invoice awaiting review is held on Stripe (a hold that failed, or was undone,
         is made again before Stripe finalizes it); one Stripe finalized meanwhile is recorded as missed."""
         missed = []
-        for record in self._invoices.with_review_status("pending"):
-            current = self._stripe.hold_invoice(record.invoice_id)
+        for record in self.invoices.with_review_status("pending"):
+            current = self.stripe.hold_invoice(record.invoice_id)
             if current.status == "draft":
                 continue
-            funder = self._funders.get(record.funder_id)
+            funder = self.funders.get(record.funder_id)
             updated = self._review_outcome(record, current.status)
             if funder is not None and updated is not None:
                 self._sync_first_invoice(funder.funder_id, updated)
@@ -209,7 +199,7 @@ class EventProcessor:
     def _review_outcome(self, record: InvoiceRecord, status: str) -> InvoiceRecord | None:
         """Record a pending first invoice found no longer a draft on Stripe (nobody here approved it)."""
         for _ in range(MAX_WRITE_ATTEMPTS):
-            current = self._invoices.get(record.invoice_id)
+            current = self.invoices.get(record.invoice_id)
             if current is None or current.review_status != "pending" or not current.moves_forward_to(status):
                 return None
             review = _review_status(True, status, current, requested=False)
@@ -217,7 +207,7 @@ class EventProcessor:
                 update={"status": status, "review_status": review, "version": current.version + 1}
             )
             try:
-                self._invoices.save(updated, expected_version=current.version)
+                self.invoices.save(updated, expected_version=current.version)
             except ConcurrentUpdate:
                 continue
             return updated
@@ -228,7 +218,7 @@ class EventProcessor:
     ) -> InvoiceRecord:
         lines: list[InvoiceLine] | None = None  # read once, when the record is to be written
         for _ in range(MAX_WRITE_ATTEMPTS):
-            current = self._invoices.get(invoice.id)
+            current = self.invoices.get(invoice.id)
             status = self._status_to_keep(current, invoice, event_created)
             if current is not None and status == current.status and event_created <= current.state_event_created:
                 return current  # an older (or the same) event: nothing to change
@@ -262,7 +252,7 @@ class EventProcessor:
                 version=(current.version + 1) if current else 1,
             )
             try:
-                self._invoices.save(record, expected_version=current.version if current else None)
+                self.invoices.save(record, expected_version=current.version if current else None)
             except ConcurrentUpdate:
                 continue
             return record
@@ -273,7 +263,7 @@ class EventProcessor:
         more, the whole list comes from Stripe (a Finance notice never shows part of an invoice as all of it)."""
         if invoice.all_lines:
             return [InvoiceLine(**line.model_dump()) for line in invoice.lines]
-        return self._stripe.invoice_lines(invoice.id)
+        return self.stripe.invoice_lines(invoice.id)
 
     def _status_to_keep(self, current: InvoiceRecord | None, invoice: InvoiceSnapshot, event_created: int) -> str:
         if current is None:
@@ -282,7 +272,7 @@ class EventProcessor:
         if new_rank != old_rank:
             return invoice.status if new_rank > old_rank else current.status
         if invoice.status != current.status and event_created == current.state_event_created:
-            fresh = self._stripe.get_invoice(invoice.id)  # a same-second disagreement: Stripe decides
+            fresh = self.stripe.get_invoice(invoice.id)  # a same-second disagreement: Stripe decides
             return fresh.status if fresh is not None else current.status
         return invoice.status if event_created >= current.state_event_created else current.status
 
@@ -350,12 +340,12 @@ class EventProcessor:
         linked = funder.subscription is not None and funder.subscription.subscription_id == snapshot.id
         if event.type == "customer.subscription.deleted" and linked:
             # After a cancellation Stripe stops collecting the subscription's finalized invoices: Finance must.
-            unpaid = self._stripe.unpaid_invoices(snapshot.id)
+            unpaid = self.stripe.unpaid_invoices(snapshot.id)
             self.notify(finance_messages.subscription_canceled(funder, snapshot.id, unpaid, livemode=snapshot.livemode))
 
     def _on_customer_deleted(self, event: StoredEvent, body: dict[str, Any]) -> None:
         customer = CustomerSnapshot.model_validate(body["data"]["object"])
-        funder = self._funders.find_by_customer(customer.id)
+        funder = self.funders.find_by_customer(customer.id)
         if funder is None:
             return  # nothing of ours to update: a deleted customer is never linked later
         self._update_funder(
@@ -365,15 +355,15 @@ class EventProcessor:
 
     def _update_funder(self, funder_id: str, change: Callable[[Funder], Funder | None]) -> None:
         try:
-            update_funder(self._funders, funder_id, change)
+            update_funder(self.funders, funder_id, change)
         except ConcurrentUpdate as error:
             raise RetryLater(f"funder {funder_id} is being updated concurrently") from error
 
     def _funder_of(self, customer_id: str, event: StoredEvent) -> Funder:
-        funder = self._funders.find_by_customer(customer_id)
+        funder = self.funders.find_by_customer(customer_id)
         if funder is not None:
             return funder
-        if int(self._clock().timestamp()) - event.created > self._unlinked_customer_grace_seconds:
+        if int(self.clock().timestamp()) - event.created > self.unlinked_customer_grace_seconds:
             raise NotAFundersEvent(f"{event.type} {event.event_id}: customer {customer_id} is no funder's")
         # The webhook can beat our own write: keep the event and try again later.
         raise RetryLater(f"{event.type} {event.event_id}: no funder is linked to customer {customer_id} yet")
@@ -382,21 +372,21 @@ class EventProcessor:
 
     def notify(self, notice: FinanceNotice) -> None:
         """Publish a notice to Finance once per key (domain.finance)."""
-        self._finance.notify(notice)
+        self.finance.notify(notice)
 
     def remind_pending_reviews(self, *, older_than_days: int) -> list[str]:
         """Tell Finance again about first-invoice drafts still waiting (at most once a day per invoice)."""
-        now = self._clock()
+        now = self.clock()
         cutoff = int(now.timestamp()) - older_than_days * 86400
         reminded = []
-        for invoice in self._invoices.with_review_status("pending"):
+        for invoice in self.invoices.with_review_status("pending"):
             if invoice.stripe_created > cutoff:
                 continue
-            funder = self._funders.get(invoice.funder_id)
+            funder = self.funders.get(invoice.funder_id)
             if funder is None:
                 continue
             self.notify(
-                finance_messages.review_reminder(funder, invoice, api_base_url=self._settings.api_base_url, now=now)
+                finance_messages.review_reminder(funder, invoice, api_base_url=self.settings.api_base_url, now=now)
             )
             reminded.append(invoice.invoice_id)
         return reminded

@@ -4,35 +4,29 @@ and, in normal operation, once (docs/business-rules.md § Failure rules)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
+from dataclasses import KW_ONLY, dataclass
 
+from incytes_billing.domain.clock import Clock, utc_now
 from incytes_billing.errors import RetryLater
 from incytes_billing.models.events import FinanceNotice
 from incytes_billing.ports import FinanceNotifier, NotificationClaims
 
 
+@dataclass(eq=False)
 class FinanceNotices:
-    def __init__(
-        self,
-        claims: NotificationClaims,
-        notifier: FinanceNotifier,
-        *,
-        claim_stale_seconds: int = 300,  # a claim older than this was left by a crashed worker: take it over
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    ) -> None:
-        self._claims = claims
-        self._notifier = notifier
-        self._claim_stale_seconds = claim_stale_seconds
-        self._clock = clock
+    claims: NotificationClaims
+    notifier: FinanceNotifier
+    _: KW_ONLY
+    claim_stale_seconds: int = 300  # a claim older than this was left by a crashed worker: take it over
+    clock: Clock = utc_now
 
     def notify(self, notice: FinanceNotice) -> None:
         """Publish `notice` unless its key was published already; RetryLater while another worker holds it."""
-        now = int(self._clock().timestamp())
-        outcome = self._claims.claim(notice.key, now=now, stale_after=self._claim_stale_seconds)
+        now = int(self.clock().timestamp())
+        outcome = self.claims.claim(notice.key, now=now, stale_after=self.claim_stale_seconds)
         if outcome == "published":
             return
         if outcome == "in_flight":
             raise RetryLater(f"notification {notice.key} is being published by another worker")
-        self._notifier.publish(notice)
-        self._claims.mark_published(notice.key, now=now)
+        self.notifier.publish(notice)
+        self.claims.mark_published(notice.key, now=now)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
+from dataclasses import KW_ONLY, dataclass
 
 from incytes_billing.domain.audit import UNRECORDED, AuditTrail
+from incytes_billing.domain.clock import Clock, utc_now
 from incytes_billing.errors import (
     ConcurrentUpdate,
     CurrencyMismatch,
@@ -24,34 +24,28 @@ DEFAULT_SEATS = 1
 MAX_WRITE_ATTEMPTS = 3
 
 
+@dataclass(eq=False)
 class FunderService:
-    def __init__(
-        self,
-        funders: FunderRepository,
-        customers: CustomerDirectory,
-        *,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-        audit: AuditTrail = UNRECORDED,
-    ) -> None:
-        self._funders = funders
-        self._customers = customers
-        self._clock = clock
-        self._audit = audit
+    funders: FunderRepository
+    customers: CustomerDirectory
+    _: KW_ONLY
+    clock: Clock = utc_now
+    audit: AuditTrail = UNRECORDED
 
     def get(self, funder_id: str) -> Funder:
-        funder = self._funders.get(funder_id)
+        funder = self.funders.get(funder_id)
         if funder is None:
             raise FunderNotFound(funder_id)
         return funder
 
     def upsert(self, funder_id: str, request: FunderUpsert) -> Funder:
         for _ in range(MAX_WRITE_ATTEMPTS):
-            existing = self._funders.get(funder_id)
+            existing = self.funders.get(funder_id)
             funder = self._decide(funder_id, request, existing)
             if existing is not None and _same_link(funder, existing):
                 return existing  # a replay of the stored state: no write, no new version
             try:
-                self._funders.save(funder, expected_version=existing.version if existing else None)
+                self.funders.save(funder, expected_version=existing.version if existing else None)
             except ConcurrentUpdate:
                 continue
             self._audit_link(existing, funder)
@@ -64,9 +58,9 @@ class FunderService:
         if saved.stripe_customer_id == previous:
             return
         if saved.stripe_customer_id is None:
-            self._audit.record(saved.funder_id, "funder.unlinked", previous_customer_id=previous)
+            self.audit.record(saved.funder_id, "funder.unlinked", previous_customer_id=previous)
         else:
-            self._audit.record(
+            self.audit.record(
                 saved.funder_id,
                 "funder.linked",
                 customer_id=saved.stripe_customer_id,
@@ -92,13 +86,13 @@ class FunderService:
         customer_changed = existing is None or customer_id != existing.stripe_customer_id
         currency_changed = existing is not None and currency != existing.currency
         if customer_id is not None and customer_changed:
-            holder = self._funders.find_by_customer(customer_id)
+            holder = self.funders.find_by_customer(customer_id)
             if holder is not None and holder.funder_id != funder_id:
                 raise StripeCustomerInUse(customer_id, holder.funder_id)
         if customer_id is not None and (customer_changed or currency_changed):
             currency = self._checked_currency(customer_id, currency)
 
-        now = self._clock()
+        now = self.clock()
         return Funder(
             funder_id=funder_id,
             name=request.name,
@@ -128,7 +122,7 @@ class FunderService:
 
     def _checked_currency(self, customer_id: str, currency: Currency | None) -> Currency | None:
         """Verify the customer exists and bills in `currency`; a new funder adopts the customer's currency."""
-        customer = self._customers.get_customer(customer_id)
+        customer = self.customers.get_customer(customer_id)
         if customer is None or customer.deleted:
             raise StripeCustomerNotFound(customer_id, deleted=customer is not None)
         if customer.currency is None or customer.currency == currency:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import KW_ONLY, dataclass
+
 from incytes_billing.domain.audit import UNRECORDED, AuditTrail
 from incytes_billing.domain.funder_updates import MAX_WRITE_ATTEMPTS
 from incytes_billing.errors import (
@@ -22,27 +24,21 @@ APPROVED_STATUSES = ("open", "paid")
 CLOSED_STATUSES = ("void", "uncollectible")
 
 
+@dataclass(eq=False)
 class InvoiceReviewService:
-    def __init__(
-        self,
-        invoices: InvoiceRepository,
-        funders: FunderRepository,
-        stripe: InvoiceGateway,
-        *,
-        audit: AuditTrail = UNRECORDED,
-    ) -> None:
-        self._invoices = invoices
-        self._funders = funders
-        self._stripe = stripe
-        self._audit = audit
+    invoices: InvoiceRepository
+    funders: FunderRepository
+    stripe: InvoiceGateway
+    _: KW_ONLY
+    audit: AuditTrail = UNRECORDED
 
     def listed(self, review_status: ReviewStatus) -> list[InvoiceRecord]:
         """The invoices in one review state, oldest first."""
-        return sorted(self._invoices.with_review_status(review_status), key=lambda invoice: invoice.stripe_created)
+        return sorted(self.invoices.with_review_status(review_status), key=lambda invoice: invoice.stripe_created)
 
     def invoice(self, invoice_id: str) -> InvoiceRecord:
         """One invoice as recorded from Stripe's events (every line, each with its period, and its review state)."""
-        record = self._invoices.get(invoice_id)
+        record = self.invoices.get(invoice_id)
         if record is None:
             raise InvoiceNotFound(invoice_id)
         return record
@@ -53,9 +49,9 @@ class InvoiceReviewService:
         Stripe is the truth: the local record may lag its webhooks. An invoice finalized while held (its
         auto_advance false) is released, else Stripe would never charge, send, retry or remind it.
         """
-        invoice = self._stripe.get_invoice(invoice_id)
+        invoice = self.stripe.get_invoice(invoice_id)
         funder = (
-            self._funders.find_by_customer(invoice.customer_id)
+            self.funders.find_by_customer(invoice.customer_id)
             if invoice is not None and invoice.customer_id is not None
             else None
         )
@@ -68,13 +64,13 @@ class InvoiceReviewService:
             return invoice
         self._check_approvable(invoice, funder)
         if invoice.status == "draft":
-            approved = self._stripe.finalize_invoice(invoice_id)
+            approved = self.stripe.finalize_invoice(invoice_id)
             if approved.collection_method == "send_invoice" and approved.status == "open":
-                approved = self._stripe.send_invoice(invoice_id)  # email it now, not an hour later
+                approved = self.stripe.send_invoice(invoice_id)  # email it now, not an hour later
         else:
-            approved = self._stripe.release_hold(invoice_id)  # finalized while held: let Stripe collect it
+            approved = self.stripe.release_hold(invoice_id)  # finalized while held: let Stripe collect it
         # This request approved it (an approval already made returned above): its caller is the approver.
-        entry = self._audit.record(
+        entry = self.audit.record(
             funder.funder_id,
             "invoice.approved",
             invoice_id=invoice_id,
@@ -88,7 +84,7 @@ class InvoiceReviewService:
 
     def _check_approvable(self, invoice: StripeInvoice, funder: Funder) -> None:
         if invoice.customer_id is not None:
-            customer = self._stripe.get_customer(invoice.customer_id)
+            customer = self.stripe.get_customer(invoice.customer_id)
             if funder.stripe_customer_deleted or customer is None or customer.deleted:
                 raise InvoiceCustomerDeleted(invoice.invoice_id, invoice.customer_id)
         if invoice.subscription_id is None:
@@ -96,7 +92,7 @@ class InvoiceReviewService:
         linked = funder.subscription
         if linked is None or linked.subscription_id != invoice.subscription_id:
             raise InvoiceSubscriptionNotLinked(invoice.invoice_id, invoice.subscription_id, funder.funder_id)
-        subscription = self._stripe.get_subscription(invoice.subscription_id)
+        subscription = self.stripe.get_subscription(invoice.subscription_id)
         if subscription is None or subscription.status not in LIVE_SUBSCRIPTION_STATUSES:
             raise InvoiceSubscriptionCanceled(invoice.invoice_id, invoice.subscription_id)
 
@@ -108,7 +104,7 @@ class InvoiceReviewService:
         With `approved_at`, this request made the approval: who and when are stored (once: the first approver).
         """
         for _ in range(MAX_WRITE_ATTEMPTS):
-            record = self._invoices.get(invoice.invoice_id)
+            record = self.invoices.get(invoice.invoice_id)
             if record is None or not record.moves_forward_to(invoice.status):
                 return
             review = "approved" if record.first_invoice else record.review_status
@@ -118,7 +114,7 @@ class InvoiceReviewService:
             if (record.status, record.review_status) == (invoice.status, review) and not approval:
                 return
             try:
-                self._invoices.save(
+                self.invoices.save(
                     record.model_copy(
                         update={
                             "status": invoice.status,

@@ -25,15 +25,15 @@ class MeterErrorOutcome:
     unattributed_errors: int = 0  # refusals without a sample naming one of our batches
 
 
+@dataclass(eq=False)
 class MeterErrorSettler:
-    def __init__(self, usage: UsageRepository, batches: MeterBatchStore, thin_events: ThinEventSource) -> None:
-        self._usage = usage
-        self._batches = batches
-        self._thin_events = thin_events
+    usage: UsageRepository
+    batches: MeterBatchStore
+    thin_events: ThinEventSource
 
     def apply_event(self, event_id: str) -> MeterErrorOutcome:
         """Fetch the thin event (its delivery carries no data) and apply it."""
-        return self.apply(MeterErrorReport.model_validate(self._thin_events.fetch_thin_event(event_id)))
+        return self.apply(MeterErrorReport.model_validate(self.thin_events.fetch_thin_event(event_id)))
 
     def apply(self, report: MeterErrorReport) -> MeterErrorOutcome:
         outcome = MeterErrorOutcome()
@@ -41,7 +41,7 @@ class MeterErrorSettler:
             attributed = 0
             for sample in error_type.sample_errors:
                 batch_id = batch_id_of(sample.identifier or "")
-                batch = self._batches.get(batch_id) if batch_id else None
+                batch = self.batches.get(batch_id) if batch_id else None
                 if batch is None:
                     continue  # not one of ours (or not saved by us): nothing to settle
                 attributed += 1
@@ -53,11 +53,11 @@ class MeterErrorSettler:
     def _refuse(self, batch: MeterBatch, reason: str, outcome: MeterErrorOutcome) -> None:
         if batch.status == "settled" and batch.outcome == "refused":
             return  # the same report again
-        for record in self._usage.get_many(batch.funder_id, batch.record_ids):
+        for record in self.usage.get_many(batch.funder_id, batch.record_ids):
             if record.status == "pending" or (record.status == "reported" and record.batch_id == batch.batch_id):
                 # A synchronously accepted event can still be refused later (the customer is checked
                 # asynchronously): its records were reported, and are not billed after all.
-                self._usage.settle(record, "failed", reason=reason, batch_id=batch.batch_id, expected=SETTLEABLE)
+                self.usage.settle(record, "failed", reason=reason, batch_id=batch.batch_id, expected=SETTLEABLE)
                 outcome.failed_records += 1
-        self._batches.mark_settled(batch.batch_id, "refused")
+        self.batches.mark_settled(batch.batch_id, "refused")
         outcome.refused_batches += 1

@@ -6,9 +6,7 @@ same pipeline (stored, then processed, duplicates harmless)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import InitVar, dataclass, field
 from typing import Any
 
 from incytes_billing.domain import finance_messages
@@ -19,6 +17,7 @@ from incytes_billing.domain.batch_checks import (
     MeterWindow,
     UnattributedWindow,
 )
+from incytes_billing.domain.clock import Clock, utc_now
 from incytes_billing.domain.finance import FinanceNotices
 from incytes_billing.domain.stripe_limits import (
     FINALIZATION_MAX_DELAY_SECONDS,
@@ -60,34 +59,25 @@ class ReconciliationReport:
     batches: BatchCheckReport = field(default_factory=BatchCheckReport)
 
 
+@dataclass(kw_only=True, eq=False)
 class Reconciler:
-    def __init__(
-        self,
-        *,
-        batches: MeterBatchStore,
-        checker: BatchChecker,
-        funders: FunderRepository,
-        meters: MeterSummaryGateway,
-        undelivered: UndeliveredEvents,
-        ingress: WebhookIngress,
-        finance: FinanceNotices,
-        catalog: CatalogConfig,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    ) -> None:
-        self._batches = batches
-        self._checker = checker
-        self._funders = funders
-        self._meters = meters
-        self._undelivered = undelivered
-        self._ingress = ingress
-        self._finance = finance
+    batches: MeterBatchStore
+    checker: BatchChecker
+    funders: FunderRepository
+    meters: MeterSummaryGateway
+    undelivered: UndeliveredEvents
+    ingress: WebhookIngress
+    finance: FinanceNotices
+    catalog: InitVar[CatalogConfig]
+    clock: Clock = utc_now
+
+    def __post_init__(self, catalog: CatalogConfig) -> None:
         self._event_names = catalog.meter_event_names()
-        self._clock = clock
 
     def run(self, funder_ids: list[str]) -> ReconciliationReport:
         report = ReconciliationReport()
         for funder_id in funder_ids:
-            self._checker.check_funder(funder_id, report.batches)
+            self.checker.check_funder(funder_id, report.batches)
             self.compare_funder(funder_id, report)
         for window in report.batches.unattributed:
             self._tell_unattributed(window)
@@ -100,13 +90,13 @@ class Reconciler:
 
         What Stripe counted must lie between what our batches surely delivered (sent before the summaries'
         lag) and that plus what may be in flight (saved, streamed, or sent within the lag)."""
-        funder = self._funders.get(funder_id)
+        funder = self.funders.get(funder_id)
         subscription = funder.subscription if funder is not None else None
         if funder is None or funder.stripe_customer_id is None or subscription is None:
             return
         if subscription.current_period_start is None:
             return
-        now = int(self._clock().timestamp())
+        now = int(self.clock().timestamp())
         start = subscription.current_period_start // 60 * 60  # summaries need minute-aligned bounds
         # (start, end, compared only if a batch reached it since): the current period, compared to the lag.
         windows: list[tuple[int, int, int | None]] = [(start, (now - SUMMARY_LAG_SECONDS) // 60 * 60, None)]
@@ -119,7 +109,7 @@ class Reconciler:
                 continue
             for kind, event_name in sorted(self._event_names.items()):
                 window = MeterWindow(funder.stripe_customer_id, event_name, window_start, end)
-                batches = self._batches.in_meter_window(window.customer_id, event_name, window_start, end)
+                batches = self.batches.in_meter_window(window.customer_id, event_name, window_start, end)
                 if recent_since is not None and not any(_touched(b) >= recent_since for b in batches):
                     continue  # nothing reached it since it was compared as the current period
                 self._compare(funder, kind, window, batches, now=now, report=report)
@@ -139,26 +129,26 @@ class Reconciler:
         sure = {b.batch_id for b in batches if b.delivered and (b.sent_at or 0) <= now - SUMMARY_LAG_SECONDS}
         surely = sum(b.value for b in batches if b.batch_id in sure)
         maybe = sum(b.value for b in batches if b.batch_id not in sure and (b.delivered or b.in_flight))
-        stripe = self._meters.meter_total(window.event_name, window.customer_id, start, end)
+        stripe = self.meters.meter_total(window.event_name, window.customer_id, start, end)
         report.compared += 1
         if surely <= stripe <= surely + maybe:
             return
         found = {"kind": kind, "ledger": surely, "in_flight": maybe, "stripe": stripe, "from": start, "to": end}
         report.discrepancies.append({"funder_id": funder_id, **found})
-        self._finance.notify(
+        self.finance.notify(
             finance_messages.usage_discrepancy(funder, kind, start, end, ledger=surely, in_flight=maybe, stripe=stripe)
         )
 
     def _tell_unattributed(self, found: UnattributedWindow) -> None:
         """Batches the summaries cannot tell apart: their records stay pending (visible) until Finance looks."""
-        self._finance.notify(finance_messages.usage_unattributed(found))
+        self.finance.notify(finance_messages.usage_unattributed(found))
 
     def replay_undelivered(self) -> ReplayOutcome:
         """Each event on its own: one that fails (Stripe unreachable for its object, a payload we cannot read)
         is counted and named, and the others are still replayed."""
-        since = int(self._clock().timestamp()) - WEBHOOK_RETRY_SECONDS
+        since = int(self.clock().timestamp()) - WEBHOOK_RETRY_SECONDS
         outcome = ReplayOutcome()
-        for snapshot in self._undelivered.undelivered_events(since=since):
+        for snapshot in self.undelivered.undelivered_events(since=since):
             body = json.loads(snapshot)
             try:
                 if self._replay(body, snapshot) == "stored":
@@ -168,7 +158,7 @@ class Reconciler:
         return outcome
 
     def _replay(self, body: dict[str, Any], snapshot: str) -> Receipt:
-        current = with_current_object(body, self._undelivered)  # else the snapshot, verbatim
+        current = with_current_object(body, self.undelivered)  # else the snapshot, verbatim
         event = VerifiedEvent(
             event_id=body["id"],
             type=body["type"],
@@ -178,7 +168,7 @@ class Reconciler:
             api_version=body.get("api_version"),
             payload=snapshot if current is None else json.dumps(current),
         )
-        return self._ingress.accept(event)
+        return self.ingress.accept(event)
 
 
 def _touched(batch: MeterBatch) -> int:

@@ -26,11 +26,12 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Iterable, Sequence
+from dataclasses import KW_ONLY, InitVar, dataclass, field
+from datetime import datetime
 
 from incytes_billing.domain import finance_messages
+from incytes_billing.domain.clock import Clock, utc_now
 from incytes_billing.domain.finance import FinanceNotices
 from incytes_billing.domain.stripe_limits import (
     METER_EVENT_IDENTIFIER_WINDOW_SECONDS,
@@ -70,38 +71,31 @@ class ReportSummary:
     failure_reasons: list[str] = field(default_factory=list)
 
 
+@dataclass(eq=False)
 class UsageReporter:
-    def __init__(
-        self,
-        usage: UsageRepository,
-        batches: MeterBatchStore,
-        funders: FunderRepository,
-        meters: MeterGateway,
-        catalog: CatalogConfig,
-        *,
-        mode: MeterEventMode = "sync",
-        finance: FinanceNotices | None = None,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    ) -> None:
-        self._usage = usage
-        self._finance = finance
-        self._batches = batches
-        self._funders = funders
-        self._meters = meters
+    usage: UsageRepository
+    batches: MeterBatchStore
+    funders: FunderRepository
+    meters: MeterGateway
+    catalog: InitVar[CatalogConfig]
+    _: KW_ONLY
+    mode: MeterEventMode = "sync"
+    finance: FinanceNotices | None = None
+    clock: Clock = utc_now
+
+    def __post_init__(self, catalog: CatalogConfig) -> None:
         self._event_names = catalog.meter_event_names()
-        self._mode = mode
-        self._clock = clock
-        self._periods = BillingPeriods(meters, self._now())
+        self._periods = BillingPeriods(self.meters, self._now())
 
     def report_funders(self, funder_ids: Iterable[str]) -> ReportSummary:
         """Report every pending record of these funders. Stripe being unavailable is not an error here: what
         could not be sent stays saved and pending, and its funders are named in `deferred_funders`."""
-        self._periods = BillingPeriods(self._meters, self._now())  # period invoices are asked once per run
+        self._periods = BillingPeriods(self.meters, self._now())  # period invoices are asked once per run
         summary = ReportSummary()
         planned: list[Planned] = []
         for funder_id in sorted(set(funder_ids)):
             planned.extend(self._plan(funder_id, summary))
-        if self._mode == "stream":
+        if self.mode == "stream":
             self._stream(planned, summary)
         else:
             self._send(planned, summary)
@@ -109,12 +103,12 @@ class UsageReporter:
 
     def _plan(self, funder_id: str, summary: ReportSummary) -> list[Planned]:
         """The funder's batches to send: open ones an earlier attempt left first, then new ones."""
-        open_batches = self._batches.open_batches(funder_id)
+        open_batches = self.batches.open_batches(funder_id)
         # Streamed batches wait for Stripe's verdict: their records are not read (they may be many).
         streamed = [batch for batch in open_batches if batch.status == "streamed"]
         summary.awaiting_validation += sum(len(batch.record_ids) for batch in streamed)
         taken = {usage_id for batch in streamed for usage_id in batch.record_ids}
-        records = self._usage.pending(funder_id, exclude=taken)
+        records = self.usage.pending(funder_id, exclude=taken)
         if not records:
             return []
         by_id = {record.usage_id: record for record in records}
@@ -128,14 +122,14 @@ class UsageReporter:
             if batch.status == "sent":  # (batches saved by earlier releases) Stripe accepted it: finish marking
                 self._settle_delivered(batch, members, summary)
             elif not members:  # its records were settled without it (refused): nothing left to send
-                self._batches.mark_settled(batch.batch_id, "refused")
+                self.batches.mark_settled(batch.batch_id, "refused")
             elif now - batch.created_at > METER_EVENT_IDENTIFIER_WINDOW_SECONDS:
                 summary.waiting += len(members)  # the reconciler checks Stripe's summaries before any re-send
                 summary.failure_reasons.append(f"batch {batch.batch_id} is older than 24 h: left for reconciliation")
             else:
                 planned.append((batch, members))
 
-        funder = self._funders.get(funder_id)
+        funder = self.funders.get(funder_id)
         fresh = [record for record in records if record.usage_id not in taken]
         if funder is None or not fresh:
             summary.waiting += len(fresh)
@@ -143,7 +137,7 @@ class UsageReporter:
         groups = self._classify(funder, fresh, summary)
         for (kind, period_start), members in sorted(groups.items()):
             for chunk in _chunks(sorted(members, key=lambda r: r.usage_id), MAX_RECORDS_PER_BATCH):
-                batch = self._batches.save(self._new_batch(funder, kind, period_start, chunk))
+                batch = self.batches.save(self._new_batch(funder, kind, period_start, chunk))
                 planned.append((batch, chunk))
         return planned
 
@@ -151,11 +145,11 @@ class UsageReporter:
         """Synchronous validation: one request per batch; its records are reported once Stripe accepts it."""
         for position, (batch, members) in enumerate(planned):
             try:
-                self._meters.send_meter_event(batch)
+                self.meters.send_meter_event(batch)
             except MeterEventRejected as rejected:
                 for record in members:
                     self._fail(record, f"Stripe refused its meter event: {rejected}", summary)
-                self._batches.mark_settled(batch.batch_id, "refused")
+                self.batches.mark_settled(batch.batch_id, "refused")
                 continue
             except StripeUnavailable as error:
                 self._defer(planned[position:], error, summary)
@@ -170,13 +164,13 @@ class UsageReporter:
         for start in range(0, len(planned), METER_EVENT_STREAM_MAX_EVENTS):
             chunk = planned[start : start + METER_EVENT_STREAM_MAX_EVENTS]
             try:
-                self._meters.stream_meter_events([batch for batch, _ in chunk])
+                self.meters.stream_meter_events([batch for batch, _ in chunk])
             except StripeUnavailable as error:
                 self._defer(planned[start:], error, summary)
                 return
             now = self._now()
             for batch, members in chunk:
-                self._batches.mark_streamed(batch.batch_id, at=now)
+                self.batches.mark_streamed(batch.batch_id, at=now)
                 summary.streamed_batches += 1
                 summary.awaiting_validation += len(members)
 
@@ -252,32 +246,32 @@ class UsageReporter:
         self, batch: MeterBatch, members: list[UsageRecord], summary: ReportSummary, *, sent_at: int | None = None
     ) -> None:
         for record in members:
-            self._usage.settle(record, "reported", batch_id=batch.batch_id)
+            self.usage.settle(record, "reported", batch_id=batch.batch_id)
             summary.reported += 1
-        self._batches.mark_settled(batch.batch_id, "delivered", sent_at=sent_at)
+        self.batches.mark_settled(batch.batch_id, "delivered", sent_at=sent_at)
 
     def _unbillable(
         self, funder: Funder, kind: UsageKind, reason: str, members: list[UsageRecord], summary: ReportSummary
     ) -> None:
         """Kept, never billed, and shown to Finance: told first, so a failed notice is retried with the records."""
-        if self._finance is not None:
+        if self.finance is not None:
             try:
-                self._finance.notify(finance_messages.usage_unbillable(funder, kind, reason, members))
+                self.finance.notify(finance_messages.usage_unbillable(funder, kind, reason, members))
             except Exception as error:
                 summary.waiting += len(members)
                 summary.failure_reasons.append(f"unbillable notice for {funder.funder_id} not sent yet: {error}")
                 return
         for record in members:
-            self._usage.settle(record, "unbillable", reason=reason)
+            self.usage.settle(record, "unbillable", reason=reason)
             summary.unbillable += 1
 
     def _fail(self, record: UsageRecord, reason: str, summary: ReportSummary) -> None:
-        self._usage.settle(record, "failed", reason=reason)
+        self.usage.settle(record, "failed", reason=reason)
         summary.failed += 1
         summary.failure_reasons.append(f"{record.funder_id}/{record.usage_id}: {reason}")
 
     def _now(self) -> int:
-        return int(self._clock().timestamp())
+        return int(self.clock().timestamp())
 
 
 # A meter event's identifier names its batch, so an error report's samples lead back to the records.

@@ -9,10 +9,10 @@ subscription already tagged with the funder (a crash after Stripe succeeded but 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
-from datetime import UTC, datetime
+from dataclasses import KW_ONLY, dataclass
 
 from incytes_billing.domain.audit import UNRECORDED, AuditTrail
+from incytes_billing.domain.clock import Clock, utc_now
 from incytes_billing.domain.funder_updates import update_funder
 from incytes_billing.domain.policy import SubscriptionPolicy
 from incytes_billing.errors import (
@@ -52,24 +52,18 @@ from incytes_billing.models.subscription import (
 from incytes_billing.ports import FunderRepository, SubscriptionGateway
 
 
+@dataclass(eq=False)
 class SubscriptionService:
-    def __init__(
-        self,
-        funders: FunderRepository,
-        stripe: SubscriptionGateway,
-        catalog: CatalogConfig,
-        policy: SubscriptionPolicy,
-        *,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-        audit: AuditTrail = UNRECORDED,
-    ) -> None:
-        self._funders = funders
-        self._stripe = stripe
-        self._catalog = catalog
-        self._policy = policy
-        self._clock = clock
-        self._audit = audit
-        self._kind_of_product: dict[str, ItemKind] = dict(catalog.kind_of_product())
+    funders: FunderRepository
+    stripe: SubscriptionGateway
+    catalog: CatalogConfig
+    policy: SubscriptionPolicy
+    _: KW_ONLY
+    clock: Clock = utc_now
+    audit: AuditTrail = UNRECORDED
+
+    def __post_init__(self) -> None:
+        self._kind_of_product: dict[str, ItemKind] = dict(self.catalog.kind_of_product())
 
     # --- POST: the one-click subscription ----------------------------------------------------------------
 
@@ -87,7 +81,7 @@ class SubscriptionService:
             subscription = self._find_or_create(claimed, customer_id, currency, seats, prices)
             if subscription.schedule_id is not None:
                 # Released, later changes act on a plain subscription, not on the schedule's phases.
-                self._stripe.release_schedule(subscription.schedule_id)
+                self.stripe.release_schedule(subscription.schedule_id)
             first_invoice = self._hold_first_invoice(subscription.latest_invoice_id)
         except BillingError:
             self._release_claim(funder_id, claimed.subscription_attempts)
@@ -95,7 +89,7 @@ class SubscriptionService:
         held = _first_invoice(first_invoice) if first_invoice is not None else None
         record = self._record(subscription, "automatic", held, schedule_id=subscription.schedule_id)
         stored = self._store(funder_id, record, seats=seats)
-        self._audit.record(
+        self.audit.record(
             funder_id,
             "subscription.created",
             subscription_id=subscription.subscription_id,
@@ -107,8 +101,8 @@ class SubscriptionService:
         return stored
 
     def _catalog_prices(self, currency: Currency) -> dict[ItemKind, str]:
-        keys: dict[ItemKind, str] = {kind: self._catalog.lookup_key(kind, currency) for kind in ("seat", "case", "sms")}
-        found = self._stripe.find_prices(list(keys.values()))
+        keys: dict[ItemKind, str] = {kind: self.catalog.lookup_key(kind, currency) for kind in ("seat", "case", "sms")}
+        found = self.stripe.find_prices(list(keys.values()))
         for key in keys.values():
             if key not in found:
                 raise CatalogIncomplete(key)
@@ -127,12 +121,12 @@ class SubscriptionService:
             return funder.model_copy(
                 update={
                     "subscription_attempts": funder.subscription_attempts + 1,
-                    "subscription_claim_expires_at": now + self._policy.claim_seconds,
+                    "subscription_claim_expires_at": now + self.policy.claim_seconds,
                 }
             )
 
         try:
-            claimed = update_funder(self._funders, funder_id, claim)
+            claimed = update_funder(self.funders, funder_id, claim)
         except ConcurrentUpdate:
             raise SubscriptionInProgress(funder_id, retry_after_seconds=1) from None
         if claimed is None:
@@ -148,20 +142,20 @@ class SubscriptionService:
             return funder.model_copy(update={"subscription_claim_expires_at": None})
 
         with contextlib.suppress(ConcurrentUpdate):
-            update_funder(self._funders, funder_id, release)
+            update_funder(self.funders, funder_id, release)
 
     def _find_or_create(
         self, funder: Funder, customer_id: str, currency: str, seats: int, prices: dict[ItemKind, str]
     ) -> StripeSubscription:
-        live = self._stripe.live_subscriptions(customer_id)
+        live = self.stripe.live_subscriptions(customer_id)
         ours = [subscription for subscription in live if subscription.funder_id == funder.funder_id]
         if ours:
             return ours[0]  # made by an attempt that crashed before recording it
         if live:
             # Meters count per customer: a second live subscription would bill seats, cases and SMS twice.
             raise CustomerHasSubscription(funder.funder_id, customer_id, [s.subscription_id for s in live])
-        policy = self._policy
-        return self._stripe.create_subscription(
+        policy = self.policy
+        return self.stripe.create_subscription(
             NewSubscription(
                 funder_id=funder.funder_id,
                 customer_id=customer_id,
@@ -180,9 +174,9 @@ class SubscriptionService:
     def _hold_first_invoice(self, invoice_id: str | None) -> StripeInvoice | None:
         if invoice_id is None:
             return None
-        invoice = self._stripe.get_invoice(invoice_id)
+        invoice = self.stripe.get_invoice(invoice_id)
         if invoice is not None and invoice.status == "draft" and invoice.auto_advance:
-            invoice = self._stripe.hold_invoice(invoice_id)
+            invoice = self.stripe.hold_invoice(invoice_id)
         return invoice
 
     # --- PUT: link a subscription Finance made in Stripe ------------------------------------------------
@@ -193,7 +187,7 @@ class SubscriptionService:
         current = funder.subscription
         if current is not None and current.is_live and current.subscription_id != subscription_id:
             raise SubscriptionExists(funder_id, current.subscription_id)
-        subscription = self._stripe.get_subscription(subscription_id)
+        subscription = self.stripe.get_subscription(subscription_id)
         if subscription is None:
             raise SubscriptionNotFound(subscription_id)
         if subscription.customer_id != customer_id:
@@ -202,16 +196,16 @@ class SubscriptionService:
             raise SubscriptionCanceled(subscription_id, subscription.status)
         if subscription.funder_id not in (None, funder_id):
             raise SubscriptionLinkedElsewhere(subscription_id, subscription.funder_id)
-        sms_product = self._catalog.products["sms"].product_id
+        sms_product = self.catalog.products["sms"].product_id
         if not any(item.product_id == sms_product for item in subscription.items):
             raise SmsItemRequired(subscription_id, sms_product)
         if subscription.funder_id is None:
-            self._stripe.tag_subscription(subscription_id, funder_id)  # webhooks then name the funder
+            self.stripe.tag_subscription(subscription_id, funder_id)  # webhooks then name the funder
         first_invoice: FirstInvoice | None = None
         if current is not None and current.subscription_id == subscription_id:
             first_invoice = current.first_invoice  # a repeated link keeps what is known
         elif subscription.latest_invoice_id is not None:
-            latest = self._stripe.get_invoice(subscription.latest_invoice_id)
+            latest = self.stripe.get_invoice(subscription.latest_invoice_id)
             if latest is not None and latest.billing_reason == FIRST_INVOICE_REASON:
                 held = self._hold_first_invoice(latest.invoice_id)
                 first_invoice = _first_invoice(held) if held is not None else None
@@ -224,7 +218,7 @@ class SubscriptionService:
             currency=SUPPORTED_CURRENCIES.get(subscription.currency),
         )
         if current is None or current.subscription_id != subscription_id:  # a repeated link changes nothing
-            self._audit.record(
+            self.audit.record(
                 funder_id, "subscription.linked", subscription_id=subscription_id, customer_id=customer_id
             )
         return stored
@@ -236,7 +230,7 @@ class SubscriptionService:
         record = self._require_live(funder)
         if record.first_invoice is not None and record.first_invoice.review_status == "pending":
             # The local record may lag a Dashboard finalization: Stripe decides.
-            invoice = self._stripe.get_invoice(record.first_invoice.id)
+            invoice = self.stripe.get_invoice(record.first_invoice.id)
             if invoice is None or invoice.status == "draft":
                 raise FirstInvoicePendingReview(record.first_invoice.id)
             # Finalized: seats may change. Approved or missed is for its webhook to say (who finalized it).
@@ -247,17 +241,17 @@ class SubscriptionService:
             raise SeatItemMissing(record.subscription_id)
         changed = seat.quantity != seats  # the same seats again changes nothing, on Stripe or in the audit trail
         if changed:
-            self._stripe.set_item_quantity(seat.item_id, seats, proration_behavior=self._policy.proration_behavior)
+            self.stripe.set_item_quantity(seat.item_id, seats, proration_behavior=self.policy.proration_behavior)
         items = [item.model_copy(update={"quantity": seats}) if item is seat else item for item in record.items]
         stored = self._store(funder_id, record.model_copy(update={"items": items}), seats=seats)
         if changed:
-            self._audit.record(
+            self.audit.record(
                 funder_id,
                 "subscription.seats_changed",
                 subscription_id=record.subscription_id,
                 seats=seats,
                 previous_seats=seat.quantity,
-                proration_behavior=self._policy.proration_behavior,
+                proration_behavior=self.policy.proration_behavior,
             )
         return stored
 
@@ -270,13 +264,13 @@ class SubscriptionService:
             if record.cancel_at_period_end:
                 return funder
             first_invoice = record.first_invoice
-            subscription = self._stripe.cancel_at_period_end(record.subscription_id)
+            subscription = self.stripe.cancel_at_period_end(record.subscription_id)
             outcome: dict[str, AuditDetail] = {}
         else:
             first_invoice = self._void_unreviewed_first_invoice(record.first_invoice)
             # Seats are credited back only for a period that was billed: a first invoice never approved billed none.
             billed = first_invoice is None or first_invoice.review_status not in ("pending", "canceled")
-            subscription = self._stripe.cancel_now(record.subscription_id, prorate=billed)
+            subscription = self.stripe.cancel_now(record.subscription_id, prorate=billed)
             voided = first_invoice is not None and first_invoice.review_status == "canceled"
             outcome = {
                 "prorated": billed,
@@ -284,7 +278,7 @@ class SubscriptionService:
             }
         refreshed = self._record(subscription, record.origin, first_invoice, schedule_id=record.schedule_id)
         stored = self._store(funder_id, refreshed)
-        self._audit.record(
+        self.audit.record(
             funder_id, "subscription.canceled", subscription_id=record.subscription_id, when=when, **outcome
         )
         return stored
@@ -298,13 +292,13 @@ class SubscriptionService:
         """
         if first is None or first.review_status != "pending":
             return first
-        invoice = self._stripe.get_invoice(first.id)
+        invoice = self.stripe.get_invoice(first.id)
         if invoice is None:
             return first
         if invoice.status == "draft":
-            invoice = self._stripe.finalize_invoice(first.id, auto_advance=False)
+            invoice = self.stripe.finalize_invoice(first.id, auto_advance=False)
         if invoice.status == "open" and not invoice.auto_advance:
-            invoice = self._stripe.void_invoice(first.id)
+            invoice = self.stripe.void_invoice(first.id)
         if invoice.status == "void":
             return _first_invoice(invoice).model_copy(update={"review_status": "canceled"})
         return _first_invoice(invoice, keep=first)  # approved in the Dashboard meanwhile: billed as any other
@@ -312,7 +306,7 @@ class SubscriptionService:
     # --- shared ---------------------------------------------------------------------------------------------
 
     def _require_funder(self, funder_id: str) -> Funder:
-        funder = self._funders.get(funder_id)
+        funder = self.funders.get(funder_id)
         if funder is None:
             raise FunderNotFound(funder_id)
         return funder
@@ -364,7 +358,7 @@ class SubscriptionService:
     ) -> Funder:
         """Write the subscription onto the funder (re-read on a concurrent change) and free the claim."""
         stored = update_funder(
-            self._funders,
+            self.funders,
             funder_id,
             lambda funder: funder.model_copy(
                 update={
@@ -372,7 +366,7 @@ class SubscriptionService:
                     "seats": seats or funder.seats,
                     "currency": currency or (SUPPORTED_CURRENCIES.get(record.currency or "") or funder.currency),
                     "subscription_claim_expires_at": None,
-                    "updated_at": self._clock(),
+                    "updated_at": self.clock(),
                 }
             ),
         )
@@ -381,7 +375,7 @@ class SubscriptionService:
         return stored
 
     def _epoch(self) -> int:
-        return int(self._clock().timestamp())
+        return int(self.clock().timestamp())
 
 
 def _first_invoice(invoice: StripeInvoice, *, keep: FirstInvoice | None = None) -> FirstInvoice:

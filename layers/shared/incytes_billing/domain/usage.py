@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from dataclasses import KW_ONLY, dataclass
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import ValidationError
 
 from incytes_billing.domain.audit import UNRECORDED, AuditTrail
+from incytes_billing.domain.clock import Clock, utc_now
 from incytes_billing.domain.stripe_limits import METER_EVENT_MAX_AGE_SECONDS, METER_EVENT_MAX_AHEAD_SECONDS
 from incytes_billing.errors import BillingError, FunderNotFound, UsageConflict, UsageOutOfWindow
 from incytes_billing.models.usage import (
@@ -27,29 +28,23 @@ OLDEST_ACCEPTED = timedelta(seconds=METER_EVENT_MAX_AGE_SECONDS)
 NEWEST_ACCEPTED = timedelta(seconds=METER_EVENT_MAX_AHEAD_SECONDS)
 
 
+@dataclass(eq=False)
 class UsageLedger:
-    def __init__(
-        self,
-        usage: UsageRepository,
-        funders: FunderRepository,
-        *,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-        audit: AuditTrail = UNRECORDED,
-    ) -> None:
-        self._usage = usage
-        self._funders = funders
-        self._clock = clock
-        self._audit = audit
+    usage: UsageRepository
+    funders: FunderRepository
+    _: KW_ONLY
+    clock: Clock = utc_now
+    audit: AuditTrail = UNRECORDED
 
     def record(self, funder_id: str, usage: UsageInput) -> Receipt:
         """POST /funders/{funder_id}/usage: one record (audited when new; an identical replay is not)."""
         receipt = self._record(funder_id, usage)
         if receipt == "accepted":
-            self._audit.record(funder_id, "usage.accepted", accepted=1, duplicate=0, rejected=0)
+            self.audit.record(funder_id, "usage.accepted", accepted=1, duplicate=0, rejected=0)
         return receipt
 
     def _record(self, funder_id: str, usage: UsageInput, *, known_funders: set[str] | None = None) -> Receipt:
-        now = self._clock()
+        now = self.clock()
         occurred = usage.occurred_at_utc()
         if not now - OLDEST_ACCEPTED <= occurred <= now + NEWEST_ACCEPTED:
             raise UsageOutOfWindow(
@@ -57,7 +52,7 @@ class UsageLedger:
                 "from 35 days ago to 5 minutes ahead."
             )
         if known_funders is None or funder_id not in known_funders:
-            if self._funders.get(funder_id) is None:
+            if self.funders.get(funder_id) is None:
                 raise FunderNotFound(funder_id)
             if known_funders is not None:
                 known_funders.add(funder_id)
@@ -69,9 +64,9 @@ class UsageLedger:
             occurred_at=utc_text(occurred),
             recorded_at=utc_text(now),
         )
-        if self._usage.insert(record):
+        if self.usage.insert(record):
             return "accepted"
-        existing = self._usage.get(funder_id, usage.usage_id)
+        existing = self.usage.get(funder_id, usage.usage_id)
         if existing is not None and existing.same_payload(record):
             return "duplicate"
         raise UsageConflict(usage.usage_id)
@@ -111,16 +106,16 @@ class UsageLedger:
                 tally[result["status"]] += 1
         for funder_id, tally in counts.items():
             if tally["accepted"]:
-                self._audit.record(funder_id, "usage.accepted", **tally)
+                self.audit.record(funder_id, "usage.accepted", **tally)
 
     def totals(self, funder_id: str, start: datetime | None, end: datetime | None) -> dict[str, Any]:
-        if self._funders.get(funder_id) is None:
+        if self.funders.get(funder_id) is None:
             raise FunderNotFound(funder_id)
         low = utc_text(start) if start else "0000"
         high = utc_text(end) if end else "9999"
         kinds: tuple[UsageKind, ...] = ("case", "sms")
         totals = {kind: {"recorded": 0, **dict.fromkeys(USAGE_STATUSES, 0)} for kind in kinds}
-        for record in self._usage.between(funder_id, low, high):
+        for record in self.usage.between(funder_id, low, high):
             totals[record.kind]["recorded"] += record.quantity
             totals[record.kind][record.status] += record.quantity
         return {

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
+from dataclasses import KW_ONLY, dataclass
 from typing import Any, Literal
 
+from incytes_billing.domain.clock import Clock, utc_now
 from incytes_billing.models.events import VerifiedEvent
 from incytes_billing.ports import CurrentObjects, EventQueue, StripeEventStore
 
@@ -19,37 +19,32 @@ MAX_RETRY_DELAY_SECONDS = 15 * 60
 REQUEUE_CLAIM_SECONDS = 30
 
 
+@dataclass(eq=False)
 class WebhookIngress:
-    def __init__(
-        self,
-        events: StripeEventStore,
-        queue: EventQueue,
-        *,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    ) -> None:
-        self._events = events
-        self._queue = queue
-        self._clock = clock
+    events: StripeEventStore
+    queue: EventQueue
+    _: KW_ONLY
+    clock: Clock = utc_now
 
     def accept(self, event: VerifiedEvent) -> Receipt:
         """Durable first, then queued: one message in flight per event. A repeat delivery of an event not yet
         processed is queued again only when no message was handed off for it (the first hand-off failed after
         the write) or the last one is older than MAX_RETRY_DELAY_SECONDS (lost, or dead-lettered: re-driven)."""
-        now = int(self._clock().timestamp())
-        if self._events.insert(event, received_at=now):
+        now = int(self.clock().timestamp())
+        if self.events.insert(event, received_at=now):
             self._hand_off(event.event_id, now)
             return "stored"
-        if self._events.claim_requeue(event.event_id, now=now, until=now + REQUEUE_CLAIM_SECONDS):
+        if self.events.claim_requeue(event.event_id, now=now, until=now + REQUEUE_CLAIM_SECONDS):
             self._hand_off(event.event_id, now)
         return "duplicate"
 
     def _hand_off(self, event_id: str, now: int) -> None:
         try:
-            self._queue.enqueue(event_id)
+            self.queue.enqueue(event_id)
         except Exception:
-            self._events.hold_requeue(event_id, until=now)  # not handed off: the next delivery queues it
+            self.events.hold_requeue(event_id, until=now)  # not handed off: the next delivery queues it
             raise
-        self._events.hold_requeue(event_id, until=now + MAX_RETRY_DELAY_SECONDS)
+        self.events.hold_requeue(event_id, until=now + MAX_RETRY_DELAY_SECONDS)
 
 
 def with_current_object(event: dict[str, Any], objects: CurrentObjects) -> dict[str, Any] | None:

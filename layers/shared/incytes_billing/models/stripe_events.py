@@ -14,6 +14,28 @@ def _id(value: Any) -> Any:
     return value.get("id") if isinstance(value, dict) else value
 
 
+def _listed(value: Any) -> tuple[list[Any], bool]:
+    """A Stripe list object's items, and whether that is all of them (not `has_more`); none, not all, if absent."""
+    if not isinstance(value, dict):
+        return [], False
+    return value.get("data", []), not value.get("has_more", False)
+
+
+class _Flattened(BaseModel):
+    """A Stripe object read as the fields processing uses: `_flat` reshapes the payload's dict before validation."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flatten(cls, data: Any) -> Any:
+        return cls._flat(data) if isinstance(data, dict) else data
+
+    @classmethod
+    def _flat(cls, data: dict[str, Any]) -> dict[str, Any]:
+        return data
+
+
 class InvoiceLineSnapshot(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -32,9 +54,7 @@ class InvoiceLineSnapshot(BaseModel):
         return {**data, "period_start": period.get("start"), "period_end": period.get("end")}
 
 
-class InvoiceSnapshot(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class InvoiceSnapshot(_Flattened):
     id: str
     customer: str
     status: str
@@ -54,11 +74,8 @@ class InvoiceSnapshot(BaseModel):
     lines: list[InvoiceLineSnapshot] = Field(default_factory=list)
     all_lines: bool = True  # false when the payload's line list was cut short (has_more): fetch the rest
 
-    @model_validator(mode="before")
     @classmethod
-    def _flatten(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            return data
+    def _flat(cls, data: dict[str, Any]) -> dict[str, Any]:
         flat = dict(data)
         flat["customer"] = _id(data.get("customer"))
         # Nullable in Stripe's API (the SDK types it Optional[bool]): null advances nothing.
@@ -67,14 +84,12 @@ class InvoiceSnapshot(BaseModel):
         details = (data.get("parent") or {}).get("subscription_details") or {}
         flat["subscription_id"] = _id(details.get("subscription"))
         flat["subscription_funder_id"] = (details.get("metadata") or {}).get(FUNDER_METADATA)
-        lines = data.get("lines")
-        flat["lines"] = lines.get("data", []) if isinstance(lines, dict) else []
-        flat["all_lines"] = isinstance(lines, dict) and not lines.get("has_more", False)
+        flat["lines"], flat["all_lines"] = _listed(data.get("lines"))
         return flat
 
 
-class SubscriptionItemSnapshot(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+class SubscriptionItemSnapshot(_Flattened):
+    model_config = ConfigDict(frozen=True)
 
     item_id: str = Field(validation_alias="id")
     price_id: str
@@ -83,19 +98,14 @@ class SubscriptionItemSnapshot(BaseModel):
     current_period_start: int | None = None
     current_period_end: int | None = None
 
-    @model_validator(mode="before")
     @classmethod
-    def _flatten(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            return data
+    def _flat(cls, data: dict[str, Any]) -> dict[str, Any]:
         price = data.get("price") or {}
         product = price.get("product") if isinstance(price, dict) else None
         return {**data, "price_id": _id(price), "product_id": _id(product)}
 
 
-class SubscriptionSnapshot(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class SubscriptionSnapshot(_Flattened):
     id: str
     livemode: bool = False
     customer: str
@@ -106,16 +116,11 @@ class SubscriptionSnapshot(BaseModel):
     items: list[SubscriptionItemSnapshot] = Field(default_factory=list)
     all_items: bool = True  # false when the payload's item list is missing or was cut short (has_more)
 
-    @model_validator(mode="before")
     @classmethod
-    def _flatten(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            return data
+    def _flat(cls, data: dict[str, Any]) -> dict[str, Any]:
         flat = dict(data)
         flat["customer"] = _id(data.get("customer"))
-        listed = data.get("items")
-        flat["items"] = listed.get("data", []) if isinstance(listed, dict) else []
-        flat["all_items"] = isinstance(listed, dict) and not listed.get("has_more", False)
+        flat["items"], flat["all_items"] = _listed(data.get("items"))
         return flat
 
 
@@ -125,17 +130,12 @@ class CustomerSnapshot(BaseModel):
     id: str
 
 
-class MeterErrorSample(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class MeterErrorSample(_Flattened):
     error_message: str = ""
     identifier: str | None = None  # the refused meter event's identifier
 
-    @model_validator(mode="before")
     @classmethod
-    def _flatten(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            return data
+    def _flat(cls, data: dict[str, Any]) -> dict[str, Any]:
         return {**data, "identifier": (data.get("request") or {}).get("identifier")}
 
 
@@ -147,20 +147,15 @@ class MeterErrorType(BaseModel):
     sample_errors: list[MeterErrorSample] = Field(default_factory=list)
 
 
-class MeterErrorReport(BaseModel):
+class MeterErrorReport(_Flattened):
     """A `v1.billing.meter.error_report_triggered` (or `no_meter_found`) thin event, fetched with its `data`:
     error counts per code, with a few sample errors only (Stripe does not list every refused event)."""
-
-    model_config = ConfigDict(extra="ignore")
 
     event_id: str
     error_count: int = 0
     error_types: list[MeterErrorType] = Field(default_factory=list)
 
-    @model_validator(mode="before")
     @classmethod
-    def _flatten(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            return data
+    def _flat(cls, data: dict[str, Any]) -> dict[str, Any]:
         reason = (data.get("data") or {}).get("reason") or {}
         return {"event_id": data.get("id"), **reason}
