@@ -17,8 +17,25 @@ import time
 from demo.story import Narrator, Story, Targets, run_steps
 from local_stack.process import LocalStackProcess
 from local_stack.stack import EMULATOR_API_KEY, StackError, stripe_key_mode
+from stripe_emulator.client import EmulatorControl
 
 STACK_OUTPUT_LINES = 40  # of the stack's stderr, shown when a step failed
+MAX_CLOCK_AHEAD_SECONDS = 300  # how far ahead of now the API accepts usage (docs: usage_out_of_window)
+
+
+def clock_moved(emulator_url: str) -> str | None:
+    """Why a running stack cannot play the story: usage is dated now (the API refuses usage dated ahead), so an
+    emulator whose clock an earlier run moved ahead would start subscriptions after it. The clock never goes back."""
+    try:
+        ahead = EmulatorControl(emulator_url).now() - time.time()
+    except OSError as error:
+        return f"no Stripe emulator at {emulator_url} ({error}): give its URL with --stripe"
+    if ahead > MAX_CLOCK_AHEAD_SECONDS:
+        return (
+            f"the Stripe emulator at {emulator_url} is {ahead / 86400:.1f} days ahead of real time (an earlier demo "
+            "or test moved its clock): restart `make local`"
+        )
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,8 +66,14 @@ def main(argv: list[str] | None = None) -> int:
             stripe_api_key=stripe_api_key,
             emulator_url=None if test_mode else (args.stripe or f"http://127.0.0.1:{stripe_port}"),
         )
+        if targets.emulator_url is not None and (problem := clock_moved(targets.emulator_url)):
+            print(f"demo: {problem} first.", file=sys.stderr)
+            return 2
         narrator.say(f"The inCytes story against the running stack at {targets.api_url}", indent=0)
-        return run_steps(Story(targets, narrator, seats=args.seats).steps(), narrator)
+        code = run_steps(Story(targets, narrator, seats=args.seats).steps(), narrator)
+        if targets.emulator_url is not None and (problem := clock_moved(targets.emulator_url)):
+            narrator.say(f"Note: {problem} to play the demo again.", indent=0)
+        return code
 
     narrator.say("Starting the local stack (moto, the Stripe emulator, the API from template.yaml)...", indent=0)
     started = time.monotonic()

@@ -35,7 +35,8 @@ FINANCE_TOPIC = "FinanceTopic"
 WIDTH = 100  # of the narrative's lines
 WAIT_SECONDS = 30.0  # for what happens behind the API: webhooks, Finance's message, the usage reporter
 PAYMENT_CARD = "pm_card_visa"  # Stripe's test card token (https://docs.stripe.com/testing)
-PERIOD = re.compile(r"(\d{4}-\d{2}-\d{2}) to (\d{4}-\d{2}-\d{2})")  # a period in Finance's emails
+# A line of Finance's email naming a period.
+PERIOD = re.compile(r"^\W*(.*?(\d{4}-\d{2}-\d{2}) to (\d{4}-\d{2}-\d{2}).*)$", re.MULTILINE)
 KIND_LABELS = {"seat": "seats", "case": "cases", "sms": "SMS"}
 # (usage id suffix, kind, quantity) reported by inCytes in step 5; the first is sent again, as a retry.
 USAGE = (
@@ -407,7 +408,12 @@ class Story:
         else:
             self.say("(Stripe's test mode: its webhooks reach the stack through `stripe listen`)")
         inbox = FinanceInbox(self.targets)
-        message = inbox.wait_for(self.is_review_request)
+        try:
+            message = inbox.wait_for(self.is_review_request)
+        except StepFailed as failure:
+            if self.emulator is not None:
+                raise
+            raise StepFailed(f"{failure}: are Stripe's webhooks forwarded to the stack (stripe listen)?") from None
         email = message.email if message.email is not None else inbox.published_email(message.message_id)
         if email is None:
             raise StepFailed(f"Finance's message {message.message_id} has no email text")
@@ -416,8 +422,8 @@ class Story:
         expect(self.invoice_id in email, f"Finance's email does not name {self.invoice_id}")
         for period in PERIOD.finditer(email):
             expect(
-                period[1] != period[2],
-                f"product bug: Finance's email says {period[0]!r}, one day, not the month the seats cover "
+                period[2] != period[3],
+                f"product bug: Finance's email says {period[1]!r}, one day, not the month the seats cover "
                 "(issue 13 section 2)",
             )
         if self.emulator is not None:
