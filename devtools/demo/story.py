@@ -298,8 +298,11 @@ class Story:
             Step("It gets its customer; one click subscribes it; the first invoice is held", self.subscribe),
             Step("Stripe's webhooks arrive signed; Finance is asked to review", self.webhook_reaches_finance),
             Step("inCytes reports cases and SMS; they reach Stripe's meters", self.report_usage),
-            Step("What the product refuses while the first invoice awaits review", self.refuse_manual_and_seats),
-            Step("Finance approves; Stripe finalizes and collects; the seats change", self.approve_and_collect),
+            Step(
+                "A subscription made by hand without SMS is refused; seats wait for the review",
+                self.refuse_manual_and_seats,
+            ),
+            Step("Finance approves; Stripe finalizes and collects it; now the seats change", self.approve_and_collect),
             Step("The month closes: the renewal invoice, and usage matching Stripe's", self.renew),
         ]
 
@@ -553,11 +556,7 @@ class Story:
 
     # 7 ---------------------------------------------------------------------------------------------------------
     def approve_and_collect(self) -> None:
-        pending = self.api.expect("GET", "/invoices?review_status=pending", 200)["invoices"]
-        expect(
-            any(invoice["invoice_id"] == self.invoice_id for invoice in pending),
-            f"{self.invoice_id} is not in GET /invoices?review_status=pending",
-        )
+        self.wait_for_review_status(self.invoice_id, "pending")
         self.say(f"Finance's list (GET /invoices?review_status=pending) holds {self.invoice_id}")
         path = f"/invoices/{self.invoice_id}/approve"
         approved = self.api.expect("POST", path, 200, None, X_Local_Caller_Arn=FINANCE_CALLER)
@@ -576,7 +575,8 @@ class Story:
             approval is not None and approval["caller"]["user_arn"] == FINANCE_CALLER,
             f"the audit trail has no approval by {FINANCE_CALLER}: {entries}",
         )
-        self.say(f"The funder's audit trail: invoice.approved by {FINANCE_CALLER}", indent=4)
+        self.say("The funder's audit trail records the approval (invoice.approved) and its caller:", indent=4)
+        self.say(FINANCE_CALLER, indent=6)
         card = self.stripe.v1.payment_methods.attach(PAYMENT_CARD, {"customer": self.customer_id})
         paid = self.stripe.v1.invoices.pay(self.invoice_id, {"payment_method": card.id})
         expect(
@@ -595,6 +595,16 @@ class Story:
         )
         self.say(f"Seats {self.seats} -> {seats} (PATCH): done; the rest of the month is prorated on the next invoice")
         self.seats = seats
+
+    def wait_for_review_status(self, invoice_id: str, review_status: str) -> None:
+        """Until the product lists the invoice in that review state (it learns of invoices from webhooks)."""
+        deadline = time.monotonic() + WAIT_SECONDS
+        while True:
+            listed = self.api.expect("GET", f"/invoices?review_status={review_status}", 200)["invoices"]
+            if any(invoice["invoice_id"] == invoice_id for invoice in listed):
+                return
+            expect(time.monotonic() < deadline, f"{invoice_id} not in GET /invoices?review_status={review_status}")
+            time.sleep(0.5)
 
     # 8 ---------------------------------------------------------------------------------------------------------
     def renew(self) -> str | None:
@@ -617,6 +627,8 @@ class Story:
         renewal = renewals[0]
         self.say(f"Renewal invoice {renewal.id}: {renewal.status}, {money(renewal.amount_due, renewal.currency)} due")
         billed = self.renewal_lines(renewal.id, renewal.amount_due, period_end)
+        self.wait_for_review_status(renewal.id, "not_required")
+        self.say("No review needed (GET /invoices?review_status=not_required): Stripe finalizes it in an hour")
         usage = self.usage_totals()
         # Summaries take minute-aligned bounds: the minutes around the period.
         window = {
