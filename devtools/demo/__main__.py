@@ -1,8 +1,10 @@
 """`python -m demo` (`make demo`): start the local stack, play the inCytes story against it, stop it.
 
 Exit status: 0 when every step showed what it should; 1 when a step failed (the output names it); 2 when the
-stack could not be started or reached. Environment: STRIPE_API_KEY=sk_test_… plays it on Stripe's test mode;
-LOCAL_AWS_PORT and STRIPE_EMULATOR_PORT give the defaults of --aws and --stripe.
+stack could not be started or reached. Environment: STRIPE_API_KEY=sk_test_… plays it on Stripe's test mode (the
+stack's API then listens on LOCAL_API_PORT, 3000, for `stripe listen --forward-to localhost:3000/stripe/webhook`;
+give the stack the secret it prints as STRIPE_WEBHOOK_SECRET); LOCAL_AWS_PORT and STRIPE_EMULATOR_PORT give the
+defaults of --aws and --stripe.
 """
 
 from __future__ import annotations
@@ -36,6 +38,12 @@ def clock_moved(emulator_url: str) -> str | None:
             "or test moved its clock): restart `make local`"
         )
     return None
+
+
+def test_mode_environment(api_key: str | None) -> dict[str, str]:
+    """The stack on Stripe's test mode, its API on LOCAL_API_PORT (3000): Stripe's webhooks reach it only through
+    `stripe listen --forward-to localhost:3000/stripe/webhook`, which must know the port."""
+    return {"STRIPE_API_KEY": api_key or "", "LOCAL_API_PORT": os.environ.get("LOCAL_API_PORT") or "3000"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
 
     narrator.say("Starting the local stack (moto, the Stripe emulator, the API from template.yaml)...", indent=0)
     started = time.monotonic()
-    stack = LocalStackProcess(env={"STRIPE_API_KEY": api_key} if test_mode and api_key else None, startup_timeout=120)
+    stack = LocalStackProcess(env=test_mode_environment(api_key) if test_mode else None, startup_timeout=120)
     try:
         stack.start()
     except RuntimeError as error:

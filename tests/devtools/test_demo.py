@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import json
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -42,8 +42,10 @@ def test_a_skipped_step_is_said_and_does_not_fail() -> None:
 
 class _FakeStack:
     started = stopped = 0
+    given: ClassVar[dict[str, Any]] = {}
 
-    def __init__(self, **_: Any) -> None:
+    def __init__(self, **given: Any) -> None:
+        _FakeStack.given = given
         self.api_url = self.aws_url = self.stripe_url = "http://127.0.0.1:1"
         self.stderr_lines = ["a line of the stack's log"]
 
@@ -103,3 +105,24 @@ def test_finance_messages_as_an_email_subscription_gets_them() -> None:
     queued = finance_message({**envelope, "Message": structure["default"]})
     assert (queued.email, queued.data) == (None, {"invoice": {"invoice_id": "in_1"}})
     assert finance_message({**envelope, "Message": "plain text"}).email == "plain text"
+
+
+def test_a_live_key_is_refused_before_anything_starts(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STRIPE_API_KEY", "sk_live_123")
+    monkeypatch.setattr(demo_main, "LocalStackProcess", _FakeStack)
+    _FakeStack.started = 0
+    assert demo_main.main([]) == 2
+    assert _FakeStack.started == 0
+
+
+def test_on_stripes_test_mode_the_stack_gets_the_key_and_a_known_port_and_the_clock_step_is_skipped(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("STRIPE_API_KEY", "sk_test_123")
+    monkeypatch.delenv("LOCAL_API_PORT", raising=False)
+    monkeypatch.setattr(demo_main, "LocalStackProcess", _FakeStack)
+    monkeypatch.setattr(Story, "steps", lambda self: [Step("the month closes", self.renew)])
+    assert demo_main.main([]) == 0
+    assert _FakeStack.given["env"] == {"STRIPE_API_KEY": "sk_test_123", "LOCAL_API_PORT": "3000"}
+    output = capsys.readouterr().out
+    assert "skipped: Stripe's test mode has no clock this demo may move" in output
