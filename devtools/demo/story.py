@@ -120,6 +120,14 @@ class Narrator:
             self.say(f"{label}: {json.dumps(value, indent=2, default=str)}", indent=6)
 
 
+def _decoded(body: bytes) -> Any:
+    """A JSON answer, or its text when it is not JSON (a proxy's page): shown in the failure either way."""
+    try:
+        return json.loads(body or b"null")
+    except ValueError:
+        return body.decode(errors="replace")
+
+
 class Api:
     """The product's HTTP API. SigV4 is not checked locally; Finance's calls name their caller."""
 
@@ -137,9 +145,9 @@ class Api:
         )
         try:
             with urllib.request.urlopen(request, timeout=WAIT_SECONDS) as response:
-                answer = Answer(response.status, json.loads(response.read() or b"null"))
+                answer = Answer(response.status, _decoded(response.read()))
         except urllib.error.HTTPError as error:
-            answer = Answer(error.code, json.loads(error.read() or b"null"))
+            answer = Answer(error.code, _decoded(error.read()))
         self.narrator.dump(f"{method} {path} -> {answer.status}", answer.body)
         return answer
 
@@ -250,12 +258,13 @@ def run_steps(steps: Sequence[Step], narrator: Narrator) -> int:
     for number, step in enumerate(steps, 1):
         narrator.step(number, step.title)
         try:
-            reason = step.run()
-        except (StepFailed, stripe.StripeError, urllib.error.URLError, OSError) as failure:
-            narrator.say(f"\nFAILED at step {number} ({step.title}): {failure}", indent=0)
+            skip_reason = step.run()
+        except Exception as failure:  # an answer of another shape, Stripe's or the network's errors: a failure too
+            why = str(failure) if isinstance(failure, StepFailed) else f"{type(failure).__name__}: {failure}"
+            narrator.say(f"\nFAILED at step {number} ({step.title}): {why}", indent=0)
             return 1
-        if reason is not None:
-            narrator.say(f"skipped: {reason}")
+        if skip_reason is not None:
+            narrator.say(f"skipped: {skip_reason}")
             skipped.append(number)
     took = time.monotonic() - started
     if skipped:
@@ -286,7 +295,7 @@ class Story:
         self.seats = seats
         run = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         self.funder_id, self.manual_funder_id = f"demo-{run}-acme", f"demo-{run}-beta"
-        self.prices: dict[tuple[str, str], Any] = {}  # (kind, currency) -> the Stripe price
+        self.prices: dict[tuple[str, str], stripe.Price] = {}  # (kind, currency) -> the Stripe price
         self.meter_ids: dict[str, str] = {}  # kind -> meter id
         self.customer_id = self.subscription_id = self.invoice_id = ""
         self.amount_due = 0
@@ -326,30 +335,29 @@ class Story:
         ]
         prices = {price.lookup_key: price for price in self.stripe.v1.prices.list({"lookup_keys": keys}).data}
         for kind, product in self.catalog.products.items():
+            event_name = self.catalog.meters[product.meter].event_name if product.meter else None
+            meter_id = meters.get(event_name) if event_name else None
+            expect(event_name is None or meter_id is not None, f"Stripe has no meter for {event_name}")
             shown = []
             for currency, amount in product.amounts.items():
                 key = self.catalog.lookup_key(kind, currency)
                 price = prices.get(key)
                 if price is None or not price.active or price.recurring is None:
                     raise StepFailed(f"Stripe has no active recurring price with lookup key {key}")
+                recurring = price.recurring
                 expect(
-                    Decimal(str(price.unit_amount_decimal)) == amount and price.recurring.interval == "month",
-                    f"{key} is {price.unit_amount_decimal} {price.currency} a {price.recurring.interval}, "
-                    f"not {amount} a month as catalog.toml says",
+                    (Decimal(str(price.unit_amount_decimal)), recurring.interval, recurring.usage_type, recurring.meter)
+                    == (amount, "month", product.usage_type, meter_id),
+                    f"{key} is {price.unit_amount_decimal} {price.currency} a {recurring.interval}, "
+                    f"{recurring.usage_type}, meter {recurring.meter}: not as catalog.toml says",
                 )
                 self.prices[(kind, currency)] = price
                 shown.append(money(amount, currency))
             name = self.stripe.v1.products.retrieve(product.product_id).name
-            if product.meter is None:
+            if meter_id is None:
                 billed = "a month, billed in advance"
             else:
-                event_name = self.catalog.meters[product.meter].event_name
-                expect(event_name in meters, f"Stripe has no meter for {event_name}")
-                expect(
-                    all(self.prices[(kind, c)].recurring.meter == meters[event_name] for c in product.amounts),
-                    f"the {kind} prices do not bill the meter {event_name}",
-                )
-                self.meter_ids[kind] = meters[event_name]
+                self.meter_ids[kind] = meter_id
                 billed = f"billed in arrears from the meter {event_name}"
             self.say(f"{kind:<5} {name}: {' or '.join(shown)} per {product.unit_label}, {billed}")
         self.say(f"({len(prices)} prices found by lookup key, e.g. {keys[0]} = {self.prices[('seat', 'usd')].id})")
