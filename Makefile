@@ -22,7 +22,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 # Two workers: CI machines have 2 cores, and the 10,000-record reliability test alone takes a minute or two.
 PYTEST_ARGS ?= -n 2
 
-.PHONY: help venv test lint typecheck cfn-lint checkov checkov-venv pytest local invoke inbox webhook-event usage-event emulator catalog sam-venv sam-check sam-build webhook-event bench clean
+.PHONY: help venv test lint typecheck cfn-lint checkov checkov-venv pytest local demo invoke inbox webhook-event usage-event emulator catalog sam-venv sam-check sam-build webhook-event bench clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -69,6 +69,10 @@ pytest: venv
 
 local: venv ## run the Docker-free local stack (moto, Stripe emulator, API on :3000)
 	$(PY) -m local_stack
+
+# e.g. make demo ARGS="--api http://127.0.0.1:3000 --verbose" against a running `make local`
+demo: venv ## the inCytes story on one command: starts the local stack, proves each step over HTTP, stops it
+	$(PY) -m demo $(ARGS)
 
 # e.g. make invoke FUNCTION=FundersFunction EVENT=events/funders/get_funder.json
 invoke: venv ## run one function with an events/ file against the running `make local` stack (like sam local invoke)
