@@ -25,6 +25,7 @@ import boto3
 import stripe
 
 from incytes_billing.models.catalog import CatalogConfig, load_catalog
+from local_stack.inbox import moto_data, published_messages
 from local_stack.sns_inboxes import INBOX_SUFFIX
 from local_stack.stack import REGION
 from stripe_emulator.client import EmulatorControl
@@ -236,13 +237,8 @@ class FinanceInbox:
         """The `email` text of a message published as a JSON structure, which SNS sends to the topic's email
         subscriptions (Finance) but not to a queue: read from moto's record of what was published (its
         dashboard's data, `/moto-api/data.json`)."""
-        with urllib.request.urlopen(f"{self.aws_url}/moto-api/data.json", timeout=WAIT_SECONDS) as response:
-            models = json.load(response)
-        for topic in models.get("sns", {}).get("Topic", []):
-            for published_id, message, *_ in topic.get("sent_notifications", []):
-                if published_id == message_id:
-                    return finance_message({"Message": message}).email
-        return None
+        published = published_messages(moto_data(self.aws_url)).get(message_id)
+        return None if published is None else finance_message({"Message": published}).email
 
 
 @dataclass(frozen=True)
