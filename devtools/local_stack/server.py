@@ -82,10 +82,11 @@ class _RequestHandler(BaseHTTPRequestHandler):
         except Exception:
             LOG.exception("local API failure on %s %s", self.command, self.path)
             response = ProxyResponse(500, [("Content-Type", "application/json")], b'{"message":"local stack failure"}')
-        self._send(response)
+        # Logged before the answer goes out: a client that has its answer finds the line written.
         function = self.server.gateway.function_for(self.command, self.path)
         milliseconds = (time.monotonic() - started) * 1000
         LOG.info("%s", request_line(self.command, self.path, response.status, milliseconds, function))
+        self._send(response)
 
     def _send(self, response: ProxyResponse) -> None:
         self.send_response_only(response.status)
