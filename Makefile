@@ -67,8 +67,9 @@ pytest: venv
 	@$(PY) -c 'import sys; v=sys.version_info; print(f"pytest on Python {v.major}.{v.minor}" + ("" if v[:2]==(3,13) else " (NOT the Lambda runtime 3.13)"))'
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-local: venv ## run the Docker-free local stack (moto, Stripe emulator, API on :3000)
-	$(PY) -m local_stack
+# Quiet: one line per request. `make local ARGS=--verbose` (or LOCAL_VERBOSE=1) adds the handlers' logs and metrics.
+local: venv ## run the Docker-free local stack (moto, Stripe emulator, API on :3000); state is lost when it stops
+	$(PY) -m local_stack $(ARGS)
 
 # e.g. make demo ARGS="--api http://127.0.0.1:3000 --verbose" against a running `make local`
 demo: venv ## the inCytes story on one command: starts the local stack, proves each step over HTTP, stops it

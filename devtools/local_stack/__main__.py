@@ -10,6 +10,10 @@ Environment (all optional):
   STRIPE_EMULATOR_METER_LAG_SECONDS  how long the emulator's meter summaries and invoices take to see a meter
                              event (60; Stripe documents a lag without a figure; 0 counts at once)
   LOCAL_PARAMETER_OVERRIDES  template parameters, "LogLevel=DEBUG Stage=dev"
+  LOCAL_VERBOSE              1: as --verbose
+
+Quiet by default: one line per API request, and warnings and errors. State is in memory (moto, the emulator)
+and lost when the stack stops.
 
 The API does not check SigV4 signatures (the routes' AWS_IAM authorizer): call it with plain curl.
 """
@@ -18,12 +22,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
 from pathlib import Path
 from types import FrameType
 
+from local_stack.console import VERBOSE_VARIABLE, configure_logging, verbose_from_environment
 from local_stack.stack import DEFAULT_TEMPLATE, LocalStack, StackError, StackSettings
 
 
@@ -35,13 +41,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local_stack", description=__doc__.split("\n\n")[0])
     parser.add_argument("--template", type=Path, default=DEFAULT_TEMPLATE, help="SAM template (template.yaml)")
     parser.add_argument("--skip-catalog", action="store_true", help="do not run the Stripe catalog bootstrap")
-    parser.add_argument("--verbose", action="store_true", help="log every API request and debug details")
-    args = parser.parse_args(argv)
-
-    logging.basicConfig(
-        level=logging.WARNING, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help=f"the handlers' JSON logs and metrics, and the stack's debug details (also {VERBOSE_VARIABLE}=1)",
     )
-    logging.getLogger("local_stack").setLevel(logging.DEBUG if args.verbose else logging.INFO)
+    args = parser.parse_args(argv)
+    verbose = args.verbose or verbose_from_environment(os.environ)
+    configure_logging(verbose)
 
     stop = threading.Event()
     ready = threading.Event()
@@ -59,7 +66,9 @@ def main(argv: list[str] | None = None) -> int:
 
     stack: LocalStack | None = None
     try:
-        settings = StackSettings.from_environment(template_path=args.template, run_catalog=not args.skip_catalog)
+        settings = StackSettings.from_environment(
+            template_path=args.template, run_catalog=not args.skip_catalog, verbose=verbose
+        )
         stack = LocalStack(settings)
         lines = stack.start()
         for line in lines:

@@ -515,6 +515,11 @@ class ApiGateway:
         apis = {r.api_logical_id: api_settings(template, r.api_logical_id, parameter_overrides) for r in routes}
         return cls(routes, runner, apis, account_id=runner.account_id)
 
+    def function_for(self, method: str, target: str) -> str | None:
+        """The function a request goes to (its logical id), None when no route takes it."""
+        match = match_route(self.routes, method, urlsplit(target).path or "/")
+        return match.route.function_logical_id if match else None
+
     def default_api(self) -> ApiSettings | None:
         """The API answering requests that match no route (the only one, when there is only one)."""
         return next(iter(self.apis.values())) if len(self.apis) == 1 else None

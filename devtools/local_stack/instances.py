@@ -32,7 +32,6 @@ import multiprocessing
 import multiprocessing.forkserver
 import os
 import signal
-import sys
 import threading
 import uuid
 from collections.abc import Mapping
@@ -42,6 +41,7 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
+from local_stack.console import configure_logging, quiet_function_output
 from local_stack.lambda_runtime import (
     FunctionError,
     FunctionNotFound,
@@ -76,7 +76,6 @@ PRELOADED_MODULES = (
     "local_stack.instance_warmup",  # boto3's service models, in the session handlers use
 )
 STOP_GRACE_SECONDS = 2.0
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 @dataclass(eq=False)  # compared and hashed by identity: instances are kept in sets
@@ -165,13 +164,16 @@ class StackStopping(FunctionError):
     """The invocation was cut short (or refused) because the stack is stopping."""
 
 
-def _serve(runner_arguments: dict[str, Any], environment: dict[str, str], connection: Connection) -> None:
+def _serve(
+    runner_arguments: dict[str, Any], environment: dict[str, str], connection: Connection, verbose: bool
+) -> None:
     """A worker process: invoke what the parent sends, answer outcomes, until told to stop (None) or orphaned."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: the stack stops us
     os.environ.clear()
     os.environ.update(environment)
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format=LOG_FORMAT)  # as `python -m local_stack`
-    logging.getLogger("local_stack").setLevel(logging.INFO)
+    configure_logging(verbose)  # as `python -m local_stack`
+    if not verbose:
+        quiet_function_output()
     runner = LambdaRunner(**runner_arguments)
     while True:
         try:
@@ -203,9 +205,11 @@ class InstancePoolRunner(LambdaRunner):
         parameter_overrides: Mapping[str, Any] | None = None,
         *,
         default_concurrency: int = DEFAULT_CONCURRENCY,
+        verbose: bool = True,
         **options: Any,
     ) -> None:
-        """`options` are `LambdaRunner`'s (extra_environment, region, ...)."""
+        """`options` are `LambdaRunner`'s (extra_environment, region, ...). Not `verbose`: the handlers' INFO logs
+        and metrics are left out of the instances' output (`local_stack.console`)."""
         super().__init__(template, project_root, resources, parameter_overrides, **options)
         # What a worker process needs to build the same runner (plain data: it crosses a pipe).
         self._runner_arguments: dict[str, Any] = {
@@ -215,6 +219,7 @@ class InstancePoolRunner(LambdaRunner):
             "parameter_overrides": dict(parameter_overrides or {}),
             **options,
         }
+        self._verbose = verbose
         self._pools: dict[str, _FunctionInstances] = {}
         for logical_id in self.functions:
             reserved = function_reserved_concurrency(template, logical_id, resources, parameter_overrides)
@@ -293,7 +298,7 @@ class InstancePoolRunner(LambdaRunner):
             parent_end, child_end = self._context.Pipe()
             process = self._context.Process(
                 target=_serve,
-                args=(self._runner_arguments, dict(os.environ), child_end),
+                args=(self._runner_arguments, dict(os.environ), child_end, self._verbose),
                 name=f"{logical_id}-{uuid.uuid4().hex[:8]}",
                 daemon=True,
             )

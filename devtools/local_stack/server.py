@@ -9,8 +9,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from local_stack.apigw import MAX_PAYLOAD_BYTES, REQUEST_TOO_LARGE, ApiGateway, ProxyResponse, gateway_response
+from local_stack.console import REQUEST_LOGGER, request_line
 
-LOG = logging.getLogger("local_stack.api")
+LOG = logging.getLogger(REQUEST_LOGGER)
 
 
 class _Server(ThreadingHTTPServer):
@@ -81,15 +82,11 @@ class _RequestHandler(BaseHTTPRequestHandler):
         except Exception:
             LOG.exception("local API failure on %s %s", self.command, self.path)
             response = ProxyResponse(500, [("Content-Type", "application/json")], b'{"message":"local stack failure"}')
+        # Logged before the answer goes out: a client that has its answer finds the line written.
+        function = self.server.gateway.function_for(self.command, self.path)
+        milliseconds = (time.monotonic() - started) * 1000
+        LOG.info("%s", request_line(self.command, self.path, response.status, milliseconds, function))
         self._send(response)
-        LOG.info(
-            '%s "%s %s" %d %.0fms',
-            self.client_address[0],
-            self.command,
-            self.path,
-            response.status,
-            (time.monotonic() - started) * 1000,
-        )
 
     def _send(self, response: ProxyResponse) -> None:
         self.send_response_only(response.status)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from local_stack.apigw import ApiGateway
+from local_stack.console import VERBOSE_VARIABLE, verbose_from_environment
 from local_stack.instances import InstancePoolRunner
 from local_stack.lambda_runtime import LambdaRunner
 from local_stack.schedules import schedule_workers
@@ -94,6 +95,8 @@ class StackSettings:
     # (https://docs.stripe.com/api/billing/meter-event-summary/list): the local emulator lags too, by default.
     # No figure is documented; 60 s is the emulator's choice. Tests that need instant counting set 0.
     meter_lag_seconds: int = 60
+    # The handlers' INFO logs and metrics, and the stack's debug details, on the console (local_stack.console).
+    verbose: bool = False
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> StackSettings:
@@ -108,6 +111,7 @@ class StackSettings:
             webhook_secret=env.get("STRIPE_WEBHOOK_SECRET") or "whsec_local",
             parameter_overrides=parse_parameter_overrides(env.get("LOCAL_PARAMETER_OVERRIDES", "")),
             meter_lag_seconds=int(env.get("STRIPE_EMULATOR_METER_LAG_SECONDS") or 60),
+            verbose=verbose_from_environment(env),
         )
         return replace(settings, **overrides)
 
@@ -308,7 +312,9 @@ class LocalStack:
                 self._say(f"catalog: {line}")
 
         # One worker process per function instance: requests and event sources run concurrently, as on Lambda.
-        runner = self._runner = InstancePoolRunner(template, s.project_root, resources, overrides, **runner_options(s))
+        runner = self._runner = InstancePoolRunner(
+            template, s.project_root, resources, overrides, verbose=s.verbose, **runner_options(s)
+        )
         runner.start()
         gateway = ApiGateway.from_template(template, runner.synchronous(), overrides)
         self._api = LocalApiServer(gateway, s.host, s.api_port)
@@ -348,7 +354,20 @@ class LocalStack:
             lines.append(webhook_line)
         for topic, url in subscribe_inboxes(session, resources).items():
             lines.append(f"SNS inbox   {url} ({topic}; make inbox)")
-        return lines
+        return [*lines, *self._notices()]
+
+    def _notices(self) -> list[str]:
+        """What the banner says after the endpoints: where state lives, and what the console shows."""
+        if self._emulator is not None:
+            state = "in memory only (moto, the Stripe emulator): lost when the stack stops"
+        else:
+            state = "AWS side in memory only (moto): lost when the stack stops; Stripe's test mode keeps its own"
+        logs = (
+            "handler logs and metrics shown (verbose)"
+            if self.settings.verbose
+            else f"one line per request; handler logs and metrics with --verbose or {VERBOSE_VARIABLE}=1"
+        )
+        return [f"State       {state}", f"Logs        {logs}"]
 
     def stop(self) -> None:
         """Stop whatever started, last first; never raises."""

@@ -14,10 +14,10 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import AwareDatetime
 
 from incytes_billing.http.api import create_api_resolver, json_response, resolve_json_api
 from incytes_billing.http.params import FunderId
+from incytes_billing.models.common import Rfc3339Time
 from incytes_billing.models.usage import UsageBatchRequest, UsageInput
 from incytes_billing.wiring.usage import usage_ledger
 
@@ -47,8 +47,8 @@ def record_usage_batch(batch: Annotated[UsageBatchRequest, Body()]) -> Response[
 @app.get("/funders/<funder_id>/usage")
 def usage_totals(
     funder_id: FunderId,
-    start: Annotated[AwareDatetime | None, Query(alias="from")] = None,
-    end: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+    start: Annotated[Rfc3339Time | None, Query(alias="from")] = None,
+    end: Annotated[Rfc3339Time | None, Query(alias="to")] = None,
 ) -> Response[str]:
     return json_response(200, usage_ledger().totals(funder_id, start, end))
 

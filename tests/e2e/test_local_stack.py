@@ -65,7 +65,11 @@ def test_ready_lines(stack: LocalStackProcess) -> None:
         f"Webhooks    {stack.api_url}/stripe/webhook "
         "(emulator -> API, snapshot and thin, signed with STRIPE_WEBHOOK_SECRET)"
     )
-    assert [line.split("(")[1] for line in endpoints[4:]] == ["FinanceTopic; make inbox)"]  # one inbox per topic
+    assert [line.split("(")[1] for line in endpoints[4:-2]] == ["FinanceTopic; make inbox)"]  # one inbox per topic
+    assert endpoints[-2:] == [
+        "State       in memory only (moto, the Stripe emulator): lost when the stack stops",
+        "Logs        one line per request; handler logs and metrics with --verbose or LOCAL_VERBOSE=1",
+    ]
     assert ready == len(stack.stdout_lines) - 1
     assert any(line.startswith("catalog: ") for line in stack.stdout_lines)  # bootstrap ran at start
 

@@ -86,12 +86,54 @@ def test_outside_stripes_window_is_422(invoke: Invoke, funder: str, offset: time
         {"quantity": 100_001},
         {"quantity": "1"},
         {"occurred_at": "2026-11-25T12:00:00"},  # no offset: not RFC 3339
+        {"occurred_at": 1795608000},  # unix seconds: not RFC 3339 either, though pydantic would read them
+        {"occurred_at": "1795608000"},
+        {"occurred_at": "2026-11-25"},
         {"extra": True},
     ],
 )
 def test_bad_records_are_422(invoke: Invoke, funder: str, change: dict[str, Any]) -> None:
     response = invoke(FUNCTION, usage_event(**change))
     assert (response["statusCode"], body_of(response)["error"]["code"]) == (422, "validation_error")
+
+
+def test_unix_seconds_are_a_validation_error_naming_the_contract(invoke: Invoke, funder: str) -> None:
+    seconds = int(datetime.now(UTC).timestamp())  # in Stripe's window: only the form is wrong
+    response = invoke(FUNCTION, usage_event(occurred_at=seconds))
+
+    error = body_of(response)["error"]
+    assert (response["statusCode"], error["code"]) == (422, "validation_error")
+    (detail,) = error["details"]
+    assert (detail["location"], detail["field"], detail["type"]) == ("body", "occurred_at", "rfc3339_datetime")
+    assert "RFC 3339" in error["message"]
+
+
+def totals_event(**query: str) -> dict[str, Any]:
+    event = load_event("usage/get_usage.json")
+    event["queryStringParameters"] = query or None
+    event["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()} or None
+    return event
+
+
+def test_totals_with_from_after_to_are_422(invoke: Invoke, funder: str) -> None:
+    response = invoke(FUNCTION, totals_event(**{"from": "2026-12-01T00:00:00Z", "to": "2026-11-01T00:00:00Z"}))
+
+    error = body_of(response)["error"]
+    assert (response["statusCode"], error["code"]) == (422, "validation_error")
+    assert error["message"] == "The request is invalid: from: must not be after to (2026-11-01T00:00:00+00:00)."
+    assert [(d["location"], d["field"]) for d in error["details"]] == [("query", "from")]
+    same = invoke(FUNCTION, totals_event(**{"from": "2026-12-01T00:00:00Z", "to": "2026-12-01T01:00:00+01:00"}))
+    assert same["statusCode"] == 200, same["body"]  # the same instant: an empty range, not a reversed one
+
+
+@pytest.mark.parametrize("bound", ["from", "to"])
+@pytest.mark.parametrize("value", ["1795608000", "2026-11-01T00:00:00", "yesterday"])
+def test_totals_bounds_must_be_rfc_3339_with_an_offset(invoke: Invoke, funder: str, bound: str, value: str) -> None:
+    response = invoke(FUNCTION, totals_event(**{bound: value}))
+
+    error = body_of(response)["error"]
+    assert (response["statusCode"], error["code"]) == (422, "validation_error")
+    assert [(d["location"], d["field"]) for d in error["details"]] == [("query", bound)]
 
 
 def test_unknown_funder_is_404(invoke: Invoke) -> None:

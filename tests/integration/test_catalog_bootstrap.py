@@ -75,3 +75,19 @@ def test_cli_reports_unreachable_stripe(monkeypatch: pytest.MonkeyPatch, capsys:
     monkeypatch.setenv("STRIPE_API_BASE", "http://127.0.0.1:9")  # discard port: nothing listens
     assert catalog_main([]) == 1
     assert "failed" in capsys.readouterr().err
+
+
+def test_cli_without_key_finds_the_emulator_on_the_local_stacks_port(
+    stripe_api: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`make catalog` next to `STRIPE_EMULATOR_PORT=… make local` reaches that stack's emulator, not :12111."""
+    host, port = stripe_api.removeprefix("http://").rsplit(":", 1)
+    for name in ("STRIPE_API_KEY", "STRIPE_API_BASE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LOCAL_HOST", host)
+    monkeypatch.setenv("STRIPE_EMULATOR_PORT", port)
+
+    assert catalog_main([]) == 0
+    assert catalog_main([]) == 0
+
+    assert capsys.readouterr().out.strip().endswith(f"Catalog at {stripe_api}: 0 change(s), already up to date")

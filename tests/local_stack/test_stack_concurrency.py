@@ -39,7 +39,8 @@ def _get(url: str) -> tuple[int, Any, float]:
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[LocalStackProcess]:
-    with LocalStackProcess(args=["--template", str(FIXTURE_TEMPLATE), "--skip-catalog"]) as process:
+    # --verbose: the instances' "new instance (pid …)" lines, which the tests count, are debug details.
+    with LocalStackProcess(args=["--template", str(FIXTURE_TEMPLATE), "--skip-catalog", "--verbose"]) as process:
         yield process
 
 

@@ -52,7 +52,8 @@ def test_prints_one_line_per_endpoint_then_ready(stack: LocalStackProcess) -> No
         f"AWS (moto)  {stack.aws_url}",
         f"Stripe      {stack.stripe_url} (emulator, demo customer cus_LocalDemoAcme)",
     ]
-    assert all(line.startswith(("Webhooks", "SNS inbox")) for line in endpoints[3:])
+    assert all(line.startswith(("Webhooks", "SNS inbox")) for line in endpoints[3:-2])
+    assert [line.split()[0] for line in endpoints[-2:]] == ["State", "Logs"]  # in memory; quiet or --verbose
     assert ready == len(lines) - 1
 
 

@@ -1,7 +1,8 @@
 """`python -m incytes_billing.catalog` (also `make catalog`).
 
-Without STRIPE_API_KEY it targets the local Stripe emulator; with a test key, Stripe's test mode; a live key
-needs --allow-live.
+Without STRIPE_API_KEY it targets the local Stripe emulator (on LOCAL_HOST:STRIPE_EMULATOR_PORT, the local
+stack's settings, 127.0.0.1:12111 by default; STRIPE_API_BASE overrides); with a test key, Stripe's test mode;
+a live key needs --allow-live.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from incytes_billing.errors import BillingError
@@ -16,7 +18,15 @@ from incytes_billing.models.catalog import CATALOG_FILE
 from incytes_billing.wiring.catalog_sync import run_catalog_sync
 
 EMULATOR_API_KEY = "sk_test_emulator"
-EMULATOR_API_BASE = "http://127.0.0.1:12111"
+# The local stack's defaults and variables for where its emulator listens (devtools/local_stack StackSettings).
+EMULATOR_HOST = "127.0.0.1"
+EMULATOR_PORT = 12111
+
+
+def emulator_api_base(environ: Mapping[str, str]) -> str:
+    """The local emulator's URL, from the same variables the local stack listens by."""
+    host = environ.get("LOCAL_HOST") or EMULATOR_HOST
+    return f"http://{host}:{environ.get('STRIPE_EMULATOR_PORT') or EMULATOR_PORT}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     api_key = os.environ.get("STRIPE_API_KEY") or EMULATOR_API_KEY
-    default_base = EMULATOR_API_BASE if api_key == EMULATOR_API_KEY else None
+    default_base = emulator_api_base(os.environ) if api_key == EMULATOR_API_KEY else None
     api_base = os.environ.get("STRIPE_API_BASE") or default_base
     if api_key.startswith(("sk_live_", "rk_live_")) and not args.allow_live:
         print("Refusing to change a live Stripe account without --allow-live.", file=sys.stderr)

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from incytes_billing.domain.audit import UNRECORDED, AuditTrail
 from incytes_billing.domain.clock import Clock, utc_now
 from incytes_billing.domain.stripe_limits import METER_EVENT_MAX_AGE_SECONDS, METER_EVENT_MAX_AHEAD_SECONDS
-from incytes_billing.errors import BillingError, FunderNotFound, UsageConflict, UsageOutOfWindow
+from incytes_billing.errors import BillingError, FunderNotFound, UsageConflict, UsageOutOfWindow, ValidationFailed
 from incytes_billing.models.usage import (
     USAGE_STATUSES,
     BatchUsageInput,
@@ -109,6 +109,12 @@ class UsageLedger:
                 self.audit.record(funder_id, "usage.accepted", **tally)
 
     def totals(self, funder_id: str, start: datetime | None, end: datetime | None) -> dict[str, Any]:
+        if start is not None and end is not None and start > end:  # an empty range is a caller's mistake
+            problem = f"must not be after to ({end.isoformat()})"
+            raise ValidationFailed(
+                f"The request is invalid: from: {problem}.",
+                details=[{"location": "query", "field": "from", "message": problem, "type": "date_range"}],
+            )
         if self.funders.get(funder_id) is None:
             raise FunderNotFound(funder_id)
         low = utc_text(start) if start else "0000"

@@ -12,7 +12,8 @@ from incytes_billing.models.subscription import FunderSubscription
 
 STRIPE_CUSTOMER_ID_PATTERN = r"^cus_[A-Za-z0-9]{1,250}$"
 
-FunderName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+MAX_FUNDER_NAME_LENGTH = 200  # docs/contract.md, Identifiers
+FunderName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_FUNDER_NAME_LENGTH)]
 StripeCustomerId = Annotated[str, StringConstraints(pattern=STRIPE_CUSTOMER_ID_PATTERN)]
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, StrictStr, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, StringConstraints
 
-from incytes_billing.models.common import FUNDER_ID_PATTERN
+from incytes_billing.models.common import FUNDER_ID_PATTERN, Rfc3339Time
 
 # Defined beside the Stripe models (settings load it without building these pydantic models); re-exported.
 from incytes_billing.models.stripe import MeterEventMode as MeterEventMode  # noqa: PLC0414
@@ -30,7 +30,7 @@ class UsageInput(BaseModel):
     usage_id: UsageId
     kind: UsageKind
     quantity: Annotated[StrictInt, Field(ge=1, le=MAX_USAGE_QUANTITY)]
-    occurred_at: AwareDatetime
+    occurred_at: Rfc3339Time
 
     def occurred_at_utc(self) -> datetime:
         return self.occurred_at.astimezone(UTC)
