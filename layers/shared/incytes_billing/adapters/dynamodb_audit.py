@@ -12,10 +12,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from incytes_billing.adapters.dynamodb_items import every_item, is_conditional_check_failure, plain_numbers
 from incytes_billing.metric_names import AUDIT_WRITE_FAILED
-from incytes_billing.models.audit import AuditEntry
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
+
+    from incytes_billing.models.audit import AuditEntry
 
 SORT_KEY = "entry_key"
 logger = Logger(child=True)
@@ -38,6 +39,8 @@ class DynamoDBAuditLog:
             _unwritten(item, error)
 
     def page(self, funder_id: str, *, limit: int, after: str | None) -> tuple[list[AuditEntry], str | None]:
+        from incytes_billing.models.audit import AuditEntry  # built when the trail is first read (issue 12 §1)
+
         params: dict[str, Any] = {
             "KeyConditionExpression": Key("funder_id").eq(funder_id),
             "ScanIndexForward": False,  # newest first

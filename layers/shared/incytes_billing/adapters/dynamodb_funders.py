@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from incytes_billing.adapters.dynamodb_items import every_item, plain_numbers, put_versioned, to_item
-from incytes_billing.models.funder import Funder
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
+
+    from incytes_billing.models.funder import Funder
 
 
 CUSTOMER_INDEX = "by_stripe_customer"
@@ -19,6 +20,10 @@ class DynamoDBFunderRepository:
         self._table = table
 
     def get(self, funder_id: str) -> Funder | None:
+        # Built on the first read, not when the composition root loads this adapter: the webhook reads no funder,
+        # the workers no model at init (issue 12 §1).
+        from incytes_billing.models.funder import Funder
+
         item = self._table.get_item(Key={"funder_id": funder_id}, ConsistentRead=True).get("Item")
         if item is None:
             return None
