@@ -16,7 +16,7 @@ from incytes_billing import wiring
 from incytes_billing.domain.audit import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from incytes_billing.http.api import create_api_resolver, json_response, resolve_json_api
 from incytes_billing.http.params import FunderId
-from incytes_billing.models.invoice import ReviewStatus
+from incytes_billing.models.common import ReviewStatus
 
 logger = Logger()
 metrics = Metrics()

@@ -40,9 +40,9 @@ from incytes_billing.domain.stripe_limits import (
 from incytes_billing.errors import MeterEventRejected, StripeUnavailable
 from incytes_billing.models.catalog import CatalogConfig
 from incytes_billing.models.funder import Funder
-from incytes_billing.models.stripe import PeriodInvoice
+from incytes_billing.models.stripe import MeterEventMode, PeriodInvoice
 from incytes_billing.models.subscription import FunderSubscription
-from incytes_billing.models.usage import MeterBatch, MeterEventMode, UsageKind, UsageRecord
+from incytes_billing.models.usage import MeterBatch, UsageKind, UsageRecord
 from incytes_billing.ports import FunderRepository, MeterBatchStore, MeterGateway, UsageRepository
 
 # Late usage is sent to a draft only if it stays one at least this long: a run takes up to 2 minutes (the
