@@ -14,8 +14,12 @@ move between runs, the ratios hold), the median of ``--repeat`` rounds of:
 
 - *sdk* floor: ``import boto3``, plus ``stripe`` where the function loads it (its ``StripeClient``: like
   pydantic, ``stripe`` imports its parts when first asked for them);
-- *framework* floor: the sdk floor plus what the function's kind needs from Powertools and pydantic (API: the
-  REST resolver, OpenAPI params, pydantic's ``BaseModel``; worker: Logger, Metrics, batch, ``BaseModel``);
+- *framework* floor: the sdk floor plus what the function's kind needs at init from Powertools and pydantic
+  (``FRAMEWORK``): a validated API the REST resolver, OpenAPI params and pydantic's ``BaseModel``; the webhook
+  (its body stays raw, for its signature) the REST resolver; the SQS consumer Logger, Metrics and the batch
+  processor; a stream or schedule worker Logger and Metrics. Nothing the function does not use at init: a floor
+  holding it would hide the function's own cost (the workers build their pydantic models when a request first
+  needs them; the run warns when a function loads pydantic or stripe at init that its floors leave out);
 - *naive*: one handler importing boto3, stripe, pydantic, Logger, Metrics, Tracer, the REST resolver,
   idempotency, batch and parser;
 - the funders handler on the same layer without its bytecode (what a plain ``sam build`` ships).
@@ -61,17 +65,17 @@ SDK = "import boto3"
 # what a function needs from them is a client and a model.
 STRIPE = "from stripe import StripeClient"
 PYDANTIC = "from pydantic import BaseModel"
+REST_RESOLVER = "from aws_lambda_powertools.event_handler import APIGatewayRestResolver"
+LOGGER_METRICS = "from aws_lambda_powertools import Logger, Metrics"
 FRAMEWORK = {
     "api": (
-        "from aws_lambda_powertools.event_handler import APIGatewayRestResolver",
+        REST_RESOLVER,
         "from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query",
         PYDANTIC,
     ),
-    "worker": (
-        "from aws_lambda_powertools import Logger, Metrics",
-        "from aws_lambda_powertools.utilities.batch import BatchProcessor",
-        PYDANTIC,
-    ),
+    "webhook": (REST_RESOLVER,),
+    "queue": (LOGGER_METRICS, "from aws_lambda_powertools.utilities.batch import BatchProcessor"),
+    "worker": (LOGGER_METRICS,),
 }
 NAIVE = (
     "import boto3",
@@ -88,7 +92,7 @@ NAIVE = (
 @dataclass(frozen=True)
 class Function:
     name: str  # its directory under functions/
-    kind: str  # "api" or "worker": which framework floor
+    kind: str  # which framework floor: a key of FRAMEWORK
     stripe: bool  # loads the Stripe SDK at init: its floors include it
 
 
@@ -97,8 +101,8 @@ FUNCTIONS = (
     Function("subscriptions", "api", stripe=True),
     Function("invoices", "api", stripe=True),
     Function("usage", "api", stripe=False),
-    Function("webhook", "api", stripe=True),
-    Function("webhook_processor", "worker", stripe=True),
+    Function("webhook", "webhook", stripe=True),
+    Function("webhook_processor", "queue", stripe=True),
     Function("usage_reporter", "worker", stripe=True),
     Function("review_reminder", "worker", stripe=True),
     Function("reconciler", "worker", stripe=True),
@@ -108,7 +112,7 @@ import sys, time
 sys.path[:0] = {paths!r}
 t0 = time.process_time()
 exec({code!r})
-print((time.process_time() - t0) * 1000, len(sys.modules), "stripe" in sys.modules)
+print((time.process_time() - t0) * 1000, len(sys.modules), "stripe" in sys.modules, "pydantic.main" in sys.modules)
 """
 
 
@@ -128,10 +132,13 @@ def framework_floor(function: Function) -> str:
 
 
 def floors(base: tuple[str, ...]) -> list[Variant]:
+    """The sdk floors, the framework floors some function has, and naive."""
     variants = [Variant("sdk", SDK, base), Variant("sdk+stripe", f"{SDK}\n{STRIPE}", base)]
     for kind, lines in FRAMEWORK.items():
-        variants.append(Variant(kind, "\n".join((SDK, *lines)), base))
-        variants.append(Variant(f"{kind}+stripe", "\n".join((SDK, STRIPE, *lines)), base))
+        if any(f.kind == kind and not f.stripe for f in FUNCTIONS):
+            variants.append(Variant(kind, "\n".join((SDK, *lines)), base))
+        if any(f.kind == kind and f.stripe for f in FUNCTIONS):
+            variants.append(Variant(f"{kind}+stripe", "\n".join((SDK, STRIPE, *lines)), base))
     variants.append(Variant("naive", "\n".join(NAIVE), base))
     return variants
 
@@ -156,7 +163,7 @@ def _runtime_dir(dst: Path) -> Path:
     return dst
 
 
-def _run_once(python: str, variant: Variant) -> tuple[float, int, bool]:
+def _run_once(python: str, variant: Variant) -> tuple[float, int, tuple[bool, bool]]:
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", **LAMBDA_ENV}
     proc = subprocess.run(  # noqa: S603 - our own interpreter and code
         [python, "-I", "-S", "-B", "-c", CHILD.format(paths=list(variant.paths), code=variant.code)],
@@ -169,8 +176,8 @@ def _run_once(python: str, variant: Variant) -> tuple[float, int, bool]:
     )
     if proc.returncode != 0:
         raise RuntimeError(f"{variant.name} failed:\n{proc.stderr.strip()}")
-    ms, modules, stripe_loaded = proc.stdout.split()
-    return float(ms), int(modules), stripe_loaded == "True"
+    ms, modules, stripe_loaded, pydantic_loaded = proc.stdout.split()
+    return float(ms), int(modules), (stripe_loaded == "True", pydantic_loaded == "True")
 
 
 def table(medians: dict[str, float], modules: dict[str, int]) -> str:
@@ -230,18 +237,22 @@ def main(argv: list[str] | None = None) -> int:
         _run_once(args.python, variant)
     samples: dict[str, list[float]] = {v.name: [] for v in variants}
     modules: dict[str, int] = {}
-    stripe_loaded: dict[str, bool] = {}
+    loads: dict[str, tuple[bool, bool]] = {}  # (stripe, pydantic) loaded at init
     for round_ in range(args.repeat):
         shift = round_ % len(variants)  # each round starts elsewhere: no variant always runs first
         for variant in variants[shift:] + variants[:shift]:
-            ms, modules[variant.name], stripe_loaded[variant.name] = _run_once(args.python, variant)
+            ms, modules[variant.name], loads[variant.name] = _run_once(args.python, variant)
             samples[variant.name].append(ms)
     medians = {name: statistics.median(values) for name, values in samples.items()}
 
     for function in FUNCTIONS:  # the floors assume it: say so when the code no longer does
-        if stripe_loaded[function.name] != function.stripe:
-            loads = "loads" if stripe_loaded[function.name] else "does not load"
-            print(f"warning: {function.name} {loads} stripe at init; its floors assume otherwise", file=sys.stderr)
+        floor_loads = loads[framework_floor(function)]
+        for package, loaded, assumed in zip(("stripe", "pydantic"), loads[function.name], floor_loads, strict=True):
+            if loaded != assumed:
+                verb = "loads" if loaded else "does not load"
+                print(
+                    f"warning: {function.name} {verb} {package} at init; its floors assume otherwise", file=sys.stderr
+                )
     bytecode_ratio = medians["funders, no bytecode"] / medians["funders"]
     markdown = (
         f"Cold start (handler import, CPU ms), Python {version[0]} on {version[1]}, `-I -S -B`, layer bytecode, "

@@ -38,9 +38,10 @@ from incytes_billing.adapters.dynamodb_usage import DynamoDBUsageRepository
 from incytes_billing.adapters.stripe_gateway import StripeGateway, build_stripe_client
 from incytes_billing.config import StripeSettings
 from incytes_billing.domain.batch_checks import BatchChecker, BatchCheckReport
+from incytes_billing.domain.policy import MeterEventMode
 from incytes_billing.domain.reporting import UsageReporter
 from incytes_billing.models.catalog import load_catalog
-from incytes_billing.models.usage import MeterBatch, MeterEventMode
+from incytes_billing.models.usage import MeterBatch
 from incytes_billing.wiring.catalog_sync import run_catalog_sync
 from local_stack.lambda_runtime import LambdaRunner
 from local_stack.template.aws_resources import create_aws_resources

@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from incytes_billing.domain.audit import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from incytes_billing.http.api import create_api_resolver, json_response, resolve_json_api
 from incytes_billing.http.params import FunderId
-from incytes_billing.models.invoice import ReviewStatus
+from incytes_billing.models.common import ReviewStatus
 from incytes_billing.wiring import invoices as wiring
 
 logger = Logger()

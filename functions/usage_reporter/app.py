@@ -13,7 +13,7 @@ on-failure destination).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
@@ -23,6 +23,9 @@ from incytes_billing import invocation
 from incytes_billing.domain.reporting import ReportSummary
 from incytes_billing.metric_names import USAGE_FAILED
 from incytes_billing.wiring import usage_reporter as wiring
+
+if TYPE_CHECKING:  # the reporter loads it with the models it reports (wiring.usage_reporter)
+    from incytes_billing.domain.reporting import ReportSummary
 
 logger = Logger()
 metrics = Metrics()

@@ -98,3 +98,19 @@ def test_the_stripe_gateway_and_settings_build_no_model_they_do_not_use(module: 
 def test_a_function_that_neither_syncs_the_catalog_nor_takes_usage_loads_neither_model(function: str) -> None:
     absent = {"incytes_billing.models.catalog", "incytes_billing.models.stripe_events", "incytes_billing.models.usage"}
     assert loaded_by("app", ROOT / "functions" / function) & absent == set()
+
+
+@pytest.mark.parametrize(
+    "function", ["webhook", "webhook_processor", "usage_reporter", "review_reminder", "reconciler"]
+)
+def test_the_webhook_and_the_workers_load_no_pydantic_at_init(function: str) -> None:
+    # Their handlers validate nothing at init; the first pydantic model class costs ~40 ms of CPU, paid by the
+    # request that first needs a model (`make bench` floors these functions without pydantic). The caller record
+    # `invocation` keeps is a dataclass for this reason.
+    assert {m for m in loaded_by("app", ROOT / "functions" / function) if m.split(".")[0] == "pydantic"} == set()
+
+
+@pytest.mark.parametrize("function", ["invoices", "usage"])
+def test_an_api_builds_the_audit_models_when_it_first_records_or_reads_an_entry(function: str) -> None:
+    absent = {"incytes_billing.models.audit", "incytes_billing.models.funder", "incytes_billing.models.invoice"}
+    assert loaded_by("app", ROOT / "functions" / function) & absent == set()

@@ -17,7 +17,8 @@ from incytes_billing.domain.audit import AuditHistory, AuditTrail
 from incytes_billing.domain.funders import FunderService
 from incytes_billing.domain.usage import UsageLedger
 from incytes_billing.errors import FunderNotFound, ValidationFailed
-from incytes_billing.models.audit import AuditEntry, Caller
+from incytes_billing.models.audit import AuditEntry
+from incytes_billing.models.caller import Caller
 from incytes_billing.models.funder import FunderUpsert
 from incytes_billing.models.stripe import StripeCustomer
 from incytes_billing.models.usage import UsageInput

@@ -19,7 +19,7 @@ from incytes_billing.errors import (
     InvoiceSubscriptionCanceled,
     InvoiceSubscriptionNotLinked,
 )
-from incytes_billing.models.audit import Caller
+from incytes_billing.models.caller import Caller
 from incytes_billing.models.invoice import InvoiceRecord, ReviewStatus
 from incytes_billing.models.stripe import StripeCustomer, StripeInvoice, StripeSubscription
 from tests.fakes import Clock, MemoryAuditLog, MemoryFunders, MemoryInvoiceGateway, MemoryInvoices

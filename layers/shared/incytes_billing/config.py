@@ -21,9 +21,9 @@ from incytes_billing.domain.policy import (
     COLLECTION_METHODS,
     PRORATION_BEHAVIORS,
     UNLINKED_CUSTOMER_GRACE_SECONDS,
+    MeterEventMode,
     SubscriptionPolicy,
 )
-from incytes_billing.models.stripe import MeterEventMode
 
 # Where approve links point when no API_BASE_URL is set and no request tells: the local stack's API.
 LOCAL_API_BASE_URL = "http://127.0.0.1:3000"

@@ -13,7 +13,10 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from incytes_billing.models.audit import MAX_STRIPE_REQUEST_IDS, Caller
+from incytes_billing.models.caller import Caller
+
+# An audit entry holds at most this many Stripe request ids (a request makes a handful; DynamoDB items are bounded).
+MAX_STRIPE_REQUEST_IDS = 100
 
 
 class HasRemainingTime(Protocol):

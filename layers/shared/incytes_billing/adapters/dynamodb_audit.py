@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from itertools import islice
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
@@ -17,7 +17,9 @@ from incytes_billing.adapters.dynamodb_items import (
     is_conditional_check_failure,
 )
 from incytes_billing.metric_names import AUDIT_WRITE_FAILED
-from incytes_billing.models.audit import AuditEntry
+
+if TYPE_CHECKING:
+    from incytes_billing.models.audit import AuditEntry
 
 SORT_KEY = "entry_key"
 logger = Logger(child=True)
@@ -37,6 +39,8 @@ class DynamoDBAuditLog(DynamoDBTableAdapter):
             _unwritten(item, error)
 
     def page(self, funder_id: str, *, limit: int, after: str | None) -> tuple[list[AuditEntry], str | None]:
+        from incytes_billing.models.audit import AuditEntry  # built when the trail is first read (issue 12 §1)
+
         params: dict[str, Any] = {
             "KeyConditionExpression": Key("funder_id").eq(funder_id),
             "ScanIndexForward": False,  # newest first

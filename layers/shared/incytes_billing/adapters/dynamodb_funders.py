@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from incytes_billing.adapters.dynamodb_items import (
     DynamoDBTableAdapter,
     every_item,
@@ -9,13 +11,19 @@ from incytes_billing.adapters.dynamodb_items import (
     put_versioned,
     to_item,
 )
-from incytes_billing.models.funder import Funder
+
+if TYPE_CHECKING:
+    from incytes_billing.models.funder import Funder
 
 CUSTOMER_INDEX = "by_stripe_customer"
 
 
 class DynamoDBFunderRepository(DynamoDBTableAdapter):
     def get(self, funder_id: str) -> Funder | None:
+        # Built on the first read, not when the composition root loads this adapter: the webhook reads no funder,
+        # the workers no model at init (issue 12 §1).
+        from incytes_billing.models.funder import Funder
+
         item = self._table.get_item(Key={"funder_id": funder_id}, ConsistentRead=True).get("Item")
         if item is None:
             return None

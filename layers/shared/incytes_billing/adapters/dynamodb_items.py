@@ -7,12 +7,12 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
-from pydantic import BaseModel
 
 from incytes_billing.errors import ConcurrentUpdate
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
+    from pydantic import BaseModel
 
 
 class DynamoDBTableAdapter:

@@ -12,12 +12,15 @@ import binascii
 import re
 from dataclasses import KW_ONLY, dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from incytes_billing import invocation
 from incytes_billing.domain.clock import Clock, utc_now
 from incytes_billing.errors import FunderNotFound, ValidationFailed
-from incytes_billing.models.audit import AuditAction, AuditDetail, AuditEntry, AuditPage
 from incytes_billing.ports import AuditLog, FunderRepository
+
+if TYPE_CHECKING:  # the models are built when an entry is first recorded or read, not at init (issue 12 §1)
+    from incytes_billing.models.audit import AuditAction, AuditDetail, AuditEntry, AuditPage
 
 DEFAULT_PAGE_SIZE = 25
 MAX_PAGE_SIZE = 100
@@ -37,6 +40,8 @@ class AuditTrail:
 
     def record(self, funder_id: str, action: AuditAction, **details: AuditDetail) -> AuditEntry:
         """Record that `action` was done for the current request (it never fails the request: see AuditLog)."""
+        from incytes_billing.models.audit import AuditEntry
+
         current = invocation.current()
         entry = AuditEntry(
             funder_id=funder_id,
@@ -72,6 +77,8 @@ class AuditHistory:
     funders: FunderRepository
 
     def page(self, funder_id: str, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None) -> AuditPage:
+        from incytes_billing.models.audit import AuditPage
+
         after = _decoded(cursor) if cursor is not None else None
         if self.funders.get(funder_id) is None:
             raise FunderNotFound(funder_id)

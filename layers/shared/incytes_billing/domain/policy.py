@@ -7,7 +7,10 @@ the standard library: every function's configuration reads this module at cold s
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
+# How usage reaches Stripe: v1 meter events (validated synchronously) or the v2 meter event stream (asynchronously).
+MeterEventMode = Literal["sync", "stream"]
 COLLECTION_METHODS = ("send_invoice", "charge_automatically")
 PRORATION_BEHAVIORS = ("create_prorations", "none", "always_invoice")
 

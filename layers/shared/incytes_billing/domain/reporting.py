@@ -33,6 +33,7 @@ from datetime import datetime
 from incytes_billing.domain import finance_messages
 from incytes_billing.domain.clock import Clock, utc_now
 from incytes_billing.domain.finance import FinanceNotices
+from incytes_billing.domain.policy import MeterEventMode
 from incytes_billing.domain.stripe_limits import (
     METER_EVENT_IDENTIFIER_WINDOW_SECONDS,
     METER_EVENT_MAX_AGE_SECONDS,
@@ -43,7 +44,7 @@ from incytes_billing.models.catalog import CatalogConfig
 from incytes_billing.models.funder import Funder
 from incytes_billing.models.stripe import PeriodInvoice
 from incytes_billing.models.subscription import FunderSubscription
-from incytes_billing.models.usage import MeterBatch, MeterEventMode, UsageKind, UsageRecord
+from incytes_billing.models.usage import MeterBatch, UsageKind, UsageRecord
 from incytes_billing.ports import FunderRepository, MeterBatchStore, MeterGateway, UsageRepository
 
 # Late usage is sent to a draft only if it stays one at least this long: a run takes up to 2 minutes (the

@@ -18,7 +18,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from incytes_billing import invocation
 from incytes_billing.errors import BillingError
-from incytes_billing.models.audit import Caller
+from incytes_billing.models.caller import Caller
 
 logger = Logger(child=True)
 # Read-only routes publish no business metric; that is expected, not worth a warning per request.

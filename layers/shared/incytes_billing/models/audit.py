@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from incytes_billing.models.caller import Caller
+
 AuditAction = Literal[
     "funder.linked",  # PUT /funders/{id} set (or changed) the Stripe customer
     "funder.unlinked",  # PUT /funders/{id} cleared it
@@ -22,19 +24,6 @@ AuditAction = Literal[
 ]
 # Detail values are ids, counts and choices: never free text a caller sent.
 AuditDetail = str | int | bool | None
-# An entry holds at most this many Stripe request ids (a request makes a handful; DynamoDB items are bounded).
-MAX_STRIPE_REQUEST_IDS = 100
-
-
-class Caller(BaseModel):
-    """The IAM identity API Gateway authenticated (`requestContext.identity`); None fields outside IAM auth."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    user_arn: str | None = None
-    caller: str | None = None
-    account_id: str | None = None
-    user: str | None = None
 
 
 class AuditEntry(BaseModel):

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-# pending: a first invoice held as a draft for Finance; approved: finalized by Finance (here or in the
-# Dashboard); missed: finalized before anyone reviewed it (Stripe finalized it, or it could not be held in time);
-# canceled: voided unreviewed because its subscription was canceled; not_required: no review (not a first invoice).
-ReviewStatus = Literal["pending", "approved", "missed", "canceled", "not_required"]
+# Defined with the shared value types (the invoices API's query takes it without building these models); re-exported.
+from incytes_billing.models.common import ReviewStatus as ReviewStatus  # noqa: PLC0414
+
 REVIEW_STATUSES: tuple[ReviewStatus, ...] = ("pending", "approved", "missed", "canceled", "not_required")
 
 # Stripe's billing_reason of a subscription's first invoice.

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 # The metadata key every subscription this service makes or links carries (the Stripe adapter writes it).
 FUNDER_METADATA = "incytes_funder_id"
-# How usage reaches Stripe: v1 meter events (validated synchronously) or the v2 meter event stream (asynchronously).
-MeterEventMode = Literal["sync", "stream"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,9 +9,6 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, StringC
 
 from incytes_billing.models.common import FUNDER_ID_PATTERN, Rfc3339Time
 
-# Defined beside the Stripe models (settings load it without building these pydantic models); re-exported.
-from incytes_billing.models.stripe import MeterEventMode as MeterEventMode  # noqa: PLC0414
-
 UsageKind = Literal["case", "sms"]
 UsageStatus = Literal["pending", "reported", "failed", "unbillable"]
 USAGE_STATUSES: tuple[UsageStatus, ...] = ("pending", "reported", "failed", "unbillable")
