@@ -286,7 +286,7 @@ def test_every_request_driven_function_has_reserved_concurrency_and_the_defaults
     ]
     assert {"Ref": webhook_parameter} not in others
     assert reserved + LAMBDA_UNRESERVED_MINIMUM <= LAMBDA_DEFAULT_ACCOUNT_CONCURRENCY
-    deploy_notes = " ".join((PROJECT_ROOT / "README.md").read_text().split())
+    deploy_notes = " ".join((PROJECT_ROOT / "docs" / "production.md").read_text().split())
     assert (
         f"the defaults reserve {reserved}, so the account's concurrency quota must be at least "
         f"{reserved + LAMBDA_UNRESERVED_MINIMUM}"
