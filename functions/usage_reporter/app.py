@@ -20,7 +20,6 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from incytes_billing import invocation
-from incytes_billing.domain.reporting import ReportSummary
 from incytes_billing.metric_names import USAGE_FAILED
 from incytes_billing.wiring import usage_reporter as wiring
 

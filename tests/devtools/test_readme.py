@@ -9,7 +9,7 @@ import importlib.util
 import re
 
 from incytes_billing.config import Environment
-from incytes_billing.domain.events import INVOICE_EVENTS, SUBSCRIPTION_EVENTS
+from incytes_billing.domain.event_processor import INVOICE_EVENTS, SUBSCRIPTION_EVENTS
 from tests.infra.test_function_config import CONFIG_OF, environment_of
 from tests.support import PROJECT_ROOT, template
 

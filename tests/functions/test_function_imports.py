@@ -65,20 +65,20 @@ def test_the_shared_builders_load_no_domain_service_and_only_the_stripe_gateway(
 @pytest.mark.parametrize(
     ("function", "absent"),
     [
-        ("funders", {"incytes_billing.domain.events", "incytes_billing.domain.reconciliation"}),
-        ("invoices", {"incytes_billing.domain.events", "incytes_billing.domain.reporting"}),
+        ("funders", {"incytes_billing.domain.event_processor", "incytes_billing.domain.reconciliation"}),
+        ("invoices", {"incytes_billing.domain.event_processor", "incytes_billing.domain.reporting"}),
         # The review notice's event processor is needed only by a create that leaves a first invoice pending.
-        ("subscriptions", {"incytes_billing.domain.events", "incytes_billing.domain.reporting"}),
+        ("subscriptions", {"incytes_billing.domain.event_processor", "incytes_billing.domain.reporting"}),
         # The webhook verifies signatures offline and calls no Stripe API: no gateway, no Stripe key.
         (
             "webhook",
             {
-                "incytes_billing.domain.events",
+                "incytes_billing.domain.event_processor",
                 "incytes_billing.adapters.dynamodb_invoices",
                 "incytes_billing.adapters.stripe_gateway",
             },
         ),
-        ("reconciler", {"incytes_billing.domain.events", "incytes_billing.adapters.dynamodb_invoices"}),
+        ("reconciler", {"incytes_billing.domain.event_processor", "incytes_billing.adapters.dynamodb_invoices"}),
         ("usage", {"stripe", "incytes_billing.wiring.stripe_access", "incytes_billing.wiring.secrets"}),
     ],
 )

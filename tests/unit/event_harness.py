@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from incytes_billing.domain.events import EventProcessor, FinanceSettings
+from incytes_billing.domain.event_processor import EventProcessor, FinanceSettings
 from incytes_billing.domain.finance import FinanceNotices
 from incytes_billing.models.catalog import load_catalog
 from incytes_billing.models.events import EventStatus, VerifiedEvent

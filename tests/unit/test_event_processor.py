@@ -1,4 +1,4 @@
-"""EventProcessor (domain/events.py) on the events of a funder's billing: Finance's review of a first invoice
+"""EventProcessor (domain/event_processor.py) on the events of a funder's billing: Finance's review of a first invoice
 (pending, held, approved, missed, canceled), the notices Finance gets (review, missed, payment failed,
 cancellation, reminders), statuses that never move back, and the periodic check of held drafts. In-memory ports;
 the edges (unlinked customers, one-off invoices, long invoices) are in test_event_processor_edges.py.

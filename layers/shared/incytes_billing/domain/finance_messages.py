@@ -20,7 +20,7 @@ from incytes_billing.models.usage import UsageKind, UsageRecord, utc_text
 if TYPE_CHECKING:  # batch_checks imports reporting, which builds its notices here
     from incytes_billing.domain.batch_checks import UnattributedWindow
 
-# --- first invoices and subscriptions (domain.events) ------------------------------------------------------
+# --- first invoices and subscriptions (domain.event_processor) ------------------------------------------------------
 
 
 def review_requested(funder: Funder, invoice: InvoiceRecord, *, livemode: bool, api_base_url: str) -> FinanceNotice:

@@ -13,7 +13,7 @@ from incytes_billing.wiring.stripe_access import stripe_gateway
 if TYPE_CHECKING:
     from incytes_billing.adapters.stripe_gateway import StripeGateway
     from incytes_billing.config import EventsConfig
-    from incytes_billing.domain.events import EventProcessor
+    from incytes_billing.domain.event_processor import EventProcessor
     from incytes_billing.domain.meter_errors import MeterErrorSettler
 
 
@@ -32,7 +32,7 @@ def _processor_for(
 ) -> EventProcessor:
     from incytes_billing.adapters.dynamodb_events import DynamoDBStripeEventStore
     from incytes_billing.adapters.dynamodb_invoices import DynamoDBInvoiceRepository
-    from incytes_billing.domain.events import EventProcessor, FinanceSettings
+    from incytes_billing.domain.event_processor import EventProcessor, FinanceSettings
 
     return EventProcessor(
         events=DynamoDBStripeEventStore(table(config.events_table)),

@@ -8,7 +8,7 @@ from incytes_billing.config import ReviewReminderConfig, config_reader
 from incytes_billing.wiring import events
 
 if TYPE_CHECKING:
-    from incytes_billing.domain.events import EventProcessor
+    from incytes_billing.domain.event_processor import EventProcessor
 
 
 config = config_reader(ReviewReminderConfig)

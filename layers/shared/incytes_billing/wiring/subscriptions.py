@@ -12,7 +12,7 @@ from incytes_billing.wiring.stripe_access import stripe_gateway
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
-    from incytes_billing.domain.events import EventProcessor
+    from incytes_billing.domain.event_processor import EventProcessor
     from incytes_billing.domain.subscriptions import SubscriptionService
 
 

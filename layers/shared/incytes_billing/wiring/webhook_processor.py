@@ -10,7 +10,7 @@ from incytes_billing.wiring import events
 
 if TYPE_CHECKING:
     from incytes_billing.adapters.sqs_queue import SqsEventQueue
-    from incytes_billing.domain.events import EventProcessor
+    from incytes_billing.domain.event_processor import EventProcessor
 
 
 config = config_reader(WebhookProcessorConfig)
