@@ -22,7 +22,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 # Two workers: CI machines have 2 cores, and the 10,000-record reliability test alone takes a minute or two.
 PYTEST_ARGS ?= -n 2
 
-.PHONY: help venv test lint typecheck cfn-lint checkov checkov-venv pytest local demo invoke inbox webhook-event usage-event emulator catalog sam-venv sam-check sam-build webhook-event bench clean
+.PHONY: help venv test lint typecheck cfn-lint checkov checkov-venv pytest local demo invoke inbox webhook-event usage-event emulator catalog sam-venv sam-check sam-build webhook-event bench bench-instructions clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -128,6 +128,14 @@ bench: venv ## cold start of every function vs its floors (build/bench/cold_star
 	$(PY) benchmarks/cold_start.py --python $(PY313) --layer build/bench/layer --repeat 7 --out build/bench/cold_start.md
 	$(PY) benchmarks/usage_reporting.py --records 1000 --funders 5 --rounds 1 --out build/bench/usage_backlog.json
 	$(PY) benchmarks/usage_reporting.py --records 1000 --funders 5 --rounds 10 --out build/bench/usage_trickle.json
+
+# CPU time on a shared machine varies 10-20 % a sample; instruction counts do not (valgrind; ~5 minutes on 2 cores).
+bench-instructions: venv ## cold start of every function vs its floors, as instructions run (deterministic; needs valgrind)
+	@if [ -z "$(PY313)" ]; then echo "the benchmark needs a python3.13 (the Lambda runtime)" >&2; exit 1; fi
+	@command -v valgrind >/dev/null || { echo "bench-instructions needs valgrind (apt-get install valgrind)" >&2; exit 1; }
+	$(MAKE) --no-print-directory -C layers/shared build-SharedLayer PYTHON=$(PY313) \
+	  ARTIFACTS_DIR=$(CURDIR)/build/bench/layer PIP_PLATFORM=manylinux2014_$$(uname -m)
+	$(PY) benchmarks/cold_start.py --python $(PY313) --layer build/bench/layer --instructions --out build/bench/cold_start_instructions.md
 
 clean: ## remove virtualenvs and build output
 	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .aws-sam build

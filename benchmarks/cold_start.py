@@ -35,10 +35,12 @@ import argparse
 import importlib.util
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -116,6 +118,18 @@ print((time.process_time() - t0) * 1000, len(sys.modules), "stripe" in sys.modul
 """
 
 
+# Instruction counts (--instructions): CPU time on a shared virtual machine varies by 10-20 % between samples (the
+# neighbours' load, frequency), which hides a 10 % goal; the instructions a process runs do not (deterministic to
+# 0.01 %). Counted only inside the child's `exec` of the import (builtin_exec), not the interpreter's own start.
+CALLGRIND = (
+    "valgrind",
+    "--tool=callgrind",
+    "--callgrind-out-file=/dev/null",
+    "--collect-atstart=no",
+    "--toggle-collect=builtin_exec*",
+)
+
+
 @dataclass(frozen=True)
 class Variant:
     name: str
@@ -163,26 +177,38 @@ def _runtime_dir(dst: Path) -> Path:
     return dst
 
 
-def _run_once(python: str, variant: Variant) -> tuple[float, int, tuple[bool, bool]]:
+def _run_once(python: str, variant: Variant, *, instructions: bool = False) -> tuple[float, int, tuple[bool, bool]]:
+    """One fresh process: the import's CPU ms (or, with `instructions`, the millions of instructions it ran, counted
+    by valgrind's callgrind inside the `exec` of the import only), the modules loaded, whether stripe and pydantic
+    were loaded."""
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", **LAMBDA_ENV}
+    command = [python, "-I", "-S", "-B", "-c", CHILD.format(paths=list(variant.paths), code=variant.code)]
+    if instructions:
+        command = [*CALLGRIND, *command]
     proc = subprocess.run(  # noqa: S603 - our own interpreter and code
-        [python, "-I", "-S", "-B", "-c", CHILD.format(paths=list(variant.paths), code=variant.code)],
+        command,
         capture_output=True,
         text=True,
         env=env,
         cwd="/",
         check=False,
-        timeout=120,
+        timeout=600 if instructions else 120,
     )
     if proc.returncode != 0:
         raise RuntimeError(f"{variant.name} failed:\n{proc.stderr.strip()}")
     ms, modules, stripe_loaded, pydantic_loaded = proc.stdout.split()
-    return float(ms), int(modules), (stripe_loaded == "True", pydantic_loaded == "True")
+    measured = float(ms)
+    if instructions:
+        counted = re.search(r"I\s+refs:\s+([\d,]+)", proc.stderr)
+        if counted is None:
+            raise RuntimeError(f"{variant.name}: no instruction count from valgrind:\n{proc.stderr.strip()}")
+        measured = int(counted.group(1).replace(",", "")) / 1e6
+    return measured, int(modules), (stripe_loaded == "True", pydantic_loaded == "True")
 
 
-def table(medians: dict[str, float], modules: dict[str, int]) -> str:
+def table(medians: dict[str, float], modules: dict[str, int], unit: str = "ms") -> str:
     lines = [
-        "| function | ms | modules | × sdk floor | × framework floor | × naive |",
+        f"| function | {unit} | modules | × sdk floor | × framework floor | × naive |",
         "|---|---|---|---|---|---|",
     ]
     for function in FUNCTIONS:
@@ -195,8 +221,8 @@ def table(medians: dict[str, float], modules: dict[str, int]) -> str:
     return "\n".join(lines)
 
 
-def floor_table(medians: dict[str, float], modules: dict[str, int], names: list[str]) -> str:
-    lines = ["| floor | ms | modules |", "|---|---|---|"]
+def floor_table(medians: dict[str, float], modules: dict[str, int], names: list[str], unit: str = "ms") -> str:
+    lines = [f"| floor | {unit} | modules |", "|---|---|---|"]
     lines += [f"| {name} | {medians[name]:.0f} | {modules[name]} |" for name in names]
     return "\n".join(lines)
 
@@ -208,6 +234,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=7, help="rounds; each runs every variant once")
     parser.add_argument("--work", type=Path, default=ROOT / "build" / "bench")
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "bench" / "cold_start.md")
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="count each variant's instructions once under valgrind (deterministic; ~30 s a variant) instead of timing",
+    )
     args = parser.parse_args(argv)
 
     version = subprocess.run(  # noqa: S603
@@ -233,17 +264,29 @@ def main(argv: list[str] | None = None) -> int:
     funders_code = variants[-len(FUNCTIONS)].paths[0]
     variants.append(Variant("funders, no bytecode", "import app", (funders_code, str(layer_without_bytecode), runtime)))
 
-    for variant in variants:  # warm the page cache; not measured
-        _run_once(args.python, variant)
     samples: dict[str, list[float]] = {v.name: [] for v in variants}
     modules: dict[str, int] = {}
     loads: dict[str, tuple[bool, bool]] = {}  # (stripe, pydantic) loaded at init
-    for round_ in range(args.repeat):
-        shift = round_ % len(variants)  # each round starts elsewhere: no variant always runs first
-        for variant in variants[shift:] + variants[:shift]:
-            ms, modules[variant.name], loads[variant.name] = _run_once(args.python, variant)
-            samples[variant.name].append(ms)
+    if args.instructions:  # one count each suffices: the count does not vary
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+            counted = pool.map(lambda variant: _run_once(args.python, variant, instructions=True), variants)
+            for variant, (count, modules[variant.name], loads[variant.name]) in zip(variants, counted, strict=True):
+                samples[variant.name].append(count)
+    else:
+        for variant in variants:  # warm the page cache; not measured
+            _run_once(args.python, variant)
+        for round_ in range(args.repeat):
+            shift = round_ % len(variants)  # each round starts elsewhere: no variant always runs first
+            for variant in variants[shift:] + variants[:shift]:
+                ms, modules[variant.name], loads[variant.name] = _run_once(args.python, variant)
+                samples[variant.name].append(ms)
     medians = {name: statistics.median(values) for name, values in samples.items()}
+    unit = "M instructions" if args.instructions else "ms"
+    statistic = (
+        "instructions run by the import (millions), valgrind callgrind, one fresh process each"
+        if args.instructions
+        else f"median of {args.repeat} fresh processes, all variants interleaved"
+    )
 
     for function in FUNCTIONS:  # the floors assume it: say so when the code no longer does
         floor_loads = loads[framework_floor(function)]
@@ -255,9 +298,9 @@ def main(argv: list[str] | None = None) -> int:
                 )
     bytecode_ratio = medians["funders, no bytecode"] / medians["funders"]
     markdown = (
-        f"Cold start (handler import, CPU ms), Python {version[0]} on {version[1]}, `-I -S -B`, layer bytecode, "
-        f"median of {args.repeat} fresh processes, all variants interleaved\n\n"
-        f"{table(medians, modules)}\n\n{floor_table(medians, modules, floor_names)}\n\n"
+        f"Cold start (handler import, {unit}), Python {version[0]} on {version[1]}, `-I -S -B`, layer bytecode, "
+        f"{statistic}\n\n"
+        f"{table(medians, modules, unit)}\n\n{floor_table(medians, modules, floor_names, unit)}\n\n"
         f"Without the layer's bytecode (plain `sam build`) funders starts {bytecode_ratio:.2f}× slower.\n"
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -265,11 +308,12 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         "python_version": version[0],
         "machine": version[1],
-        "repeat": args.repeat,
-        "statistic": "median of fresh-process import CPU times (ms), variants interleaved",
-        "medians_ms": {name: round(ms, 1) for name, ms in medians.items()},
+        "repeat": 1 if args.instructions else args.repeat,
+        "statistic": statistic,
+        "unit": unit,
+        "medians": {name: round(value, 1) for name, value in medians.items()},
         "modules_loaded": modules,
-        "samples_ms": {name: [round(x, 1) for x in values] for name, values in samples.items()},
+        "samples": {name: [round(x, 1) for x in values] for name, values in samples.items()},
     }
     args.out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
     print(f"\n{markdown}\nwritten to {args.out}")
