@@ -19,8 +19,8 @@ CHECKOV_PENDING :=
 CFN_LINT_PENDING :=
 export PYTHONPATH := $(CURDIR)/layers/shared:$(CURDIR)/devtools:$(CURDIR)
 export PYTHONDONTWRITEBYTECODE := 1
-# Two workers: CI machines have 2 cores, and the 10,000-record reliability test alone takes a minute or two.
-PYTEST_ARGS ?= -n 2
+# Two workers: CI machines have 2 cores. worksteal: the two long reliability proofs run on different workers (conftest).
+PYTEST_ARGS ?= -n 2 --dist worksteal
 
 .PHONY: help venv test lint typecheck cfn-lint checkov checkov-venv pytest local demo invoke inbox webhook-event usage-event emulator catalog sam-venv sam-check sam-build webhook-event bench bench-instructions clean
 
