@@ -90,30 +90,26 @@ class Environment:
 _READ = "read"  # a field's metadata: how its value is read from the environment
 
 
-def _setting(read: Callable[[Environment], object]) -> Any:
-    # Any: declared as `name: str = text("NAME")`, the field's type is its annotation.
+def derived(read: Callable[[Environment], object]) -> Any:
+    """A field read by `read` (one variable, or a value built from several, such as a domain policy). Any: declared
+    as `name: str = text("NAME")`, the field's type is its annotation."""
     return field(metadata={_READ: read})
 
 
 def text(name: str) -> Any:
-    return _setting(lambda env: env.text(name))
+    return derived(lambda env: env.text(name))
 
 
 def optional_text(name: str) -> Any:
-    return _setting(lambda env: env.optional_text(name))
+    return derived(lambda env: env.optional_text(name))
 
 
 def integer(name: str, default: int) -> Any:
-    return _setting(lambda env: env.integer(name, default))
+    return derived(lambda env: env.integer(name, default))
 
 
 def part(kind: type[Configuration]) -> Any:
-    return _setting(kind.from_environment)
-
-
-def derived(read: Callable[[Environment], object]) -> Any:
-    """A value built from several variables (a domain policy)."""
-    return _setting(read)
+    return derived(kind.from_environment)
 
 
 class Settings:

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from incytes_billing.adapters.dynamodb_batches import DynamoDBMeterBatchStore
     from incytes_billing.adapters.dynamodb_funders import DynamoDBFunderRepository
     from incytes_billing.adapters.dynamodb_usage import DynamoDBUsageRepository
+    from incytes_billing.adapters.sqs_queue import SqsEventQueue
     from incytes_billing.config import FinanceConfig
     from incytes_billing.domain.audit import AuditTrail
     from incytes_billing.domain.finance import FinanceNotices
@@ -46,6 +47,15 @@ def batch_store(table_name: str) -> DynamoDBMeterBatchStore:
     from incytes_billing.adapters.dynamodb_batches import DynamoDBMeterBatchStore
 
     return DynamoDBMeterBatchStore(table(table_name))
+
+
+def event_queue(queue_url: str) -> SqsEventQueue:
+    """The Stripe events queue: the webhook and the reconciler's replay send to it, the processor delays on it."""
+    import boto3
+
+    from incytes_billing.adapters.sqs_queue import SqsEventQueue
+
+    return SqsEventQueue(boto3.client("sqs"), queue_url)
 
 
 @cache

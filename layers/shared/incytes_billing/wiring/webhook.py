@@ -5,9 +5,8 @@ from __future__ import annotations
 from functools import cache
 from typing import TYPE_CHECKING
 
-import boto3
-
 from incytes_billing.config import WebhookConfig, config_reader
+from incytes_billing.wiring import parts
 from incytes_billing.wiring.aws import table
 from incytes_billing.wiring.secrets import secret
 
@@ -26,13 +25,13 @@ def webhook_secrets() -> list[str]:
 
 @cache
 def webhook_ingress() -> WebhookIngress:
-    return ingress(config().events_table, config().events_queue_url)
+    settings = config()
+    return ingress(settings.events_table, settings.events_queue_url)
 
 
 def ingress(events_table: str, queue_url: str) -> WebhookIngress:
     """Stores an event by its id, then queues it for the processor (also the reconciler's replay path)."""
     from incytes_billing.adapters.dynamodb_events import DynamoDBStripeEventStore
-    from incytes_billing.adapters.sqs_queue import SqsEventQueue
     from incytes_billing.domain.webhooks import WebhookIngress
 
-    return WebhookIngress(DynamoDBStripeEventStore(table(events_table)), SqsEventQueue(boto3.client("sqs"), queue_url))
+    return WebhookIngress(DynamoDBStripeEventStore(table(events_table)), parts.event_queue(queue_url))

@@ -6,7 +6,7 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 from incytes_billing.config import WebhookProcessorConfig, config_reader
-from incytes_billing.wiring import events
+from incytes_billing.wiring import events, parts
 
 if TYPE_CHECKING:
     from incytes_billing.adapters.sqs_queue import SqsEventQueue
@@ -23,8 +23,4 @@ def event_processor() -> EventProcessor:
 
 @cache
 def event_queue() -> SqsEventQueue:
-    import boto3
-
-    from incytes_billing.adapters.sqs_queue import SqsEventQueue
-
-    return SqsEventQueue(boto3.client("sqs"), config().events_queue_url)
+    return parts.event_queue(config().events_queue_url)
