@@ -5,7 +5,7 @@ override error). With them: one Clock, and one builder of a funder billed by a s
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -120,6 +120,9 @@ class MemoryFunders(FunderRepository):
 
     def get(self, funder_id: str) -> Funder | None:
         return self.items.get(funder_id)
+
+    def existing(self, funder_ids: Collection[str]) -> set[str]:
+        return set(funder_ids) & set(self.items)
 
     def find_by_customer(self, customer_id: str) -> Funder | None:
         return next((f for f in self.items.values() if f.stripe_customer_id == customer_id), None)

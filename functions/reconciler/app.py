@@ -1,10 +1,15 @@
 """Scheduled reconciler: settles meter batches against Stripe's meter summaries (streamed ones, and saved ones
 over 24 h old), compares our batches with the summaries (discrepancies to Finance), and replays Stripe events
-that were never delivered to our webhook."""
+that were never delivered to our webhook.
+
+Run by hand with `{"replay_archive": {"from": "<RFC 3339>", "to": "<RFC 3339>"}}` it replays that window of the
+Stripe event bus's archive instead (StripeEventIngress eventbridge or both).
+"""
 
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -12,6 +17,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from incytes_billing import invocation
+from incytes_billing.errors import ValidationFailed
 from incytes_billing.metric_names import USAGE_FAILED
 from incytes_billing.wiring import reconciler as wiring
 
@@ -23,6 +29,8 @@ metrics = Metrics()
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     invocation.begin(context)  # Stripe calls stop before the function would time out
+    if "replay_archive" in event:
+        return _replay_archive(event["replay_archive"])
     # Every funder (the funders table is small; the usage ledger is not): each is checked and compared.
     report = wiring.reconciler().run(wiring.funder_repository().funder_ids())
     metrics.add_metric(name="UsageDiscrepancies", unit=MetricUnit.Count, value=len(report.discrepancies))
@@ -46,3 +54,23 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         "replay_failed": [failed.event_id for failed in report.replay.failed],
         "batches": asdict(batches),
     }
+
+
+def _replay_archive(window: object) -> dict[str, Any]:
+    """Answers the operator: the replays started, or what is wrong with the request (never raised: a manual run)."""
+    try:
+        if not isinstance(window, dict):
+            raise ValidationFailed('replay_archive takes {"from": "<RFC 3339>", "to": "<RFC 3339>"}.')
+        start, end = (_instant(window.get(bound), bound) for bound in ("from", "to"))
+        replays = wiring.archive_replay().replay(start, end)
+    except ValidationFailed as error:
+        return {"error": {"code": error.code, "message": error.message}}
+    logger.info("archive replay started", extra={"replays": replays})
+    return {"replays": replays}
+
+
+def _instant(text: object, bound: str) -> datetime:
+    try:
+        return datetime.fromisoformat(str(text))
+    except ValueError:
+        raise ValidationFailed(f"replay_archive.{bound} is not an RFC 3339 time: {text!r}.") from None

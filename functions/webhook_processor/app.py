@@ -1,4 +1,5 @@
-"""SQS consumer: applies the Stripe events the webhook stored (one event id per message).
+"""SQS consumer: applies the Stripe events the webhook stored (one event id per message) and those Stripe's
+EventBridge destinations deliver (the rule queues the whole EventBridge event: it is checked and stored first).
 
 A message whose event cannot be applied yet is reported as a batch item failure and comes back later, with a
 visibility timeout that grows with each receive; after the queue's maxReceiveCount it lands in the DLQ.
@@ -16,9 +17,11 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from incytes_billing import invocation
+from incytes_billing.adapters.eventbridge_events import parse_eventbridge_delivery
+from incytes_billing.domain.eventbridge import ForeignEvent
 from incytes_billing.domain.webhooks import MAX_RETRY_DELAY_SECONDS
-from incytes_billing.errors import RetryLater
-from incytes_billing.metric_names import USAGE_FAILED
+from incytes_billing.errors import InvalidPayload, RetryLater
+from incytes_billing.metric_names import EVENTBRIDGE_REFUSED, USAGE_FAILED
 from incytes_billing.wiring import webhook_processor as wiring
 
 logger = Logger()
@@ -27,7 +30,9 @@ processor = BatchProcessor(event_type=EventType.SQS)
 
 
 def apply_event(record: SQSRecord) -> None:
-    event_id = record.body
+    event_id = record.body if not record.body.startswith("{") else _stored_from_eventbridge(record.body)
+    if event_id is None:
+        return
     try:
         processed = wiring.event_processor().process(event_id)
     except RetryLater as reason:
@@ -48,6 +53,18 @@ def apply_event(record: SQSRecord) -> None:
             "meter errors no sample names: the reconciler settles their batches against the meter summaries",
             extra={"event_id": event_id, "unattributed": meter_errors.unattributed_errors},
         )
+
+
+def _stored_from_eventbridge(body: str) -> str | None:
+    """The id of the event an EventBridge message carries, stored; None when it is refused (not retried: it would
+    never pass). A failed store raises, and the message comes back."""
+    try:
+        delivery = parse_eventbridge_delivery(body)
+        return wiring.eventbridge_ingress().accept(delivery)
+    except (InvalidPayload, ForeignEvent) as refused:
+        metrics.add_metric(name=EVENTBRIDGE_REFUSED, unit=MetricUnit.Count, value=1)
+        logger.warning("eventbridge event refused", extra={"reason": str(refused)})
+        return None
 
 
 def _back_off(record: SQSRecord) -> None:

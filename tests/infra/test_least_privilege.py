@@ -102,7 +102,7 @@ EXPECTED: dict[str, dict[tuple[str, str], str]] = {
         ("dynamodb:PutItem", "UsageTable"): "record usage once (attribute_not_exists)",
         ("dynamodb:GetItem", "UsageTable"): "a repeated usage id answers the stored record",
         ("dynamodb:Query", "UsageTable/index/by_occurred_at"): "GET usage totals over a period",
-        ("dynamodb:GetItem", "FundersTable"): "usage needs a known funder",
+        ("dynamodb:BatchGetItem", "FundersTable"): "usage needs known funders (their keys, one request per batch)",
     },
     "UsageReporterFunction": {
         ("dynamodb:Scan", "UsageTable/index/pending_by_funder"): "funders with pending usage (scheduled redrive)",

@@ -8,6 +8,7 @@ Real adapters throughout: DynamoDB (moto, tables from template.yaml) and the Str
 
 from __future__ import annotations
 
+import os
 import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -33,7 +34,7 @@ from stripe_emulator import StripeEmulator
 from tests.support import EMULATOR_API_KEY, meter_error_reports, usage_ready_funders
 
 FUNDERS = 50
-RECORDS = 10_000
+RECORDS = int(os.environ.get("RELIABILITY_RECORDS", "10000"))
 
 
 class Crash(Exception):

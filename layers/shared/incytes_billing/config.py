@@ -108,6 +108,11 @@ def integer(name: str, default: int) -> Any:
     return derived(lambda env: env.integer(name, default))
 
 
+def names_in(listed: str | None) -> frozenset[str]:
+    """The names in a comma-separated list (blanks ignored)."""
+    return frozenset(name.strip() for name in (listed or "").split(",") if name.strip())
+
+
 def part(kind: type[Configuration]) -> Any:
     return derived(kind.from_environment)
 
@@ -272,6 +277,10 @@ class WebhookProcessorConfig(Settings):
     usage_batches_table: str = text("USAGE_BATCHES_TABLE_NAME")
     events_queue_url: str = text("STRIPE_EVENTS_QUEUE_URL")  # a deferred message's visibility is set on it
     retry_base_seconds: int = integer("STRIPE_EVENT_RETRY_BASE_SECONDS", 10)  # doubles with each receive
+    # EventBridge ingress (StripeEventIngress eventbridge or both): the partner event sources whose events are
+    # applied (comma-separated; empty: the webhook only), and the AWS account of their buses.
+    event_sources: frozenset[str] = derived(lambda env: names_in(env.optional_text("STRIPE_EVENT_SOURCE_NAMES")))
+    events_aws_account: str | None = optional_text("STRIPE_EVENTS_AWS_ACCOUNT")
 
 
 @dataclass(eq=False)
@@ -292,3 +301,6 @@ class ReconcilerConfig(Settings):
     # Undelivered events are replayed through the webhook's own ingress (stored, then queued).
     events_table: str = text("STRIPE_EVENTS_TABLE_NAME")
     events_queue_url: str = text("STRIPE_EVENTS_QUEUE_URL")
+    # The archives of the Stripe partner buses (StripeEventIngress eventbridge or both; comma-separated): a replay
+    # run of the reconciler replays a window of them.
+    event_archives: frozenset[str] = derived(lambda env: names_in(env.optional_text("STRIPE_EVENT_ARCHIVE_NAMES")))

@@ -17,5 +17,8 @@ USAGE_FAILED = "Usage_failed"
 WEBHOOK_REJECTED_PREFIX = "WebhookRejected_"
 # A Stripe-Signature no configured secret verifies (a botched rotation, or forgeries): WebhookRejectedSignaturesAlarm.
 WEBHOOK_REJECTED_INVALID_SIGNATURE = f"{WEBHOOK_REJECTED_PREFIX}{InvalidSignature.code}"
+# A queued EventBridge event from a source or account not ours, or not a Stripe event (misrouted, or forged by
+# someone who may write to the queue): StripeEventRefusedAlarm.
+EVENTBRIDGE_REFUSED = "StripeEventRefused"
 
-ALARMED = frozenset({AUDIT_WRITE_FAILED, USAGE_FAILED, WEBHOOK_REJECTED_INVALID_SIGNATURE})
+ALARMED = frozenset({AUDIT_WRITE_FAILED, USAGE_FAILED, WEBHOOK_REJECTED_INVALID_SIGNATURE, EVENTBRIDGE_REFUSED})

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 # Only in annotations: the domain modules loading these ports load no model they do not use themselves.
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from incytes_billing.models.audit import AuditEntry
     from incytes_billing.models.catalog import MeterRecord, MeterSpec, PriceRecord, PriceSpec, ProductSpec
     from incytes_billing.models.events import EventStatus, FinanceNotice, StoredEvent, VerifiedEvent
@@ -26,6 +28,10 @@ if TYPE_CHECKING:
 
 class FunderRepository(Protocol):
     def get(self, funder_id: str) -> Funder | None: ...
+
+    def existing(self, funder_ids: Collection[str]) -> set[str]:
+        """Which of these funders exist (their keys only: a usage request checks many at once)."""
+        ...
 
     def find_by_customer(self, customer_id: str) -> Funder | None:
         """The funder linked to a Stripe customer (webhooks name customers, not funders)."""
@@ -309,6 +315,13 @@ class CurrentObjects(Protocol):
 class UndeliveredEvents(CurrentObjects, Protocol):
     def undelivered_events(self, *, since: int) -> list[str]:
         """Raw JSON of the events Stripe could not deliver to us (events.list delivery_success=false)."""
+        ...
+
+
+class EventArchive(Protocol):
+    def replay(self, archive_name: str, start: datetime, end: datetime) -> str:
+        """Start replaying the archive's events from `start` to `end` onto the bus they came from (its rules route
+        them as before); the replay's name. Starting the same window again starts nothing new."""
         ...
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TYPE_CHECKING
 
 from incytes_billing.adapters.dynamodb_items import (
     DynamoDBTableAdapter,
+    batch_get,
     every_item,
     plain_numbers,
     put_versioned,
@@ -30,6 +32,10 @@ class DynamoDBFunderRepository(DynamoDBTableAdapter):
         data = plain_numbers(item)
         data.setdefault("stripe_customer_id", None)
         return Funder.model_validate(data)
+
+    def existing(self, funder_ids: Collection[str]) -> set[str]:
+        keys = [{"funder_id": funder_id} for funder_id in sorted(set(funder_ids))]
+        return {str(item["funder_id"]) for item in batch_get(self._table, keys, projection="funder_id")}
 
     def find_by_customer(self, customer_id: str) -> Funder | None:
         # The index is eventually consistent: a link written a moment ago may not show yet (the caller retries).

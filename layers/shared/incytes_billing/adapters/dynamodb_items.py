@@ -79,12 +79,14 @@ def as_models[M: BaseModel](model: type[M], items: Iterable[dict[str, Any]]) -> 
     return [model.model_validate(plain_numbers(item)) for item in items]
 
 
-def batch_get(table: Table, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The items with these keys (those that exist), read consistently, 100 keys a request (BatchGetItem's limit)."""
+def batch_get(table: Table, keys: list[dict[str, Any]], *, projection: str | None = None) -> list[dict[str, Any]]:
+    """The items with these keys (those that exist), read consistently, 100 keys a request (BatchGetItem's limit);
+    only the `projection`'s attributes when given."""
     items: list[dict[str, Any]] = []
     client = table.meta.client  # the resource's client: it (de)serializes attribute values itself
+    shape: dict[str, Any] = {"ConsistentRead": True} | ({"ProjectionExpression": projection} if projection else {})
     for start in range(0, len(keys), 100):
-        request: dict[str, Any] = {table.name: {"Keys": keys[start : start + 100], "ConsistentRead": True}}
+        request: dict[str, Any] = {table.name: {"Keys": keys[start : start + 100], **shape}}
         while request:
             answer = client.batch_get_item(RequestItems=request)
             items.extend(answer["Responses"].get(table.name, []))

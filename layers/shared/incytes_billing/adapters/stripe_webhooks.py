@@ -9,11 +9,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from datetime import datetime
 from functools import cache
 
 import stripe
 
+from incytes_billing.adapters.eventbridge_events import THIN_EVENT_OBJECT, created_epoch
 from incytes_billing.domain.stripe_limits import WEBHOOK_SIGNATURE_TOLERANCE_SECONDS
 from incytes_billing.errors import InvalidPayload, InvalidSignature
 from incytes_billing.models.events import VerifiedEvent
@@ -23,7 +23,6 @@ from incytes_billing.models.events import VerifiedEvent
 SIGNED_AT = re.compile(r"[0-9]{1,12}")
 # What a hostile but correctly signed body can make the JSON parser or the SDK raise: a 400, never a 500.
 MALFORMED_BODY_ERRORS = (KeyError, TypeError, ValueError, AttributeError, OverflowError, RecursionError)
-THIN_EVENT_OBJECT = "v2.core.event"
 
 
 @cache
@@ -77,7 +76,7 @@ def _parsed(body: dict[str, object], payload: str, signature_header: str, secret
         return VerifiedEvent(
             event_id=notification.id,
             type=notification.type,
-            created=_epoch(created),
+            created=created_epoch(created),
             kind="thin",
             livemode=bool(body.get("livemode", False)),
             api_version=None,
@@ -95,15 +94,3 @@ def _parsed(body: dict[str, object], payload: str, signature_header: str, secret
         api_version=getattr(event, "api_version", None),
         payload=payload,
     )
-
-
-def _epoch(created: object) -> int:
-    """Thin events carry RFC 3339 `created`; snapshot events a unix time."""
-    if isinstance(created, int):
-        return created
-    if isinstance(created, str):
-        try:
-            return int(datetime.fromisoformat(created.replace("Z", "+00:00")).timestamp())
-        except ValueError:
-            pass
-    raise InvalidPayload("The thin event has no valid `created` time.")

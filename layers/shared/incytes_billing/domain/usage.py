@@ -38,12 +38,12 @@ class UsageLedger:
 
     def record(self, funder_id: str, usage: UsageInput) -> Receipt:
         """POST /funders/{funder_id}/usage: one record (audited when new; an identical replay is not)."""
-        receipt = self._record(funder_id, usage)
+        receipt = self._record(funder_id, usage, existing_funders=self.funders.existing([funder_id]))
         if receipt == "accepted":
             self.audit.record(funder_id, "usage.accepted", accepted=1, duplicate=0, rejected=0)
         return receipt
 
-    def _record(self, funder_id: str, usage: UsageInput, *, known_funders: set[str] | None = None) -> Receipt:
+    def _record(self, funder_id: str, usage: UsageInput, *, existing_funders: set[str]) -> Receipt:
         now = self.clock()
         occurred = usage.occurred_at_utc()
         if not now - OLDEST_ACCEPTED <= occurred <= now + NEWEST_ACCEPTED:
@@ -51,11 +51,8 @@ class UsageLedger:
                 f"occurred_at {usage.occurred_at.isoformat()} is outside what Stripe bills: "
                 "from 35 days ago to 5 minutes ahead."
             )
-        if known_funders is None or funder_id not in known_funders:
-            if self.funders.get(funder_id) is None:
-                raise FunderNotFound(funder_id)
-            if known_funders is not None:
-                known_funders.add(funder_id)
+        if funder_id not in existing_funders:
+            raise FunderNotFound(funder_id)
         record = UsageRecord(
             funder_id=funder_id,
             usage_id=usage.usage_id,
@@ -72,26 +69,30 @@ class UsageLedger:
         raise UsageConflict(usage.usage_id)
 
     def record_batch(self, records: list[Any]) -> list[dict[str, Any]]:
-        """One result per record, in order: accepted, duplicate, or rejected with the code and message."""
-        known_funders: set[str] = set()
-        results = []
+        """One result per record, in order: accepted, duplicate, or rejected with the code and message. The
+        funders the valid records name are looked up together, once."""
+        results: list[dict[str, Any]] = []
+        valid: list[tuple[dict[str, Any], BatchUsageInput]] = []
         for index, raw in enumerate(records):
             result: dict[str, Any] = {
                 "index": index,
                 "funder_id": raw.get("funder_id") if isinstance(raw, dict) else None,
                 "usage_id": raw.get("usage_id") if isinstance(raw, dict) else None,
             }
+            results.append(result)
             try:
-                usage = BatchUsageInput.model_validate(raw)
-                result["status"] = self._record(usage.funder_id, usage, known_funders=known_funders)
+                valid.append((result, BatchUsageInput.model_validate(raw)))
             except ValidationError as error:
                 problems = "; ".join(
                     f"{'.'.join(str(p) for p in e['loc']) or 'record'}: {e['msg']}" for e in error.errors()[:3]
                 )
                 result.update(status="rejected", error={"code": "validation_error", "message": problems})
+        existing_funders = self.funders.existing({usage.funder_id for _, usage in valid}) if valid else set()
+        for result, usage in valid:
+            try:
+                result["status"] = self._record(usage.funder_id, usage, existing_funders=existing_funders)
             except BillingError as error:
                 result.update(status="rejected", error={"code": error.code, "message": error.message})
-            results.append(result)
         self._audit_batch(results)
         return results
 
@@ -115,7 +116,7 @@ class UsageLedger:
                 f"The request is invalid: from: {problem}.",
                 details=[{"location": "query", "field": "from", "message": problem, "type": "date_range"}],
             )
-        if self.funders.get(funder_id) is None:
+        if not self.funders.existing([funder_id]):
             raise FunderNotFound(funder_id)
         low = utc_text(start) if start else "0000"
         high = utc_text(end) if end else "9999"

@@ -23,6 +23,17 @@ class VerifiedEvent:
     payload: str  # the raw body, kept verbatim for processing and replay
 
 
+@dataclass(frozen=True, slots=True)
+class EventBridgeDelivery:
+    """A Stripe event as EventBridge hands it over (https://docs.stripe.com/event-destinations/eventbridge): who put
+    it on the bus (`source`: the partner event source, `aws.partner/stripe.com/<destination id>`), the AWS account
+    of the bus, and the event itself (`detail`: the webhook body for snapshot payloads, the notification for thin)."""
+
+    source: str
+    account: str
+    event: VerifiedEvent
+
+
 # Set in the envelope kept instead of an event too large to store whole (see `envelope_of`).
 PAYLOAD_OMITTED = "payload_omitted"
 # What an envelope keeps of the event: enough to apply it once the rest is re-fetched from Stripe by its id.

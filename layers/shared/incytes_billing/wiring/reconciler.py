@@ -11,6 +11,7 @@ from incytes_billing.wiring.webhook import ingress
 
 if TYPE_CHECKING:
     from incytes_billing.adapters.dynamodb_funders import DynamoDBFunderRepository
+    from incytes_billing.domain.eventbridge import ArchiveReplay
     from incytes_billing.domain.reconciliation import Reconciler
 
 
@@ -42,3 +43,12 @@ def reconciler() -> Reconciler:
         finance=parts.finance_notices(billing.finance),
         catalog=parts.catalog(),
     )
+
+
+def archive_replay() -> ArchiveReplay:
+    import boto3
+
+    from incytes_billing.adapters.eventbridge_archive import EventBridgeArchive
+    from incytes_billing.domain.eventbridge import ArchiveReplay
+
+    return ArchiveReplay(EventBridgeArchive(boto3.client("events")), config().event_archives)

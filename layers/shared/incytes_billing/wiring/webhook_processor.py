@@ -11,6 +11,7 @@ from incytes_billing.wiring import events, parts
 if TYPE_CHECKING:
     from incytes_billing.adapters.sqs_queue import SqsEventQueue
     from incytes_billing.domain.event_processor import EventProcessor
+    from incytes_billing.domain.eventbridge import EventBridgeIngress
 
 
 config = config_reader(WebhookProcessorConfig)
@@ -24,3 +25,15 @@ def event_processor() -> EventProcessor:
 @cache
 def event_queue() -> SqsEventQueue:
     return parts.event_queue(config().events_queue_url)
+
+
+@cache
+def eventbridge_ingress() -> EventBridgeIngress:
+    """Stores an event that came through EventBridge by its id before it is applied (as the webhook does)."""
+    from incytes_billing.adapters.dynamodb_events import DynamoDBStripeEventStore
+    from incytes_billing.domain.eventbridge import EventBridgeIngress
+    from incytes_billing.wiring.aws import table
+
+    settings = config()
+    store = DynamoDBStripeEventStore(table(settings.events.events_table))
+    return EventBridgeIngress(store, settings.event_sources, settings.events_aws_account)
