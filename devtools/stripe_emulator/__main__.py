@@ -1,5 +1,5 @@
-"""``python -m stripe_emulator [--host H] [--port P] [--webhook-retry-delays 60,300,...]``: run the emulator
-until SIGINT/SIGTERM."""
+"""``python -m stripe_emulator [--host H] [--port P] [--webhook-retry-delays 60,300,...] [--aws-endpoint-url URL]``:
+run the emulator until SIGINT/SIGTERM."""
 
 from __future__ import annotations
 
@@ -50,6 +50,13 @@ def main(argv: list[str] | None = None) -> int:
         metavar="S",
         help=f"seconds a webhook receiver has to answer (default {DEFAULT_TIMEOUT:g})",
     )
+    parser.add_argument(
+        "--aws-endpoint-url",
+        default=None,
+        metavar="URL",
+        help="where Amazon EventBridge event destinations create their partner event source and put events "
+        "(e.g. a moto server, http://127.0.0.1:5000); default boto3's: $AWS_ENDPOINT_URL, else AWS",
+    )
     parser.add_argument("--verbose", action="store_true", help="log every request")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(message)s")
@@ -67,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         args.port,
         webhook_retry_delays=args.webhook_retry_delays,
         webhook_timeout=args.webhook_timeout,
+        aws_endpoint_url=args.aws_endpoint_url,
     )
     try:
         url = emulator.start()

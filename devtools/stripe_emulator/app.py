@@ -35,7 +35,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from . import expand, rendering
+from . import eventbridge, expand, rendering
 from .controls import handle_control
 from .crashes import EntryLog, InternalErrorLog, short_traceback, summary
 from .errors import API_ERROR, INVALID_REQUEST, ParamError, StripeError
@@ -183,9 +183,12 @@ class EmulatorApp:
         *,
         webhook_retry_delays: Iterable[float] = DEFAULT_RETRY_DELAYS,
         webhook_timeout: float = DEFAULT_TIMEOUT,
+        aws_endpoint_url: str | None = None,
     ) -> None:
         connect_hooks()
         self.store = Store()
+        # Amazon EventBridge event destinations: their partner event sources and events (None: boto3's endpoint).
+        eventbridge.attach(self.store, eventbridge.PartnerEventSources(aws_endpoint_url))
         self.clock_rules = tuple(clock_rules)
         self.faults = FaultInjector()
         self.idempotency = IdempotencyCache()
@@ -210,6 +213,7 @@ class EmulatorApp:
         with self.store.lock:
             self.store.reset()
             self.webhooks.reset()
+        eventbridge.sources_of(self.store).forget_clients()
         self.faults.clear()
         self.idempotency.reset()
         self.log.clear()

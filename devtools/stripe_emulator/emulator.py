@@ -32,6 +32,11 @@ class StripeEmulator:
     retried after each of ``webhook_retry_delays`` (seconds of real time; default: ten retries over just
     under 3 days, as Stripe's live mode) and then given up; an attempt fails after ``webhook_timeout``
     seconds without an answer. See :mod:`.webhooks`.
+
+    Amazon EventBridge event destinations (``/v2/core/event_destinations``) create their partner event source
+    and put their events through boto3 at ``aws_endpoint_url`` (``None``: boto3's own, i.e. the
+    ``AWS_ENDPOINT_URL`` variable, else AWS; moto's in-process ``mock_aws`` needs nothing). See
+    :mod:`.eventbridge`.
     """
 
     def __init__(
@@ -41,10 +46,15 @@ class StripeEmulator:
         *,
         webhook_retry_delays: Iterable[float] = DEFAULT_RETRY_DELAYS,
         webhook_timeout: float = DEFAULT_TIMEOUT,
+        aws_endpoint_url: str | None = None,
     ) -> None:
         self.host = host
         self.port = port
-        self.app = EmulatorApp(webhook_retry_delays=webhook_retry_delays, webhook_timeout=webhook_timeout)
+        self.app = EmulatorApp(
+            webhook_retry_delays=webhook_retry_delays,
+            webhook_timeout=webhook_timeout,
+            aws_endpoint_url=aws_endpoint_url,
+        )
         self._server: EmulatorHTTPServer | None = None
         self._thread: threading.Thread | None = None
 

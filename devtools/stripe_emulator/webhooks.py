@@ -39,6 +39,12 @@ How Stripe delivers (https://docs.stripe.com/webhooks), and what the emulator do
   registered for thin payloads (Stripe's event destinations): the body is the notification (the event
   without ``data``), signed the same way (``parse_event_notification`` verifies it); v2 events have no
   ``pending_webhooks`` to count down.
+- **Amazon EventBridge destinations** (:mod:`.resources.event_destinations`) get their events the same way
+  (same queue, retries and log, counted in ``pending_webhooks`` like endpoints): each attempt is one
+  ``PutPartnerEvents`` on the destination's partner event source (:mod:`.eventbridge`), logged with the
+  source's ARN as ``url`` and the HTTP status of AWS's answer. An attempt while the source has no event bus
+  associated is not made (``error: "not attempted: ... pending ..."``, no retry: Stripe does not deliver
+  before association), nor one of an entry over EventBridge's 256 KB.
 
 Every attempt is logged (:meth:`WebhookDispatcher.deliveries`). :meth:`WebhookDispatcher.wait` blocks until
 nothing is queued or in flight. Reset forgets the queue and the log; an attempt in flight during a reset
@@ -61,9 +67,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .resources import thin_events, webhook_endpoints
+from . import eventbridge
+from .resources import event_destinations, thin_events, webhook_endpoints
 from .resources.events import API_VERSION
-from .resources.kinds import EVENT, THIN_EVENT, WEBHOOK_ENDPOINT
+from .resources.kinds import EVENT, EVENT_DESTINATION, THIN_EVENT, WEBHOOK_ENDPOINT
 from .signing import signature_header
 from .store import JSON, Store
 
@@ -87,6 +94,7 @@ class _Attempt:
     number: int = field(compare=False)  # 1: the first delivery, 2: the first retry...
     generation: int = field(compare=False)
     thin: bool = field(compare=False, default=False)
+    eventbridge: bool = field(compare=False, default=False)  # endpoint_id is an event destination's
 
 
 @dataclass(frozen=True)
@@ -197,17 +205,30 @@ class WebhookDispatcher:
     # the bus side: under the store lock, in the recording request's thread ---------------------------
     def _on_event(self, event: JSON) -> None:
         thin = thin_events.is_thin(event)
-        endpoint_ids = webhook_endpoints.targets(self.store, event["type"], thin=thin)
-        if not endpoint_ids:
+        targets = [
+            (endpoint_id, False) for endpoint_id in webhook_endpoints.targets(self.store, event["type"], thin=thin)
+        ]
+        targets += [(ed_id, True) for ed_id in event_destinations.targets(self.store, event["type"], thin=thin)]
+        if not targets:
             return
         now = time.monotonic()
         with self._cond:
             if not thin:
-                self._unended[event["id"]] = len(endpoint_ids)
-            for endpoint_id in endpoint_ids:
+                self._unended[event["id"]] = len(targets)
+            for endpoint_id, via_eventbridge in targets:
                 heapq.heappush(
                     self._queue,
-                    _Attempt(now, next(self._seq), event["id"], event["type"], endpoint_id, 1, self._generation, thin),
+                    _Attempt(
+                        now,
+                        next(self._seq),
+                        event["id"],
+                        event["type"],
+                        endpoint_id,
+                        1,
+                        self._generation,
+                        thin,
+                        via_eventbridge,
+                    ),
                 )
             self._cond.notify_all()
 
@@ -242,6 +263,9 @@ class WebhookDispatcher:
             return attempt.generation == self._generation
 
     def _attempt(self, attempt: _Attempt) -> None:
+        if attempt.eventbridge:
+            self._put_to_eventbridge(attempt)
+            return
         with self.store.lock:
             if not self._current(attempt):
                 return
@@ -261,6 +285,43 @@ class WebhookDispatcher:
         body = json.dumps(event, indent=2, ensure_ascii=False)
         status, error = self._post(endpoint["url"], body, signature_header(body, endpoint["secret"]))
         self._record(attempt, _Outcome(endpoint["url"], status, error, True))
+
+    def _put_to_eventbridge(self, attempt: _Attempt) -> None:
+        """One ``PutPartnerEvents`` of the event on the destination's partner event source, if the destination
+        is enabled and its source associated (AWS calls made without the store lock)."""
+        with self.store.lock:
+            if not self._current(attempt):
+                return
+            event = self.store.get(THIN_EVENT if attempt.thin else EVENT, attempt.event_id)
+            destination = self.store.get(EVENT_DESTINATION, attempt.endpoint_id)
+            moment = self.store.clock.now_float()
+        if event is None:
+            return
+        if destination is None or destination["status"] != "enabled":
+            why = "deleted" if destination is None else "disabled"
+            arn = None if destination is None else destination["amazon_eventbridge"]["aws_event_source_arn"]
+            self._record(attempt, _Outcome(arn, None, f"not attempted: the event destination is {why}", False))
+            return
+        arn = destination["amazon_eventbridge"]["aws_event_source_arn"]
+        source = eventbridge.source_name(destination["id"])
+        status = event_destinations.refresh(self.store, destination)["amazon_eventbridge"]["aws_event_source_status"]
+        if status != "active":
+            why = f"not attempted: the partner event source {source} is {status} (no event bus associated with it)"
+            self._record(attempt, _Outcome(arn, None, why, False))
+            return
+        if attempt.thin:
+            event = thin_events.notification(event)
+        else:
+            event["api_version"] = destination["snapshot_api_version"] or API_VERSION
+        region = eventbridge.region_of(arn)
+        put = eventbridge.entry(event, source, region, moment)
+        size = eventbridge.entry_size(put)
+        if size > eventbridge.MAX_ENTRY_BYTES:
+            why = f"not attempted: the entry has {size} bytes, over EventBridge's {eventbridge.MAX_ENTRY_BYTES}"
+            self._record(attempt, _Outcome(arn, None, why, False))
+            return
+        status_code, error = eventbridge.sources_of(self.store).put(region, put)
+        self._record(attempt, _Outcome(arn, status_code, error, True))
 
     def _post(self, url: str, body: str, signature: str) -> tuple[int | None, str | None]:
         request = urllib.request.Request(
@@ -307,6 +368,7 @@ class WebhookDispatcher:
                         attempt.number + 1,
                         attempt.generation,
                         attempt.thin,
+                        attempt.eventbridge,
                     ),
                 )
             self._log.append(

@@ -21,6 +21,7 @@ from ..routing import ClockRule, Route
 from . import (
     billing_meters,
     customers,
+    event_destinations,
     events,
     invoice_creation,
     invoice_lines,
@@ -59,6 +60,7 @@ MODULES = (
     events,
     thin_events,
     webhook_endpoints,
+    event_destinations,
 )
 
 ROUTES: tuple[Route, ...] = tuple(route for module in MODULES for route in module.routes)

@@ -107,6 +107,10 @@ INVOICE = Kind(
 INVOICE_LINE_ITEM = Kind(object="line_item", label="invoice line item", prefix="il_", id_length=24)
 EVENT = Kind(object="event", label="event", prefix="evt_", id_length=24)
 WEBHOOK_ENDPOINT = Kind(object="webhook_endpoint", label="webhook endpoint", prefix="we_", id_length=24)
+# Ids like Stripe's ``ed_test_61RM8ltWcTW4mbsxf16RJyfa2xSQLHJJh1sxm7H0KVT6`` (API v2).
+EVENT_DESTINATION = Kind(
+    object="v2.core.event_destination", label="event destination", prefix="ed_test_61", id_length=42
+)
 
 ALL_KINDS = (
     CUSTOMER,
@@ -128,5 +132,6 @@ ALL_KINDS = (
     INVOICE_LINE_ITEM,
     EVENT,
     WEBHOOK_ENDPOINT,
+    EVENT_DESTINATION,
 )
 KINDS = {kind.object: kind for kind in ALL_KINDS}
