@@ -39,20 +39,19 @@ import weakref
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
-from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
-
 from .store import JSON, Store
 
 PARTNER_PREFIX = "aws.partner/stripe.com/"
 MAX_ENTRY_BYTES = 256 * 1024
-# Local endpoints answer at once; a missing one must not stall a request (or the delivery worker) for minutes.
-_CLIENT_CONFIG = Config(connect_timeout=2, read_timeout=10, retries={"max_attempts": 2, "mode": "standard"})
 
 
 class EventBridgeError(Exception):
-    """An AWS call failed (the reason, as AWS or botocore gave it)."""
+    """An AWS call failed: ``code`` as AWS gave it (``None``: no answer), ``status`` its HTTP status."""
+
+    def __init__(self, reason: str, code: str | None = None, status: int | None = None) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.status = status
 
 
 def source_name(destination_id: str) -> str:
@@ -84,29 +83,39 @@ def entry_size(put: dict[str, Any]) -> int:
     return 14 + sum(len(text.encode("utf-8")) for text in strings)
 
 
-def _reason(error: Exception) -> str:
-    if isinstance(error, ClientError):
-        details = error.response.get("Error", {})
-        return f"{details.get('Code', 'error')}: {details.get('Message', '')}".rstrip(": ")
-    return f"{type(error).__name__}: {error}"
-
-
 class PartnerEventSources:
     """The AWS calls Stripe makes as an EventBridge partner, through one boto3 ``events`` client per region,
-    created on first use (importing the emulator costs no AWS setup)."""
+    created on first use: boto3 is imported then, so the emulator needs it only once a destination exists."""
 
     def __init__(self, endpoint_url: str | None = None) -> None:
         self.endpoint_url = endpoint_url
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
 
-    def _client(self, region: str) -> Any:
+    def _call(self, region: str, operation: str, **params: Any) -> dict[str, Any]:
+        """One ``events`` API call; any failure is an :class:`EventBridgeError`."""
+        import boto3  # noqa: PLC0415 - only once an EventBridge destination is used
+        from botocore.config import Config  # noqa: PLC0415
+        from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
+
         with self._lock:
             if region not in self._clients:
+                # Short timeouts: a missing local endpoint must not stall a request (or the worker) for minutes.
+                config = Config(connect_timeout=2, read_timeout=10, retries={"max_attempts": 2, "mode": "standard"})
                 self._clients[region] = boto3.client(
-                    "events", region_name=region, endpoint_url=self.endpoint_url, config=_CLIENT_CONFIG
+                    "events", region_name=region, endpoint_url=self.endpoint_url, config=config
                 )
-            return self._clients[region]
+            client = self._clients[region]
+        try:
+            answer: dict[str, Any] = getattr(client, operation)(**params)
+        except ClientError as error:
+            details = error.response.get("Error", {})
+            code = details.get("Code")
+            status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            raise EventBridgeError(f"{code}: {details.get('Message', '')}", code, status) from error
+        except BotoCoreError as error:
+            raise EventBridgeError(f"{type(error).__name__}: {error}") from error
+        return answer
 
     def forget_clients(self) -> None:
         """Drop the clients (reset does): the next call builds one from the environment as it is then."""
@@ -114,40 +123,31 @@ class PartnerEventSources:
             self._clients.clear()
 
     def create(self, name: str, account: str, region: str) -> None:
-        try:
-            self._client(region).create_partner_event_source(Name=name, Account=account)
-        except (BotoCoreError, ClientError) as error:
-            raise EventBridgeError(_reason(error)) from error
+        self._call(region, "create_partner_event_source", Name=name, Account=account)
 
     def delete(self, name: str, account: str, region: str) -> None:
         """Delete the source; one already gone (or unreachable AWS) is not an error for the caller."""
         try:
-            self._client(region).delete_partner_event_source(Name=name, Account=account)
-        except (BotoCoreError, ClientError, KeyError):  # moto raises KeyError for a source it never had
+            self._call(region, "delete_partner_event_source", Name=name, Account=account)
+        except (EventBridgeError, KeyError):  # in-process moto raises KeyError for a source it never had
             return
 
     def status(self, name: str, region: str) -> str:
         """``active`` when an event bus is associated with the source (named after it), ``pending`` when none
-        is, ``unknown`` when AWS cannot tell (unreachable)."""
+        is, ``unknown`` when AWS cannot tell."""
         try:
-            self._client(region).describe_event_bus(Name=name)
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
-                return "pending"
-            return "unknown"
-        except BotoCoreError:
-            return "unknown"
+            self._call(region, "describe_event_bus", Name=name)
+        except EventBridgeError as error:
+            return "pending" if error.code == "ResourceNotFoundException" else "unknown"
         return "active"
 
     def put(self, region: str, put: dict[str, Any]) -> tuple[int | None, str | None]:
         """``PutPartnerEvents`` with one entry: ``(HTTP status, None)`` when EventBridge took it, ``(status or
         None, reason)`` when it did not (a failed entry, an error answer, no answer)."""
         try:
-            answer = self._client(region).put_partner_events(Entries=[put])
-        except ClientError as error:
-            return error.response.get("ResponseMetadata", {}).get("HTTPStatusCode"), _reason(error)
-        except BotoCoreError as error:
-            return None, _reason(error)
+            answer = self._call(region, "put_partner_events", Entries=[put])
+        except EventBridgeError as error:
+            return error.status, str(error)
         failed = [item for item in answer.get("Entries", []) if item.get("ErrorCode")]
         if answer.get("FailedEntryCount") or failed:
             first = failed[0] if failed else {}

@@ -28,7 +28,9 @@ from moto_partner_events import patch_moto
 from local_stack.template.intrinsics import StackResources
 from stripe_emulator import StripeEmulator
 from tests.emulator import sdk_models
-from tests.emulator.support import Target, error_of, unchecked
+from tests.emulator.receiver import closed_port_url
+from tests.emulator.support import Target, error_of, make_client, unchecked
+from tests.support import EMULATOR_API_KEY
 
 ACCOUNT = "123456789012"  # moto's default account: the credentials of the `aws` fixture
 REGION = "us-east-1"
@@ -236,6 +238,18 @@ def test_the_partner_event_source_is_pending_until_a_bus_is_associated(emulator_
     assert listed == [(destination.id, "active")]
     destinations.delete(destination.id)
     assert events.describe_event_source(Name=source)["State"] == "DELETED"
+
+
+def test_create_fails_loudly_when_aws_cannot_be_reached(aws: StackResources) -> None:
+    """Emulator: without its partner event source a destination would never receive anything, so create answers
+    a 500 naming the AWS endpoint to check, and nothing is created (the emulator's choice: Stripe's own AWS is
+    always there)."""
+    with StripeEmulator(aws_endpoint_url=closed_port_url().rsplit("/stripe", 1)[0]) as unreachable:
+        client = make_client(EMULATOR_API_KEY, unreachable.url)
+        with pytest.raises(stripe.APIError) as failed:
+            create_destination(client)
+        assert "aws_endpoint_url" in str(failed.value.user_message)
+        assert client.v2.core.event_destinations.list().data == []
 
 
 def test_moto_delivers_partner_events_to_the_associated_bus(aws: StackResources) -> None:
