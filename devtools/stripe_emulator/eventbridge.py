@@ -27,8 +27,8 @@ in-process ``mock_aws`` nothing needs setting):
   https://docs.aws.amazon.com/AmazonCloudWatch/latest/events/CalculatePutEventsEntrySize.html) is refused
   without a call; what Stripe does with such an event is not documented.
 
-Deleting a destination deletes its partner event source (``DeletePartnerEventSource``). The 7-day deadline to
-associate a source (after which AWS deletes it and Stripe disables the destination) is not modeled.
+Deleting a destination deletes its partner event source (``DeletePartnerEventSource``), and so does the 7-day
+deadline to associate it (a clock rule of :mod:`.resources.event_destinations`).
 """
 
 from __future__ import annotations

@@ -306,7 +306,7 @@ class WebhookDispatcher:
         source = eventbridge.source_name(destination["id"])
         status = event_destinations.refresh(self.store, destination)["amazon_eventbridge"]["aws_event_source_status"]
         if status != "active":
-            why = f"not attempted: the partner event source {source} is {status} (no event bus associated with it)"
+            why = f"not attempted: the partner event source {source} is {status}, not active (no event bus yet?)"
             self._record(attempt, _Outcome(arn, None, why, False))
             return
         if attempt.thin:

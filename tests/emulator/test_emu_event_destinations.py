@@ -240,6 +240,32 @@ def test_the_partner_event_source_is_pending_until_a_bus_is_associated(emulator_
     assert events.describe_event_source(Name=source)["State"] == "DELETED"
 
 
+@pytest.mark.usefixtures("eventbridge")
+def test_a_source_not_associated_within_7_days_is_deleted_and_the_destination_disabled(
+    emulator: StripeEmulator, emulator_client: stripe.StripeClient
+) -> None:
+    """Emulator: "associate this event source with an event bus within 7 days of the event destination's
+    creation. If you don't associate it within this time frame, Amazon automatically deletes the pending event
+    source. After an event source is deleted, your Stripe event destination is automatically disabled"
+    (https://docs.stripe.com/event-destinations/eventbridge; reason ``no_aws_event_source_exists``: the SDK's
+    ``EventDestination.StatusDetails.Disabled``). An associated one is left alone."""
+    forgotten = create_destination(emulator_client, name="forgotten")
+    associated = create_destination(emulator_client, name="associated")
+    associate(source_of(associated))
+    emulator.advance_clock(7 * 86_400 - 60)
+    assert source_status(emulator_client.v2.core.event_destinations.retrieve(forgotten.id)) == "pending"
+    emulator.advance_clock(120)
+    expired = emulator_client.v2.core.event_destinations.retrieve(forgotten.id)
+    assert (expired.status, source_status(expired)) == ("disabled", "deleted")
+    assert expired.status_details is not None
+    assert expired.status_details.disabled is not None
+    assert expired.status_details.disabled.reason == "no_aws_event_source_exists"
+    events = boto3.client("events", region_name=REGION)
+    assert events.describe_event_source(Name=source_of(forgotten))["State"] == "DELETED"
+    kept = emulator_client.v2.core.event_destinations.retrieve(associated.id)
+    assert (kept.status, source_status(kept)) == ("enabled", "active")
+
+
 def test_create_fails_loudly_when_aws_cannot_be_reached(aws: StackResources) -> None:
     """Emulator: without its partner event source a destination would never receive anything, so create answers
     a 500 naming the AWS endpoint to check, and nothing is created (the emulator's choice: Stripe's own AWS is

@@ -10,9 +10,10 @@ reported in error reports), subscription schedules completed at the end of their
 subscriptions renewed at their items' period end, canceled at ``cancel_at``,
 auto-advancing drafts finalized an hour after their creation, invoice payments attempted (and retried) at
 ``next_payment_attempt``, subscriptions made ``past_due`` by a ``send_invoice`` invoice unpaid at its due
-date, and ``incomplete`` subscriptions expired 23 hours after their creation. Each is a :class:`~..routing.ClockRule`;
-whenever the clock moves and before every API request the app steps through the due times in order and
-applies every rule at each (see ``EmulatorApp.tick``).
+date, ``incomplete`` subscriptions expired 23 hours after their creation, and the partner event sources of
+EventBridge event destinations deleted when still unassociated 7 days after creation. Each is a
+:class:`~..routing.ClockRule`; whenever the clock moves and before every API request the app steps through the
+due times in order and applies every rule at each (see ``EmulatorApp.tick``).
 """
 
 from __future__ import annotations
@@ -78,6 +79,9 @@ CLOCK_RULES: tuple[ClockRule, ...] = (
     ClockRule("collect invoice payments", payments.collect_next_due, payments.collect_due),
     ClockRule("mark unpaid send_invoice subscriptions past due", payments.past_due_next_due, payments.past_due_due),
     ClockRule("expire incomplete subscriptions", payments.expire_next_due, payments.expire_due),
+    ClockRule(
+        "delete unassociated EventBridge sources", event_destinations.expire_next_due, event_destinations.expire_due
+    ),
 )
 
 

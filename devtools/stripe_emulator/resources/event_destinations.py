@@ -16,7 +16,12 @@ Stripe events put on an Amazon EventBridge partner event source (https://docs.st
   ``status_details`` (``{"disabled": {"reason": "user"}}`` once disabled, else ``null``), ``type``
   (shape of https://docs.stripe.com/api/v2/core/event-destinations/object and the SDK's ``EventDestination``).
 - ``aws_event_source_status`` is ``pending`` until the source has an event bus, then ``active`` (``unknown``
-  when AWS cannot be asked): retrieve, list and every delivery look it up again.
+  when AWS cannot be asked): retrieve, list and every delivery look it up again. A source still pending 7 days
+  after the destination's creation (emulator clock) is deleted, as AWS does, and the destination disabled:
+  ``aws_event_source_status: "deleted"``, ``status_details.disabled.reason: "no_aws_event_source_exists"``
+  ("If you don't associate it within this time frame, Amazon automatically deletes the pending event source.
+  After an event source is deleted, your Stripe event destination is automatically disabled and you must
+  create a new destination", https://docs.stripe.com/event-destinations/eventbridge).
 - Update takes ``name``, ``description``, ``enabled_events`` and ``metadata`` (``type``, ``event_payload``,
   the AWS account and region cannot change); ``disable``/``enable`` set ``status``; delete deletes the partner
   event source too and answers ``{"id", "object"}`` (the SDK's ``DeletedObject``).
@@ -25,7 +30,7 @@ Stripe events put on an Amazon EventBridge partner event source (https://docs.st
 
 Delivery (:mod:`..webhooks`, the same worker and log as webhooks): every event of a type a destination
 takes, recorded while the destination is enabled, is put on its source; not delivered while the source is
-pending. ``ping`` is not modeled.
+not ``active``. ``ping`` is not modeled.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from typing import Any
 from ..errors import ParamError, StripeError, invalid_request, missing_parameter
 from ..eventbridge import EventBridgeError, region_of, source_arn, source_name, sources_of
 from ..params import UNSET, Enum, Int, ListOf, Metadata, Obj, Str, Unsupported, apply_metadata
-from ..rfc3339 import format_time
+from ..rfc3339 import format_time, parse_time
 from ..routing import Call, RouteTable
 from ..store import JSON, Store
 from .event_types import SNAPSHOT_EVENT_TYPES, THIN_EVENT_TYPES
@@ -47,6 +52,7 @@ from .webhook_endpoints import ALL_EVENTS, ApiVersion, EnabledEvents, subscribed
 routes = RouteTable()
 
 CATALOGS = {"snapshot": SNAPSHOT_EVENT_TYPES, "thin": THIN_EVENT_TYPES}
+ASSOCIATION_DEADLINE = 7 * 86_400  # seconds after creation
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 _AWS_ACCOUNT = re.compile(r"^\d{12}$")
@@ -131,8 +137,11 @@ def _check_events(events: list[str], payload: str) -> list[str]:
 
 
 def refresh(store: Store, destination: JSON) -> JSON:
-    """Ask AWS whether the destination's source is associated yet; save and return the destination."""
+    """Ask AWS whether the destination's source is associated yet; save and return the destination. A deleted
+    source stays deleted."""
     bridge = destination["amazon_eventbridge"]
+    if bridge["aws_event_source_status"] == "deleted":
+        return destination
     arn = bridge["aws_event_source_arn"]
     status = sources_of(store).status(source_name(destination["id"]), region_of(arn))
     if status != bridge["aws_event_source_status"]:
@@ -266,6 +275,37 @@ def delete(call: Call) -> JSON:
     sources_of(call.store).delete(source_name(destination["id"]), bridge["aws_account_id"], region)
     call.store.remove(EVENT_DESTINATION, destination["id"])
     return {"id": destination["id"], "object": "v2.core.event_destination"}
+
+
+def _deadline(destination: JSON) -> float | None:
+    if destination["amazon_eventbridge"]["aws_event_source_status"] != "pending":
+        return None
+    return parse_time(destination["created"]) + ASSOCIATION_DEADLINE
+
+
+def expire_next_due(store: Store) -> float | None:
+    times = [at for destination in store.scan(EVENT_DESTINATION) if (at := _deadline(destination)) is not None]
+    return min(times) if times else None
+
+
+def expire_due(store: Store, now: float) -> None:
+    """Clock rule: a partner event source still not associated 7 days after its destination's creation is
+    deleted (as AWS deletes it) and the destination disabled, at the time it was due."""
+    for destination in store.all(EVENT_DESTINATION):
+        deadline = _deadline(destination)
+        if deadline is None or deadline > now:
+            continue
+        bridge = refresh(store, destination)["amazon_eventbridge"]
+        if bridge["aws_event_source_status"] != "pending":  # associated at the last moment (or AWS unreachable)
+            continue
+        sources_of(store).delete(
+            source_name(destination["id"]), bridge["aws_account_id"], region_of(bridge["aws_event_source_arn"])
+        )
+        bridge["aws_event_source_status"] = "deleted"
+        destination["status"] = "disabled"
+        destination["status_details"] = {"disabled": {"reason": "no_aws_event_source_exists"}}
+        destination["updated"] = format_time(deadline)
+        store.save(EVENT_DESTINATION, destination)
 
 
 def targets(store: Store, event_type: str, *, thin: bool) -> list[str]:
