@@ -22,7 +22,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 # Two workers: CI machines have 2 cores. worksteal: the two long reliability proofs run on different workers (conftest).
 PYTEST_ARGS ?= -n 2 --dist worksteal
 
-.PHONY: help venv test lint typecheck cfn-lint checkov checkov-venv pytest local demo invoke inbox webhook-event usage-event emulator catalog sam-venv sam-check sam-build webhook-event bench bench-instructions clean
+.PHONY: help venv test lint typecheck cfn-lint checkov checkov-venv pytest local demo load invoke inbox webhook-event usage-event emulator catalog sam-venv sam-check sam-build webhook-event bench bench-instructions clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -74,6 +74,10 @@ local: venv ## run the Docker-free local stack (moto, Stripe emulator, API on :3
 # e.g. make demo ARGS="--api http://127.0.0.1:3000 --verbose" against a running `make local`
 demo: venv ## the inCytes story on one command: starts the local stack, proves each step over HTTP, stops it
 	$(PY) -m demo $(ARGS)
+
+# e.g. make load ARGS="--funders 20 --records 2000 --stripe-429 20" (or --api URL against a running `make local`)
+load: venv ## capacity: usage mix, Stripe 429s and a renewal day on the local stack, audited (build/load/report.md)
+	$(PY) -m load $(ARGS)
 
 # e.g. make invoke FUNCTION=FundersFunction EVENT=events/funders/get_funder.json
 invoke: venv ## run one function with an events/ file against the running `make local` stack (like sam local invoke)
