@@ -142,11 +142,26 @@ def reporter_section(figures: Figures, accepted: Sequence[Sent], ingest_rate: fl
         f"ended; **drained {seconds(drain)} after** (every record accepted before then at Stripe).",
         "",
         f"Reporter catch-up: {drain_rate:.0f} records/s while draining (the backlog at the end of the 429s over "
-        f"the drain time), **{drain_rate / ingest_rate:.1f}x the ingest rate** of this run.",
+        f"the drain time, new usage still arriving), **{drain_rate / ingest_rate:.1f}x the ingest rate** of this "
+        f"run; {alone_text(figures, ingest_rate)}",
         "",
     ]
     lines += table(("time", "accepted", "at Stripe", "backlog"), timeline(figures))
     return lines
+
+
+def alone_text(figures: Figures, ingest_rate: float) -> str:
+    """The reporter's pace once ingest stopped (it has the machine to itself): the backlog then over the time it
+    took to reach zero."""
+    at_end = [(t, a, r) for t, a, r in figures.backlog if t >= figures.ingest_seconds]
+    if not at_end or figures.drained_at is None or figures.drained_at <= at_end[0][0]:
+        return "the backlog was gone when ingest stopped."
+    started, accepted, reported = at_end[0]
+    pace = (accepted - reported) / (figures.drained_at - started)
+    return (
+        f"alone, after ingest stopped: {accepted - reported} records in {figures.drained_at - started:.1f} s, "
+        f"**{pace:.0f} records/s = {pace / ingest_rate:.1f}x the ingest rate**."
+    )
 
 
 def timeline(figures: Figures) -> list[tuple[str, int, int, int]]:
@@ -172,8 +187,8 @@ def stripe_section(figures: Figures) -> list[str]:
         "## Stripe requests during ingest and drain",
         "",
         f"{total} requests in {seconds(duration)}: **{total / duration:.1f} per second** (Stripe's limits: 100 "
-        f"writes/s live, 25 in test mode; meter events on a limit of their own). Meter event requests per 1,000 "
-        f"records: **{1000 * meter_requests / max(records, 1):.0f}** (429s included).",
+        "writes/s live, 25 in test mode; live meter events 1,000/s on a limit of their own). Meter event requests "
+        f"per 1,000 records: **{1000 * meter_requests / max(records, 1):.0f}** (429s included).",
         "",
     ]
     rows = [(name, count, f"{count / duration:.2f}") for name, count in figures.ingest_stripe_requests.most_common()]
