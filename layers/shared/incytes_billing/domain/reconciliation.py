@@ -25,6 +25,7 @@ from incytes_billing.domain.stripe_limits import (
     WEBHOOK_RETRY_SECONDS,
 )
 from incytes_billing.domain.webhooks import Receipt, WebhookIngress, with_current_object
+from incytes_billing.errors import StripeUnavailable
 from incytes_billing.models.catalog import CatalogConfig
 from incytes_billing.models.events import VerifiedEvent
 from incytes_billing.models.funder import Funder
@@ -57,6 +58,7 @@ class ReconciliationReport:
     discrepancies: list[dict[str, object]] = field(default_factory=list)
     replay: ReplayOutcome = field(default_factory=ReplayOutcome)
     batches: BatchCheckReport = field(default_factory=BatchCheckReport)
+    not_compared: int = 0  # funders left for a later run: this one reached its deadline (or Stripe failed)
 
 
 @dataclass(kw_only=True, eq=False)
@@ -75,13 +77,21 @@ class Reconciler:
         self._event_names = catalog.meter_event_names()
 
     def run(self, funder_ids: list[str]) -> ReconciliationReport:
+        """Undelivered events first (one list, whatever the number of funders), then each funder's batches and
+        meters until done or out of time (docs/capacity.md): the funders are taken from an offset that moves with
+        the hour, so that a run cut short leaves different funders each time and every one is reached daily."""
         report = ReconciliationReport()
-        for funder_id in funder_ids:
-            self.checker.check_funder(funder_id, report.batches)
-            self.compare_funder(funder_id, report)
+        report.replay = self.replay_undelivered()
+        ordered = run_order(funder_ids, int(self.clock().timestamp()) // 3600)
+        for done, funder_id in enumerate(ordered):
+            try:
+                self.checker.check_funder(funder_id, report.batches)
+                self.compare_funder(funder_id, report)
+            except StripeUnavailable:
+                report.not_compared = len(ordered) - done
+                break
         for window in report.batches.unattributed:
             self._tell_unattributed(window)
-        report.replay = self.replay_undelivered()
         return report
 
     def compare_funder(self, funder_id: str, report: ReconciliationReport) -> None:
@@ -174,3 +184,9 @@ class Reconciler:
 def _touched(batch: MeterBatch) -> int:
     """When the batch last reached (or may have reached) Stripe."""
     return max(batch.created_at, batch.sent_at or 0)
+
+
+def run_order(funder_ids: list[str], hour: int) -> list[str]:
+    """The funders from the hour's 24th of the list on, then the rest."""
+    offset = (hour % 24) * len(funder_ids) // 24
+    return funder_ids[offset:] + funder_ids[:offset]
