@@ -65,7 +65,16 @@ def test_the_shared_builders_load_no_domain_service_and_only_the_stripe_gateway(
 @pytest.mark.parametrize(
     ("function", "absent"),
     [
-        ("funders", {"incytes_billing.domain.event_processor", "incytes_billing.domain.reconciliation"}),
+        # Only linking a funder looks up its Stripe customer: the SDK and the key are loaded then.
+        (
+            "funders",
+            {
+                "incytes_billing.domain.event_processor",
+                "incytes_billing.domain.reconciliation",
+                "stripe",
+                "incytes_billing.wiring.stripe_access",
+            },
+        ),
         ("invoices", {"incytes_billing.domain.event_processor", "incytes_billing.domain.reporting"}),
         # The review notice's event processor is needed only by a create that leaves a first invoice pending.
         ("subscriptions", {"incytes_billing.domain.event_processor", "incytes_billing.domain.reporting"}),
