@@ -7,7 +7,11 @@ from typing import Any
 
 import pytest
 
-from local_stack.template.aws_resources import create_aws_resources, dynamodb_create_table_request
+from local_stack.template.aws_resources import (
+    SUPPORTED_RESOURCE_TYPES,
+    create_aws_resources,
+    dynamodb_create_table_request,
+)
 from local_stack.template.document import Template, TemplateError, parse_template
 from local_stack.template.functions import function_environment
 
@@ -40,8 +44,8 @@ def test_project_tables_match_the_template(aws_session: Any, project_template: T
         "ENABLED"
     )
 
-    # Only the tables/topics/queues are created: functions, layers and the API are not.
-    creatable = {"AWS::DynamoDB::Table", "AWS::SNS::Topic", "AWS::SQS::Queue", "AWS::SNS::Subscription"}
+    # Only the tables/topics/queues (and EventBridge's resources) are created: functions, layers and the API are not.
+    creatable = set(SUPPORTED_RESOURCE_TYPES)
     assert set(resources) == {
         logical_id
         for logical_id, resource in project_template["Resources"].items()

@@ -8,10 +8,10 @@ module per concern (import a name from the module that defines it; this package 
                    the `Template` type and `TemplateError`.
 - `intrinsics`     `resolve_parameters`, the intrinsic functions (`resolver_for`), `StackResources` (logical id →
                    physical id and attributes) and the default region and account.
-- `aws_resources`  `create_aws_resources`: the template's DynamoDB tables, SNS topics (and subscriptions) and SQS
-                   queues, through whatever boto3 endpoint is configured: moto's in-process `mock_aws` in tests,
-                   moto server in `make local`. Other resource types (functions, layers, APIs, IAM, policies) are
-                   skipped.
+- `aws_resources`  `create_aws_resources`: the template's DynamoDB tables, SNS topics (and subscriptions), SQS
+                   queues (and policies) and EventBridge buses, rules and archives, through whatever boto3 endpoint
+                   is configured: moto's in-process `mock_aws` in tests, moto server in `make local`. Other
+                   resource types (functions, layers, APIs, IAM, alarms) are skipped.
 - `functions`      `function_environment` (Globals merged with the function's own, intrinsics resolved),
                    `function_properties`, `load_handler` (imports a function's handler from its `CodeUri` by file
                    path), ...

@@ -1,6 +1,6 @@
-"""The template's DynamoDB tables, SNS topics (and subscriptions) and SQS queues, created through whatever boto3
-endpoint is configured: moto's in-process `mock_aws` in tests, moto server in `make local`. Other resource types
-(functions, layers, APIs, IAM, policies) are skipped."""
+"""The template's DynamoDB tables, SNS topics (and subscriptions), SQS queues (and their policies) and EventBridge
+buses, rules and archives, created through whatever boto3 endpoint is configured: moto's in-process `mock_aws` in
+tests, moto server in `make local`. Other resource types (functions, layers, APIs, IAM, alarms) are skipped."""
 
 from __future__ import annotations
 
@@ -30,6 +30,10 @@ SUPPORTED_RESOURCE_TYPES = (
     "AWS::SQS::Queue",
     "AWS::SNS::Topic",
     "AWS::SNS::Subscription",
+    "AWS::SQS::QueuePolicy",
+    "AWS::Events::EventBus",
+    "AWS::Events::Rule",
+    "AWS::Events::Archive",
 )
 _SERVICE_OF = {
     "AWS::DynamoDB::Table": "dynamodb",
@@ -37,6 +41,10 @@ _SERVICE_OF = {
     "AWS::SQS::Queue": "sqs",
     "AWS::SNS::Topic": "sns",
     "AWS::SNS::Subscription": "sns",
+    "AWS::SQS::QueuePolicy": "sqs",
+    "AWS::Events::EventBus": "events",
+    "AWS::Events::Rule": "events",
+    "AWS::Events::Archive": "events",
 }
 
 
@@ -79,7 +87,8 @@ def create_aws_resources(
     parameter_overrides: Mapping[str, Any] | None = None,
     account_id: str = DEFAULT_ACCOUNT_ID,
 ) -> StackResources:
-    """Create the template's tables, topics, subscriptions and queues; answer logical id → physical id.
+    """Create the template's tables, topics, subscriptions, queues, queue policies, event buses, rules and archives;
+    answer logical id → physical id.
 
     `session_or_clients` is a `boto3.Session`, a mapping of service name → boto3 client, or None for boto3's
     default clients; whichever endpoint they talk to (moto's `mock_aws`, moto server) gets the resources.
@@ -158,6 +167,17 @@ def _creation_order(definitions: Mapping[str, Any], wanted: list[str]) -> list[s
 def _client_error_code(error: Exception) -> str:
     response = getattr(error, "response", None) or {}
     return str(response.get("Error", {}).get("Code", ""))
+
+
+def _create_or_reuse(create: Callable[[], Any], exists_code: str, what: str) -> Any:
+    """`create()`'s answer; None when what it creates already exists (the error `exists_code`): reused."""
+    try:
+        return create()
+    except Exception as error:
+        if _client_error_code(error) != exists_code:
+            raise
+        LOG.info("%s already exists: reused", what)
+        return None
 
 
 def _flag(value: Any) -> bool:
@@ -256,12 +276,7 @@ def _create_dynamodb_table(
 ) -> None:
     name = str(properties.get("TableName") or f"{prefix}-{logical_id}")
     request = dynamodb_create_table_request(name, properties)
-    try:
-        client.create_table(**request)
-    except Exception as error:
-        if _client_error_code(error) != "ResourceInUseException":
-            raise
-        LOG.info("table %s already exists: reused", name)
+    _create_or_reuse(lambda: client.create_table(**request), "ResourceInUseException", f"table {name}")
     client.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
     ttl = properties.get("TimeToLiveSpecification")
     if ttl and _flag(ttl.get("Enabled", False)):
@@ -402,10 +417,109 @@ def _create_sns_subscription(
         resources.record(logical_id, "AWS::SNS::Subscription", arn, Arn=arn)
 
 
+def _apply_queue_policy(
+    client: Any, resources: StackResources, logical_id: str, properties: dict[str, Any], prefix: str
+) -> None:
+    """A queue policy is the queues' `Policy` attribute (moto keeps it; it does not enforce it)."""
+    policy = json.dumps(properties["PolicyDocument"])
+    for queue_url in properties["Queues"]:
+        client.set_queue_attributes(QueueUrl=str(queue_url), Attributes={"Policy": policy})
+    resources.record(logical_id, "AWS::SQS::QueuePolicy", f"{prefix}-{logical_id}")
+
+
+def _create_event_bus(
+    client: Any, resources: StackResources, logical_id: str, properties: dict[str, Any], prefix: str
+) -> None:
+    """A bus; with `EventSourceName` the one that associates a partner event source (which must exist, as on AWS).
+
+    moto 5.2 cannot address a bus whose name has a "/" (every partner bus) in its rule and archive calls, and puts
+    partner events on the default bus. Where that is so, the bus's rules, archive and replays go to the default
+    bus, where its events are: `EventsBusName` and `Arn` say which bus that is, locally."""
+    name = str(properties.get("Name") or f"{prefix}-{logical_id}")
+    request = {"Name": name}
+    if properties.get("EventSourceName"):
+        request["EventSourceName"] = str(properties["EventSourceName"])
+    _create_or_reuse(lambda: client.create_event_bus(**request), "ResourceAlreadyExistsException", f"event bus {name}")
+    events_bus = name
+    try:
+        client.list_rules(EventBusName=name)
+    except Exception as error:
+        if _client_error_code(error) != "ResourceNotFoundException":
+            raise
+        LOG.info("event bus %s: moto cannot address it; its rules and archive go on the default bus", name)
+        events_bus = "default"
+    arn = str(client.describe_event_bus(Name=events_bus)["Arn"])
+    resources.record(logical_id, "AWS::Events::EventBus", name, Arn=arn, Name=name, EventsBusName=events_bus)
+
+
+def _events_bus(resources: StackResources, bus_name: str) -> str:
+    """Where, locally, a template bus's rules go (see `_create_event_bus`)."""
+    for logical_id, resource_type in resources.types.items():
+        if resource_type == "AWS::Events::EventBus" and resources[logical_id] == bus_name:
+            return resources.attributes[logical_id]["EventsBusName"]
+    return bus_name
+
+
+_TARGET_FIELDS = (
+    "Id",
+    "Arn",
+    "Input",
+    "InputPath",
+    "InputTransformer",
+    "RetryPolicy",
+    "DeadLetterConfig",
+    "SqsParameters",
+    "RoleArn",
+)
+
+
+def _create_event_rule(
+    client: Any, resources: StackResources, logical_id: str, properties: dict[str, Any], prefix: str
+) -> None:
+    name = str(properties.get("Name") or f"{prefix}-{logical_id}")
+    bus = _events_bus(resources, str(properties.get("EventBusName") or "default"))
+    request: dict[str, Any] = {"Name": name, "EventBusName": bus, "State": str(properties.get("State", "ENABLED"))}
+    if properties.get("EventPattern"):
+        request["EventPattern"] = _attribute_string(properties["EventPattern"])
+    if properties.get("ScheduleExpression"):
+        request["ScheduleExpression"] = str(properties["ScheduleExpression"])
+    if properties.get("Description"):
+        request["Description"] = str(properties["Description"])
+    arn = str(client.put_rule(**request)["RuleArn"])
+    targets = [
+        {key: target[key] for key in _TARGET_FIELDS if key in target} for target in properties.get("Targets") or []
+    ]
+    if targets:
+        client.put_targets(Rule=name, EventBusName=bus, Targets=targets)
+    resources.record(logical_id, "AWS::Events::Rule", name, Arn=arn)
+
+
+def _create_event_archive(
+    client: Any, resources: StackResources, logical_id: str, properties: dict[str, Any], prefix: str
+) -> None:
+    name = str(properties.get("ArchiveName") or f"{prefix}-{logical_id}")[:48]  # EventBridge's limit
+    request: dict[str, Any] = {"ArchiveName": name, "EventSourceArn": str(properties["SourceArn"])}
+    if "RetentionDays" in properties:
+        request["RetentionDays"] = int(properties["RetentionDays"])
+    if properties.get("EventPattern"):
+        request["EventPattern"] = _attribute_string(properties["EventPattern"])
+    if properties.get("Description"):
+        request["Description"] = str(properties["Description"])
+    created = _create_or_reuse(
+        lambda: client.create_archive(**request), "ResourceAlreadyExistsException", f"archive {name}"
+    )
+    arn = str((created or client.describe_archive(ArchiveName=name))["ArchiveArn"])
+    resources.record(logical_id, "AWS::Events::Archive", name, Arn=arn)
+
+
 _CREATORS: dict[str, Callable[[Any, StackResources, str, dict[str, Any], str], None]] = {
     "AWS::DynamoDB::Table": _create_dynamodb_table,
     "AWS::Serverless::SimpleTable": _create_simple_table,
     "AWS::SQS::Queue": _create_sqs_queue,
     "AWS::SNS::Topic": _create_sns_topic,
     "AWS::SNS::Subscription": _create_sns_subscription,
+    "AWS::SQS::QueuePolicy": _apply_queue_policy,
+    "AWS::Events::EventBus": _create_event_bus,
+    "AWS::Events::Rule": _create_event_rule,
+    "AWS::Events::Archive": _create_event_archive,
 }

@@ -180,6 +180,9 @@ class Resolver:
             return local_api_id(logical_id)
         if resource_type == "AWS::SNS::Topic":
             return f"arn:aws:sns:{self.region}:{self.account_id}:{name}"
+        if resource_type == "AWS::Events::EventBus":  # its Name (a partner bus is named after its source)
+            properties = self.template["Resources"][logical_id].get("Properties") or {}
+            return scalar_string(self.resolve(properties.get("Name", name)), what=f"{logical_id}.Name")
         return name
 
     def get_att(self, logical_id: str, attribute: str) -> Any:
@@ -205,6 +208,12 @@ class Resolver:
             "AWS::Lambda::Function": {"Arn": lambda: f"arn:aws:lambda:{region}:{account}:function:{ref}"},
             "AWS::Logs::LogGroup": {"Arn": lambda: f"arn:aws:logs:{region}:{account}:log-group:{ref}:*"},
             "AWS::IAM::Role": {"Arn": lambda: f"arn:aws:iam::{account}:role/{ref}"},
+            "AWS::Events::EventBus": {
+                "Arn": lambda: f"arn:aws:events:{region}:{account}:event-bus/{ref}",
+                "Name": lambda: ref,
+            },
+            "AWS::Events::Rule": {"Arn": lambda: f"arn:aws:events:{region}:{account}:rule/{ref}"},
+            "AWS::Events::Archive": {"Arn": lambda: f"arn:aws:events:{region}:{account}:archive/{ref}"},
         }
         getter = computed.get(str(resource_type), {}).get(attribute)
         if getter is None:
@@ -325,6 +334,20 @@ def resolver_for(
         account_id=account_id or getattr(resources, "account_id", None) or DEFAULT_ACCOUNT_ID,
         stack_name=stack_name or getattr(resources, "stack_name", None) or "local",
     )
+
+
+def failed_rule_assertions(template: Template, parameter_overrides: Mapping[str, Any] | None = None) -> list[str]:
+    """The `AssertDescription` of each template `Rules` assertion these parameters fail (CloudFormation refuses
+    such a stack before creating anything)."""
+    resolver = resolver_for(template, StackResources(), parameter_overrides)
+    failed = []
+    for name, rule in (template.get("Rules") or {}).items():
+        if not resolver.resolve(rule.get("RuleCondition", True)):
+            continue
+        for assertion in rule.get("Assertions") or []:
+            if not resolver.resolve(assertion["Assert"]):
+                failed.append(f"{name}: {' '.join(str(assertion.get('AssertDescription', 'failed')).split())}")
+    return failed
 
 
 def local_api_id(logical_id: str) -> str:
