@@ -23,6 +23,7 @@ from botocore.client import BaseClient
 
 from local_stack.template.document import Template
 from local_stack.template.intrinsics import StackResources, resolver_for
+from tests.support import conditional_items
 
 
 def _sam_arn(service: str, resource: str, parameter: str) -> dict[str, Any]:
@@ -127,8 +128,11 @@ def _substitute_refs(value: Any, arguments: Mapping[str, Any]) -> Any:
     return value
 
 
-def policy_statements(template: Template, logical_id: str) -> list[dict[str, Any]]:
-    """The function's `Policies` as IAM statements (SAM templates expanded), intrinsics unresolved."""
+def policy_statements(
+    template: Template, logical_id: str, parameter_overrides: Mapping[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """The function's `Policies` as IAM statements (SAM templates expanded, conditional statements chosen for these
+    parameters), intrinsics otherwise unresolved."""
     policies = template["Resources"][logical_id]["Properties"].get("Policies") or []
     statements: list[dict[str, Any]] = []
     for policy in _as_list(policies):
@@ -136,7 +140,7 @@ def policy_statements(template: Template, logical_id: str) -> list[dict[str, Any
             raise ValueError(f"{logical_id}: managed policy {policy!r} is not checked here; use statements")
         for name, arguments in policy.items():
             if name == "Statement":
-                statements.extend(_as_list(arguments))
+                statements.extend(conditional_items(template, _as_list(arguments), parameter_overrides))
             elif name in SAM_POLICY_TEMPLATES:
                 definition = SAM_POLICY_TEMPLATES[name]
                 statements.extend({"Effect": "Allow", **_substitute_refs(s, arguments)} for s in definition)
@@ -154,7 +158,7 @@ def granted_permissions(
     """(action, resource) pairs the function's own `Policies` allow, resolved against created `resources`."""
     resolver = resolver_for(template, resources, parameter_overrides)
     grants = []
-    for statement in policy_statements(template, logical_id):
+    for statement in policy_statements(template, logical_id, parameter_overrides):
         unsupported = set(statement) - {"Sid", "Effect", "Action", "Resource"}
         if statement.get("Effect") != "Allow" or unsupported:
             raise ValueError(f"{logical_id}: only plain Allow statements are checked, not {statement}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -13,6 +13,7 @@ from typing import Any
 from incytes_billing.adapters.dynamodb_funders import DynamoDBFunderRepository
 from incytes_billing.models.usage import MeterBatch
 from local_stack.template.document import Template, load_template
+from local_stack.template.intrinsics import StackResources, resolver_for
 from tests.fakes import subscribed_funder
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -33,6 +34,23 @@ def _template() -> Template:
 
 def template() -> Template:
     return copy.deepcopy(_template())
+
+
+def conditional_items(
+    template: Template, items: list[Any], parameter_overrides: Mapping[str, Any] | None = None
+) -> list[Any]:
+    """A template list whose items may be `!If [Condition, item, !Ref AWS::NoValue]`: the items it has for these
+    parameter values (the others at their defaults), other intrinsics left unresolved."""
+    resolver = resolver_for(template, StackResources(), parameter_overrides)
+    kept = []
+    for item in items:
+        chosen = item
+        while isinstance(chosen, dict) and set(chosen) == {"Fn::If"}:
+            condition, if_true, if_false = chosen["Fn::If"]
+            chosen = if_true if resolver.condition(condition) else if_false
+        if chosen != {"Ref": "AWS::NoValue"}:
+            kept.append(chosen)
+    return kept
 
 
 def load_event(relative_path: str) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""What CloudFormation will see: template.yaml through SAM's transform, then cfn-lint on the result, per stage.
+"""What CloudFormation will see: template.yaml through SAM's transform, then cfn-lint on the result, per stage (and
+per Stripe event ingress mode).
 
 `sam validate --lint` and `cfn-lint template.yaml` lint the template before the transform, so they miss what only
 the generated resources show: a dependency cycle between the API and a function behind it (the API's definition
@@ -24,9 +25,24 @@ _CFN_LINT = "import sys; from cfnlint.runner import main; sys.argv[0] = 'cfn-lin
 DEPLOY_PARAMETERS = {
     "prod": {"AlarmTopicArn": "arn:aws:sns:eu-west-1:111122223333:on-call", "FinanceEmail": "finance@example.com"},
 }
+# The Stripe event ingress modes besides the default webhook (issue 14), each transformed on the dev stage too.
+INGRESS_MODES = ("eventbridge", "both")
+PARTNER_EVENT_SOURCE = "aws.partner/stripe.com/ed_test_61Tgbw4tExample"
 
 
-def transformed(template_path: Path, stage: str) -> dict[str, Any]:
+def variants() -> dict[str, dict[str, str]]:
+    """What is transformed and linted: label -> the parameters a deploy would pass."""
+    found = {f"Stage={stage}": {"Stage": stage, **DEPLOY_PARAMETERS.get(stage, {})} for stage in STAGES}
+    for mode in INGRESS_MODES:
+        found[f"Stage=dev StripeEventIngress={mode}"] = {
+            "Stage": "dev",
+            "StripeEventIngress": mode,
+            "StripePartnerEventSourceName": PARTNER_EVENT_SOURCE,
+        }
+    return found
+
+
+def transformed(template_path: Path, parameters: dict[str, str]) -> dict[str, Any]:
     from samtranslator.public.translator import ManagedPolicyLoader  # noqa: PLC0415 - only in aws-sam-cli's venv
     from samtranslator.translator.transform import transform  # noqa: PLC0415
     from samtranslator.yaml_helper import yaml_parse  # noqa: PLC0415
@@ -45,7 +61,6 @@ def transformed(template_path: Path, stage: str) -> dict[str, Any]:
         for uri in ("CodeUri", "ContentUri"):
             if uri in properties:
                 properties[uri] = f"s3://artifacts/{uri}.zip"
-    parameters = {"Stage": stage, **DEPLOY_PARAMETERS.get(stage, {})}
     result: dict[str, Any] = transform(template, parameters, _NoManagedPolicies())
     return result
 
@@ -73,15 +88,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.environ.setdefault("AWS_DEFAULT_REGION", "eu-west-1")  # the transform builds ARNs with a region
     failed = False
-    for stage in STAGES:
+    for label, parameters in variants().items():
         try:
-            errors = lint_errors(transformed(args.template, stage))
+            errors = lint_errors(transformed(args.template, parameters))
         except Exception as refusal:  # SAM refusing it (InvalidDocumentException) is a finding
             errors = [f"SAM transform refused it: {refusal}"]
         for error in errors:
-            print(f"{args.template} (Stage={stage}, transformed): {error}", file=sys.stderr)
+            print(f"{args.template} ({label}, transformed): {error}", file=sys.stderr)
         failed = failed or bool(errors)
-        print(f"{args.template} (Stage={stage}): transformed, {len(errors)} errors")
+        print(f"{args.template} ({label}): transformed, {len(errors)} errors")
     return 1 if failed else 0
 
 

@@ -20,7 +20,7 @@ from local_stack.template.document import TemplateError
 from local_stack.template.functions import FUNCTION_TYPE, function_properties
 from local_stack.template.intrinsics import StackResources, resolve_parameters, resolver_for
 from local_stack.webhook_event import signed
-from tests.support import PROJECT_ROOT, Invoke, load_event, template
+from tests.support import PROJECT_ROOT, Invoke, conditional_items, load_event, template
 
 TEMPLATE = template()
 RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
@@ -84,6 +84,10 @@ def dead_letter_queues() -> dict[str, str]:
     for function, event_id, properties in function_events("Schedule"):
         if "DeadLetterConfig" in properties:
             found[queue_of(properties["DeadLetterConfig"]["Arn"])] = f"{function}.{event_id} (schedule)"
+    for rule_id, rule in of_type("AWS::Events::Rule").items():
+        for target in rule["Properties"].get("Targets") or []:
+            if "DeadLetterConfig" in target:
+                found[queue_of(target["DeadLetterConfig"]["Arn"])] = f"{rule_id}.{target['Id']} (rule target)"
     return found
 
 
@@ -304,7 +308,8 @@ def test_queue_pollers_stay_within_their_reservation() -> None:
 
 def method_throttling() -> dict[tuple[str, str], dict[str, Any]]:
     """BillingApi's MethodSettings by (resource path, HTTP method), as API Gateway writes them."""
-    return {(s["ResourcePath"], s["HttpMethod"]): s for s in RESOURCES["BillingApi"]["Properties"]["MethodSettings"]}
+    settings = conditional_items(TEMPLATE, RESOURCES["BillingApi"]["Properties"]["MethodSettings"])
+    return {(s["ResourcePath"], s["HttpMethod"]): s for s in settings}
 
 
 def method_path(route: dict[str, Any]) -> tuple[str, str]:
