@@ -49,7 +49,7 @@ from local_stack.template.functions import (
     layer_directories,
     load_handler,
 )
-from local_stack.template.intrinsics import DEFAULT_ACCOUNT_ID, DEFAULT_REGION
+from local_stack.template.intrinsics import DEFAULT_ACCOUNT_ID, DEFAULT_REGION, resolver_for
 
 LOG = logging.getLogger(__name__)
 
@@ -217,7 +217,10 @@ class LambdaRunner:
         self._lock = threading.Lock()
         self._instances: dict[str, _Instance] = {}
         self.functions: dict[str, FunctionSpec] = {}
+        enabled = resolver_for(template, resources, parameter_overrides).resource_enabled
         for logical_id in function_ids(template):
+            if not enabled(logical_id):  # its Condition is false: not deployed
+                continue
             properties = function_properties(template, logical_id)
             if not str(properties.get("Runtime", "")).startswith("python"):
                 LOG.info("%s: runtime %s is not run locally", logical_id, properties.get("Runtime"))

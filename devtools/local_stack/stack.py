@@ -22,7 +22,13 @@ from local_stack.sqs_source import sqs_workers
 from local_stack.stream_source import stream_workers
 from local_stack.template.aws_resources import create_aws_resources
 from local_stack.template.document import Template, load_template
-from local_stack.template.intrinsics import DEFAULT_ACCOUNT_ID, StackResources, resolve_parameters
+from local_stack.template.intrinsics import (
+    DEFAULT_ACCOUNT_ID,
+    StackResources,
+    failed_rule_assertions,
+    resolve_parameters,
+    resolver_for,
+)
 from local_stack.workers import PollingWorker, Worker
 
 LOG = logging.getLogger(__name__)
@@ -66,6 +72,41 @@ def parse_parameter_overrides(text: str) -> dict[str, str]:
             raise StackError(f"parameter override {item!r} is not Key=Value")
         overrides[key] = value
     return overrides
+
+
+def partner_event_sources(template: Template, parameter_overrides: Mapping[str, Any]) -> list[str]:
+    """The partner event sources the template's event buses associate (`EventSourceName`), where they exist."""
+    resolver = resolver_for(template, StackResources(), parameter_overrides)
+    return [
+        str(resolver.resolve(resource["Properties"]["EventSourceName"]))
+        for logical_id, resource in template["Resources"].items()
+        if resource.get("Type") == "AWS::Events::EventBus"
+        and "EventSourceName" in (resource.get("Properties") or {})
+        and resolver.resource_enabled(logical_id)
+    ]
+
+
+def ensure_partner_event_source(session: Any, name: str) -> None:
+    """Create the partner event source in moto, as Stripe does when an Amazon EventBridge event destination is
+    created (https://docs.stripe.com/event-destinations/eventbridge), unless it exists: the bus that associates it
+    needs it, on AWS as in moto."""
+    events = session.client("events")
+    # moto answers a describe of an unknown source with an internal error (and a traceback in its log); the bus that
+    # associates the source (named after it, as AWS requires) is refused cleanly instead. It is created again with
+    # the template's resources.
+    try:
+        events.create_event_bus(Name=name, EventSourceName=name)
+    except Exception as error:
+        code = getattr(error, "response", {}).get("Error", {}).get("Code")
+        if code == "ResourceAlreadyExistsException":
+            return
+        if code != "ResourceNotFoundException":
+            raise
+    else:
+        events.delete_event_bus(Name=name)
+        return
+    events.create_partner_event_source(Name=name, Account=DEFAULT_ACCOUNT_ID)
+    LOG.info("partner event source %s created (as Stripe's event destination would)", name)
 
 
 def stripe_key_mode(api_key: str | None) -> str:
@@ -259,6 +300,9 @@ class LocalStack:
         s = self.settings
         template = load_template(s.template_path)
         declared = (template.get("Parameters") or {}).keys()
+        refused = failed_rule_assertions(template, s.parameter_overrides)
+        if refused:  # as CloudFormation would, before anything is created
+            raise StackError("the template's Rules refuse these parameters:\n  " + "\n  ".join(refused))
 
         # Refuse busy ports before starting anything (moto's server thread would hang on one).
         _ensure_port_free(s.host, s.aws_port, "moto", "LOCAL_AWS_PORT")
@@ -298,6 +342,10 @@ class LocalStack:
             overrides[API_BASE_URL_PARAMETER] = f"http://{s.host}:{s.api_port}"
         parameters = resolve_parameters(template, overrides)
 
+        eventbridge_lines = []
+        for source in partner_event_sources(template, overrides):
+            ensure_partner_event_source(session, source)
+            eventbridge_lines.append(f"EventBridge {source} (partner event source: PutPartnerEvents -> its bus)")
         resources = create_aws_resources(
             template, session_or_clients=session, prefix=s.stack_name, parameter_overrides=overrides
         )
@@ -352,6 +400,7 @@ class LocalStack:
         lines = [f"API         {api_url}", f"AWS (moto)  http://{host}:{port}", stripe_line]
         if webhook_line is not None:
             lines.append(webhook_line)
+        lines.extend(eventbridge_lines)
         for topic, url in subscribe_inboxes(session, resources).items():
             lines.append(f"SNS inbox   {url} ({topic}; make inbox)")
         return [*lines, *self._notices()]
