@@ -11,6 +11,7 @@ import boto3
 import pytest
 import stripe
 from moto import mock_aws
+from moto_partner_events import patch_moto
 
 from local_stack.lambda_runtime import LambdaRunner
 from local_stack.template.aws_resources import create_aws_resources
@@ -88,8 +89,9 @@ def demo_customer(stripe_emulator: StripeEmulator, stripe_api: str) -> str:
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[StackResources]:
-    """moto, with every table (topic, queue) of template.yaml created from the template itself."""
+def mocked_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """moto in-process, with fake credentials and no endpoint or profile of the machine's; partner event buses
+    behave as on AWS (moto_partner_events)."""
     for name, value in {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
@@ -100,8 +102,15 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[StackResources]:
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
+    patch_moto()
     with mock_aws():
-        yield create_aws_resources(template(), prefix="test")
+        yield
+
+
+@pytest.fixture
+def aws(mocked_aws: None) -> StackResources:
+    """moto, with every table (topic, queue) of template.yaml created from the template itself."""
+    return create_aws_resources(template(), prefix="test")
 
 
 @pytest.fixture

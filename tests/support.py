@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import json
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from functools import cache
@@ -135,3 +137,14 @@ def invoice_with_lines(client: Any, customer_id: str, count: int, **subscription
         }
     )
     return str(created.latest_invoice)
+
+
+def call_json(method: str, url: str, payload: Any = None, *, raw: bytes | None = None) -> tuple[int, Any]:
+    """An HTTP call with a JSON body (or `raw` bytes) to a running stack: the status and the parsed JSON answer."""
+    data = raw if raw is not None else (json.dumps(payload).encode() if payload is not None else None)
+    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")

@@ -86,6 +86,49 @@ def partner_event_sources(template: Template, parameter_overrides: Mapping[str, 
     ]
 
 
+INGRESS_PARAMETER = "StripeEventIngress"
+# The partner event source parameter of each of Stripe's two destinations (one payload style each), and what it sends.
+EVENT_DESTINATIONS = (
+    ("StripePartnerEventSourceName", "snapshot"),
+    ("StripeThinEventSourceName", "thin"),
+)
+
+
+def uses_eventbridge(parameter_overrides: Mapping[str, str]) -> bool:
+    return parameter_overrides.get(INGRESS_PARAMETER) in ("eventbridge", "both")
+
+
+def emulator_event_destinations(stripe_api_base: str) -> dict[str, str]:
+    """What a customer does in Stripe's Workbench for StripeEventIngress=eventbridge: two Amazon EventBridge event
+    destinations on this account (snapshot events; thin meter error reports), each making its partner event source
+    (https://docs.stripe.com/event-destinations/eventbridge). Their sources, as template parameters."""
+    import stripe  # noqa: PLC0415 - only for this mode
+
+    from incytes_billing.domain.event_processor import APPLIED_EVENTS  # noqa: PLC0415 - only for this mode
+
+    subscribed = {"snapshot": APPLIED_EVENTS, "thin": THIN_EVENT_TYPES}
+    client = stripe.StripeClient(EMULATOR_API_KEY, base_addresses={"api": stripe_api_base})
+    sources = {}
+    for parameter, payload in EVENT_DESTINATIONS:
+        params: Any = {
+            "name": f"incytes-billing-local-{payload}",
+            "type": "amazon_eventbridge",
+            "event_payload": payload,
+            "enabled_events": list(subscribed[payload]),
+            "amazon_eventbridge": {"aws_account_id": DEFAULT_ACCOUNT_ID, "aws_region": REGION},
+            **({"snapshot_api_version": STRIPE_API_VERSION} if payload == "snapshot" else {}),
+        }
+        destination = client.v2.core.event_destinations.create(params)
+        sources[parameter] = f"aws.partner/stripe.com/{destination.id}"
+    return sources
+
+
+def _check_rules(template: Template, parameter_overrides: Mapping[str, str]) -> None:
+    refused = failed_rule_assertions(template, parameter_overrides)
+    if refused:  # as CloudFormation would, before anything is created
+        raise StackError("the template's Rules refuse these parameters:\n  " + "\n  ".join(refused))
+
+
 def ensure_partner_event_source(session: Any, name: str) -> None:
     """Create the partner event source in moto, as Stripe does when an Amazon EventBridge event destination is
     created (https://docs.stripe.com/event-destinations/eventbridge), unless it exists: the bus that associates it
@@ -300,9 +343,11 @@ class LocalStack:
         s = self.settings
         template = load_template(s.template_path)
         declared = (template.get("Parameters") or {}).keys()
-        refused = failed_rule_assertions(template, s.parameter_overrides)
-        if refused:  # as CloudFormation would, before anything is created
-            raise StackError("the template's Rules refuse these parameters:\n  " + "\n  ".join(refused))
+        # With the emulator and an EventBridge ingress, the partner sources are the emulator's destinations' (made
+        # below, before the buses): the Rules are checked once they are known.
+        emulated_eventbridge = s.stripe_api_key is None and uses_eventbridge(s.parameter_overrides)
+        if not emulated_eventbridge:
+            _check_rules(template, s.parameter_overrides)
 
         # Refuse busy ports before starting anything (moto's server thread would hang on one).
         _ensure_port_free(s.host, s.aws_port, "moto", "LOCAL_AWS_PORT")
@@ -314,8 +359,10 @@ class LocalStack:
         configure_aws_environment(s.aws_endpoint_url)
         import boto3  # noqa: PLC0415 - after the environment is set
         from moto.server import ThreadedMotoServer  # noqa: PLC0415 - heavy; only when the stack runs
+        from moto_partner_events import patch_moto  # noqa: PLC0415 - with moto
 
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request log lines
+        patch_moto()  # partner event buses as on AWS (EventBridge ingress)
         self._moto = ThreadedMotoServer(ip_address=s.host, port=s.aws_port, verbose=False)
         self._moto.start()
         session = boto3.session.Session(region_name=REGION)
@@ -340,6 +387,9 @@ class LocalStack:
         if API_BASE_URL_PARAMETER in declared and API_BASE_URL_PARAMETER not in overrides:
             # Finance's messages link to this API for approvals: the local one, not a made-up execute-api host.
             overrides[API_BASE_URL_PARAMETER] = f"http://{s.host}:{s.api_port}"
+        if emulated_eventbridge:
+            overrides.update(emulator_event_destinations(api_base or ""))
+            _check_rules(template, overrides)
         parameters = resolve_parameters(template, overrides)
 
         eventbridge_lines = []

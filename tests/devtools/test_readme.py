@@ -9,7 +9,7 @@ import importlib.util
 import re
 
 from incytes_billing.config import Environment
-from incytes_billing.domain.event_processor import INVOICE_EVENTS, SUBSCRIPTION_EVENTS
+from incytes_billing.domain.event_processor import APPLIED_EVENTS
 from tests.infra.test_function_config import CONFIG_OF, environment_of
 from tests.support import PROJECT_ROOT, template
 
@@ -42,9 +42,9 @@ def test_every_path_cited_exists() -> None:
 
 
 def test_the_deploy_section_registers_the_events_the_processor_applies() -> None:
-    step = section("Deploy").split("4. **Register the webhook in Stripe**", 1)[1].split("Add a second", 1)[0]
+    step = section("Deploy").split("4. **Connect Stripe's events**", 1)[1].split("Add a second", 1)[0]
     registered = set(re.findall(r"`((?:invoice|customer)\.[a-z_.]+)`", step))
-    assert registered == {*INVOICE_EVENTS, *SUBSCRIPTION_EVENTS, "customer.deleted"}
+    assert registered == set(APPLIED_EVENTS)
 
 
 def test_the_configuration_section_names_every_parameter_and_variable() -> None:

@@ -25,20 +25,10 @@ import pytest
 import stripe
 
 from local_stack.process import LocalStackProcess
-from tests.support import PROJECT_ROOT
+from tests.support import PROJECT_ROOT, call_json
 
 pytestmark = pytest.mark.e2e
 PYTHONPATH = os.pathsep.join(str(PROJECT_ROOT / part) for part in ("layers/shared", "devtools", "."))
-
-
-def _call(method: str, url: str, payload: Any = None, *, raw: bytes | None = None) -> tuple[int, Any]:
-    data = raw if raw is not None else (json.dumps(payload).encode() if payload is not None else None)
-    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null")
 
 
 @pytest.fixture(scope="module")
@@ -75,12 +65,12 @@ def test_ready_lines(stack: LocalStackProcess) -> None:
 
 
 def test_put_then_get_a_funder(stack: LocalStackProcess, customer_id: str) -> None:
-    status, body = _call("PUT", f"{stack.api_url}/funders/f1", {"name": "Acme", "stripe_customer_id": customer_id})
+    status, body = call_json("PUT", f"{stack.api_url}/funders/f1", {"name": "Acme", "stripe_customer_id": customer_id})
     assert status == 200, body
     assert body["name"] == "Acme"
     assert body["stripe_customer_id"] == customer_id
 
-    status, fetched = _call("GET", f"{stack.api_url}/funders/f1")
+    status, fetched = call_json("GET", f"{stack.api_url}/funders/f1")
     assert status == 200, fetched
     assert fetched["name"] == "Acme"
     assert fetched["stripe_customer_id"] == customer_id
@@ -198,7 +188,7 @@ def test_one_click_subscription_over_http(stack: LocalStackProcess) -> None:
     """The catalog bootstrapped at start is enough for the one-click path."""
     base = f"{stack.api_url}/funders/sub-demo"
     customer = new_customer(stack, "Sub Demo")
-    status, _ = _call("PUT", base, {"name": "Sub Demo", "stripe_customer_id": customer, "seats": 4})
+    status, _ = call_json("PUT", base, {"name": "Sub Demo", "stripe_customer_id": customer, "seats": 4})
     assert status == 200
     request = urllib.request.Request(
         f"{base}/subscription",
@@ -212,11 +202,11 @@ def test_one_click_subscription_over_http(stack: LocalStackProcess) -> None:
     assert created["first_invoice"]["status"] == "draft"
     assert created["first_invoice"]["amount_due"] == 4 * 3500
 
-    status, funder = _call("GET", base)
+    status, funder = call_json("GET", base)
     assert funder["subscription"]["subscription_id"] == created["subscription_id"]
-    status, body = _call("PATCH", f"{base}/subscription", {"seats": 5})
+    status, body = call_json("PATCH", f"{base}/subscription", {"seats": 5})
     assert (status, body["error"]["code"]) == (409, "first_invoice_pending_review")
-    status, body = _call("POST", f"{base}/subscription", {})
+    status, body = call_json("POST", f"{base}/subscription", {})
     assert (status, body["error"]["code"]) == (409, "subscription_exists")
 
 
@@ -226,8 +216,8 @@ def test_a_new_subscription_reaches_finance_through_webhooks(stack: LocalStackPr
     inbox_url = inbox_line.split()[2]
     base = f"{stack.api_url}/funders/webhook-demo"
     customer = new_customer(stack, "Webhook Clinic")
-    assert _call("PUT", base, {"name": "Webhook Clinic", "stripe_customer_id": customer})[0] == 200
-    status, created = _call("POST", f"{base}/subscription", {"seats": 2})
+    assert call_json("PUT", base, {"name": "Webhook Clinic", "stripe_customer_id": customer})[0] == 200
+    status, created = call_json("POST", f"{base}/subscription", {"seats": 2})
     assert status == 201, created
 
     sqs = boto3.client(
@@ -256,19 +246,19 @@ def test_usage_is_reported_by_the_stream_worker(stack: LocalStackProcess) -> Non
     """POST usage -> UsageTable stream (polled by the stack) -> reporter -> Stripe meter events."""
     base = f"{stack.api_url}/funders/usage-demo"
     customer = new_customer(stack, "Usage Clinic")
-    assert _call("PUT", base, {"name": "Usage Clinic", "stripe_customer_id": customer})[0] == 200
-    assert _call("POST", f"{base}/subscription", {})[0] == 201
+    assert call_json("PUT", base, {"name": "Usage Clinic", "stripe_customer_id": customer})[0] == 200
+    assert call_json("POST", f"{base}/subscription", {})[0] == 201
     time.sleep(1.5)  # usage after the subscription's start (Stripe times have whole seconds)
     occurred = datetime.now(UTC).isoformat()
     for i in range(3):
-        status, body = _call(
+        status, body = call_json(
             "POST", f"{base}/usage", {"usage_id": f"e2e-{i}", "kind": "case", "quantity": 2, "occurred_at": occurred}
         )
         assert status == 202, body
     deadline = time.monotonic() + 30
     totals: dict[str, Any] = {}
     while time.monotonic() < deadline:
-        totals = _call("GET", f"{base}/usage")[1]["totals"]["case"]
+        totals = call_json("GET", f"{base}/usage")[1]["totals"]["case"]
         if totals["reported"] == 6:
             break
         time.sleep(0.5)
@@ -282,26 +272,26 @@ def test_a_hanging_stripe_call_blocks_neither_other_routes_nor_the_workers(stack
     base = f"{stack.api_url}/funders/busy-clinic"
     other = f"{stack.api_url}/funders/slow-clinic"
     for url, name in ((base, "Busy Clinic"), (other, "Slow Clinic")):
-        assert _call("PUT", url, {"name": name, "stripe_customer_id": new_customer(stack, name)})[0] == 200
-    assert _call("POST", f"{base}/subscription", {})[0] == 201
+        assert call_json("PUT", url, {"name": name, "stripe_customer_id": new_customer(stack, name)})[0] == 200
+    assert call_json("POST", f"{base}/subscription", {})[0] == 201
     # Warm instances: what is timed below is waiting on other requests, not cold starts.
-    assert _call("GET", base)[0] == 200
-    assert _call("POST", f"{base}/usage", _usage("busy-0"))[0] == 202
+    assert call_json("GET", base)[0] == 200
+    assert call_json("POST", f"{base}/usage", _usage("busy-0"))[0] == 202
     # Subscriptions are created through a schedule (the first invoice is a draft for Finance to review).
     fault = {"path_prefix": "/v1/subscription_schedules", "method": "POST", "count": 1, "hang_seconds": hang_seconds}
-    assert _call("POST", f"{stack.stripe_url}/_emulator/faults", fault)[0] == 200
+    assert call_json("POST", f"{stack.stripe_url}/_emulator/faults", fault)[0] == 200
 
     with ThreadPoolExecutor(1) as pool:
-        hanging = pool.submit(_call, "POST", f"{other}/subscription", {})
+        hanging = pool.submit(call_json, "POST", f"{other}/subscription", {})
         time.sleep(0.5)  # the subscription request is now waiting on Stripe
         started = time.monotonic()
-        status, funder = _call("GET", base)
+        status, funder = call_json("GET", base)
         assert (status, funder["name"]) == (200, "Busy Clinic")
         assert time.monotonic() - started < hang_seconds / 3, "GET /funders waited for the hanging request"
-        assert _call("POST", f"{base}/usage", _usage("busy-1"))[0] == 202
+        assert call_json("POST", f"{base}/usage", _usage("busy-1"))[0] == 202
         reported = 0
         while not hanging.done() and reported < 2:
-            reported = _call("GET", f"{base}/usage")[1]["totals"]["case"]["reported"]
+            reported = call_json("GET", f"{base}/usage")[1]["totals"]["case"]["reported"]
             time.sleep(0.3)
         assert reported == 2, "the stream worker did not report usage while the subscription request hung"
         assert hanging.result()[0] == 201  # and the hanging request completes too
@@ -312,7 +302,7 @@ def _usage(usage_id: str) -> dict[str, Any]:
 
 
 def test_unknown_stripe_customer(stack: LocalStackProcess) -> None:
-    status, body = _call(
+    status, body = call_json(
         "PUT", f"{stack.api_url}/funders/f2", {"name": "Beta", "stripe_customer_id": "cus_doesnotexist"}
     )
     assert status == 422, body
@@ -321,20 +311,20 @@ def test_unknown_stripe_customer(stack: LocalStackProcess) -> None:
 
 
 def test_bad_json_is_a_422_with_an_error_code(stack: LocalStackProcess) -> None:
-    status, body = _call("PUT", f"{stack.api_url}/funders/f3", raw=b'{"name": "Acme",')
+    status, body = call_json("PUT", f"{stack.api_url}/funders/f3", raw=b'{"name": "Acme",')
     assert status == 422, body
     assert isinstance(body["error"]["code"], str)
     assert body["error"]["code"]
 
 
 def test_unknown_funder_is_404(stack: LocalStackProcess) -> None:
-    status, body = _call("GET", f"{stack.api_url}/funders/nobody-here")
+    status, body = call_json("GET", f"{stack.api_url}/funders/nobody-here")
     assert status == 404, body
     assert body["error"]["code"] == "funder_not_found"
 
 
 def test_unknown_route_is_api_gateways_403(stack: LocalStackProcess) -> None:
-    status, body = _call("GET", f"{stack.api_url}/nowhere")
+    status, body = call_json("GET", f"{stack.api_url}/nowhere")
     assert status == 403
     assert body["error"]["message"] == "Missing Authentication Token"  # shaped by the API's GatewayResponses
 
@@ -353,7 +343,7 @@ def test_a_link_is_in_the_funders_audit_trail_with_its_caller(stack: LocalStackP
         assert response.status == 200
         request_id = response.headers["x-amzn-RequestId"]
 
-    status, body = _call("GET", f"{stack.api_url}/funders/audited/audit?limit=10")
+    status, body = call_json("GET", f"{stack.api_url}/funders/audited/audit?limit=10")
     assert status == 200, body
     (entry,) = body["entries"]
     assert (entry["action"], entry["request_id"], entry["caller"]["user_arn"]) == ("funder.linked", request_id, finance)

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from incytes_billing.domain.event_processor import INVOICE_EVENTS, SUBSCRIPTION_EVENTS
+from incytes_billing.domain.event_processor import APPLIED_EVENTS
 from incytes_billing.domain.meter_errors import METER_ERROR_EVENTS
 from local_stack.template.api import api_routes
 from local_stack.template.functions import function_environment
@@ -22,10 +22,12 @@ from tests.support import conditional_items, template
 TEMPLATE = template()
 RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
 SOURCE = "aws.partner/stripe.com/ed_test_61Tgbw4tExample"
+THIN_SOURCE = "aws.partner/stripe.com/ed_test_61ThinExample"
+SOURCES = {"StripePartnerEventSourceName": SOURCE, "StripeThinEventSourceName": THIN_SOURCE}
 MODES: dict[str, dict[str, str]] = {
     "webhook": {},
-    "eventbridge": {"StripeEventIngress": "eventbridge", "StripePartnerEventSourceName": SOURCE},
-    "both": {"StripeEventIngress": "both", "StripePartnerEventSourceName": SOURCE},
+    "eventbridge": {"StripeEventIngress": "eventbridge", **SOURCES},
+    "both": {"StripeEventIngress": "both", **SOURCES},
 }
 WEBHOOK_RESOURCES = {
     "WebhookFunction",
@@ -40,9 +42,26 @@ EVENTBRIDGE_RESOURCES = {
     "StripeEventBridgeDeadLetterAlarm",
     "StripeEventsQueuePolicy",
     "StripeEventsArchive",
+    "StripeThinEventBus",
+    "StripeThinEventsRule",
+    "StripeThinEventsArchive",
 }
-# What WebhookProcessorFunction applies: snapshot events it has a handler for, and the thin meter error reports.
-HANDLED_TYPES = {*INVOICE_EVENTS, *SUBSCRIPTION_EVENTS, "customer.deleted", *METER_ERROR_EVENTS}
+# What WebhookProcessorFunction applies: snapshot events it has a handler for (one destination, one bus), and the
+# thin meter error reports (another).
+RULES = {
+    "StripeEventsRule": (
+        "StripePartnerEventBus",
+        "StripeEventsArchive",
+        "StripePartnerEventSourceName",
+        APPLIED_EVENTS,
+    ),
+    "StripeThinEventsRule": (
+        "StripeThinEventBus",
+        "StripeThinEventsArchive",
+        "StripeThinEventSourceName",
+        METER_ERROR_EVENTS,
+    ),
+}
 
 
 def deployed(mode: str) -> set[str]:
@@ -90,28 +109,34 @@ def test_eventbridge_mode_has_no_public_route() -> None:
         assert all(r.auth == "AWS_IAM" for r in routes if r.path_template != "/stripe/webhook"), mode
 
 
-def test_the_bus_associates_the_partner_source() -> None:
-    bus = RESOURCES["StripePartnerEventBus"]["Properties"]
-    assert bus["Name"] == bus["EventSourceName"] == {"Ref": "StripePartnerEventSourceName"}
-    assert RESOURCES["StripeEventsRule"]["Properties"]["EventBusName"] == {"Ref": "StripePartnerEventBus"}
+@pytest.mark.parametrize("rule_id", sorted(RULES))
+def test_each_bus_associates_its_partner_source(rule_id: str) -> None:
+    bus_id, _, source, _ = RULES[rule_id]
+    bus = RESOURCES[bus_id]["Properties"]
+    assert bus["Name"] == bus["EventSourceName"] == {"Ref": source}
+    assert RESOURCES[rule_id]["Properties"]["EventBusName"] == {"Ref": bus_id}
 
 
-def test_the_rule_matches_the_partner_source_and_every_type_the_processor_handles() -> None:
+@pytest.mark.parametrize("rule_id", sorted(RULES))
+def test_each_rule_matches_its_partner_source_and_every_type_the_processor_handles_from_it(rule_id: str) -> None:
     """A type the processor learns to handle fails here until the rule (and archive) match it too."""
-    rule = RESOURCES["StripeEventsRule"]["Properties"]
-    pattern = rule["EventPattern"]
+    bus_id, archive_id, source, handled = RULES[rule_id]
+    pattern = RESOURCES[rule_id]["Properties"]["EventPattern"]
     assert set(pattern) == {"source", "detail-type"}
-    assert pattern["source"] == [{"Ref": "StripePartnerEventSourceName"}]
+    assert pattern["source"] == [{"Ref": source}]
     assert len(pattern["detail-type"]) == len(set(pattern["detail-type"]))
-    assert set(pattern["detail-type"]) == HANDLED_TYPES
-    archive = RESOURCES["StripeEventsArchive"]["Properties"]
+    assert set(pattern["detail-type"]) == set(handled)
+    archive = RESOURCES[archive_id]["Properties"]
     assert archive["EventPattern"] == pattern
-    assert archive["SourceArn"] == {"Fn::GetAtt": ["StripePartnerEventBus", "Arn"]}
+    assert archive["SourceArn"] == {"Fn::GetAtt": [bus_id, "Arn"]}
     assert archive["RetentionDays"] == {"Ref": "StripeEventArchiveRetentionDays"}
 
 
-def test_the_rule_puts_the_whole_event_on_the_processors_queue_with_retries_and_a_dead_letter_queue() -> None:
-    (target,) = RESOURCES["StripeEventsRule"]["Properties"]["Targets"]
+@pytest.mark.parametrize("rule_id", sorted(RULES))
+def test_each_rule_puts_the_whole_event_on_the_processors_queue_with_retries_and_a_dead_letter_queue(
+    rule_id: str,
+) -> None:
+    (target,) = RESOURCES[rule_id]["Properties"]["Targets"]
     assert target["Arn"] == {"Fn::GetAtt": ["StripeEventsQueue", "Arn"]}
     assert not {"Input", "InputPath", "InputTransformer"} & set(target)  # the body is the EventBridge event
     assert target["RetryPolicy"] == {"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 86400}
@@ -131,7 +156,17 @@ def test_only_the_rule_may_send_to_its_queues() -> None:
     for statement in statements:
         assert statement["Principal"] == {"Service": "events.amazonaws.com"}
         assert statement["Action"] == "sqs:SendMessage"
-        assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["StripeEventsRule", "Arn"]}}}
+        assert statement["Condition"] == {
+            "ArnEquals": {
+                "aws:SourceArn": {
+                    "Fn::If": [
+                        "UsesThinEventBridge",
+                        [{"Fn::GetAtt": [rule, "Arn"]} for rule in ("StripeEventsRule", "StripeThinEventsRule")],
+                        [{"Fn::GetAtt": ["StripeEventsRule", "Arn"]}],
+                    ]
+                }
+            }
+        }
     # A queue policy replaces the queue's policy: no other one may name these queues.
     for logical_id, resource in RESOURCES.items():
         if resource["Type"] == "AWS::SQS::QueuePolicy" and logical_id != "StripeEventsQueuePolicy":
@@ -150,7 +185,8 @@ def test_the_eventbridge_dead_letter_queue_keeps_14_days_encrypted_and_survives_
 def test_the_processor_knows_the_accepted_source_and_account(mode: str) -> None:
     resources = StackResources(account_id="111122223333")
     environment = function_environment(TEMPLATE, "WebhookProcessorFunction", resources, MODES[mode])
-    assert environment["STRIPE_EVENT_SOURCE_NAME"] == ("" if mode == "webhook" else SOURCE)
+    sources = set(filter(None, environment["STRIPE_EVENT_SOURCE_NAMES"].split(",")))
+    assert sources == (set() if mode == "webhook" else {SOURCE, THIN_SOURCE})
     assert environment["STRIPE_EVENTS_AWS_ACCOUNT"] == "111122223333"
 
 
@@ -163,13 +199,21 @@ def test_the_reconciler_may_replay_from_the_archive_only_with_eventbridge(mode: 
     }
     events_grants = {grant for grant in grants if grant[0].startswith("events:")}
     if mode == "webhook":
-        assert (environment["STRIPE_EVENTS_ARCHIVE_ARN"], environment["STRIPE_EVENT_BUS_ARN"]) == ("", "")
+        assert environment["STRIPE_EVENT_ARCHIVE_NAMES"] == ""
         assert events_grants == set()
         return
-    archive = "arn:aws:events:eu-west-1:111122223333:archive/billing-StripeEventsArchive"
-    assert environment["STRIPE_EVENTS_ARCHIVE_ARN"] == archive
-    assert environment["STRIPE_EVENT_BUS_ARN"] == f"arn:aws:events:eu-west-1:111122223333:event-bus/{SOURCE}"
+    names = ("billing-StripeEventsArchive", "billing-StripeThinEventsArchive")
+    assert environment["STRIPE_EVENT_ARCHIVE_NAMES"].split(",") == list(names)
+    archives = [f"arn:aws:events:eu-west-1:111122223333:archive/{name}" for name in names]
     assert events_grants == {
-        ("events:StartReplay", archive),
-        ("events:DescribeReplay", "arn:aws:events:eu-west-1:111122223333:replay/*"),
+        (action, arn) for action in ("events:DescribeArchive", "events:StartReplay") for arn in archives
     }
+
+
+def test_without_a_thin_destination_only_the_snapshot_bus_is_made_and_trusted() -> None:
+    overrides = {"StripeEventIngress": "eventbridge", "StripePartnerEventSourceName": SOURCE}
+    resolver = resolver_for(TEMPLATE, StackResources(), overrides)
+    assert resolver.resource_enabled("StripePartnerEventBus")
+    assert not resolver.resource_enabled("StripeThinEventBus")
+    environment = function_environment(TEMPLATE, "WebhookProcessorFunction", StackResources(), overrides)
+    assert set(filter(None, environment["STRIPE_EVENT_SOURCE_NAMES"].split(","))) == {SOURCE}

@@ -280,7 +280,7 @@ class WebhookProcessorConfig(Settings):
     # EventBridge ingress (StripeEventIngress eventbridge or both): the partner event sources whose events are
     # applied (comma-separated; empty: the webhook only), and the AWS account of their buses.
     event_sources: frozenset[str] = derived(lambda env: names_in(env.optional_text("STRIPE_EVENT_SOURCE_NAMES")))
-    events_aws_account: str | None = optional_text("STRIPE_EVENTS_AWS_ACCOUNT")
+    events_aws_account: str = text("STRIPE_EVENTS_AWS_ACCOUNT")
 
 
 @dataclass(eq=False)

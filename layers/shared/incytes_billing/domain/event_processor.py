@@ -55,6 +55,9 @@ INVOICE_EVENTS = (
     "invoice.marked_uncollectible",
 )
 SUBSCRIPTION_EVENTS = ("customer.subscription.updated", "customer.subscription.deleted")
+CUSTOMER_EVENTS = ("customer.deleted",)
+# The snapshot events applied (others are recorded and ignored): what Stripe's destinations subscribe to.
+APPLIED_EVENTS = (*INVOICE_EVENTS, *SUBSCRIPTION_EVENTS, *CUSTOMER_EVENTS)
 
 
 class NotAFundersEvent(Exception):
@@ -94,7 +97,7 @@ class EventProcessor:
         self._handlers: dict[str, Callable[[StoredEvent, dict[str, Any]], None]] = {
             **dict.fromkeys(INVOICE_EVENTS, self._on_invoice),
             **dict.fromkeys(SUBSCRIPTION_EVENTS, self._on_subscription),
-            "customer.deleted": self._on_customer_deleted,
+            **dict.fromkeys(CUSTOMER_EVENTS, self._on_customer_deleted),
         }
 
     def process(self, event_id: str) -> Processed:

@@ -22,7 +22,7 @@ class ForeignEvent(Exception):
 class EventBridgeIngress:
     events: StripeEventStore
     sources: frozenset[str]  # the partner event sources of our Stripe event destinations (none: webhook only)
-    account: str | None  # the AWS account whose bus the rule listens on (None: webhook only)
+    account: str  # the AWS account whose bus the rule listens on
     _: KW_ONLY
     clock: Clock = utc_now
 
@@ -30,7 +30,7 @@ class EventBridgeIngress:
         """The stored event's id (stored now, or by an earlier delivery on either path)."""
         if delivery.source not in self.sources:
             raise ForeignEvent(f"source {delivery.source!r} is not one of this stack's Stripe event sources")
-        if self.account is None or delivery.account != self.account:
+        if delivery.account != self.account:
             raise ForeignEvent(f"account {delivery.account!r} is not this stack's account")
         self.events.insert(delivery.event, received_at=int(self.clock().timestamp()))
         return delivery.event.event_id

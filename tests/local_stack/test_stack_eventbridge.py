@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from incytes_billing.adapters.eventbridge_archive import EventBridgeArchive
 from local_stack.lambda_runtime import LambdaRunner
 from local_stack.stack import ensure_partner_event_source, partner_event_sources
 from local_stack.template.api import api_routes
@@ -99,12 +100,12 @@ def test_rule_target_archive_and_queue_policy_are_the_templates(project_template
     sqs = aws_session.client("sqs")
     for queue in ("StripeEventsQueue", "StripeEventBridgeDeadLetterQueue"):
         policy = sqs.get_queue_attributes(QueueUrl=resources[queue], AttributeNames=["Policy"])["Attributes"]["Policy"]
-        sources = {s["Condition"]["ArnEquals"]["aws:SourceArn"] for s in json.loads(policy)["Statement"]}
+        sources = {arn for s in json.loads(policy)["Statement"] for arn in s["Condition"]["ArnEquals"]["aws:SourceArn"]}
         assert sources == {resources.attributes["StripeEventsRule"]["Arn"]}
 
 
 def test_the_archive_replays_onto_the_bus_the_reconciler_is_told(project_template: Template, aws_session: Any) -> None:
-    """The reconciler's STRIPE_EVENTS_ARCHIVE_ARN and STRIPE_EVENT_BUS_ARN work together locally."""
+    """The reconciler's STRIPE_EVENT_ARCHIVE_NAMES, through its adapter, replay locally."""
     resources = stack(project_template, aws_session, EVENTBRIDGE)
     runner = LambdaRunner(project_template, PROJECT_ROOT, resources, EVENTBRIDGE)
     environment = runner.functions["ReconcilerFunction"].environment
@@ -112,14 +113,11 @@ def test_the_archive_replays_onto_the_bus_the_reconciler_is_told(project_templat
     put_partner_event(aws_session, "invoice.paid", {"id": "evt_4", "type": "invoice.paid"})
     queue = resources["StripeEventsQueue"]
     assert [e["detail"]["id"] for e in queued(aws_session, queue)] == ["evt_4"]
-    aws_session.client("events").start_replay(
-        ReplayName="undelivered",
-        EventSourceArn=environment["STRIPE_EVENTS_ARCHIVE_ARN"],
-        EventStartTime=before,
-        EventEndTime=datetime.now(UTC) + timedelta(minutes=1),
-        Destination={"Arn": environment["STRIPE_EVENT_BUS_ARN"]},
+    (archive,) = filter(None, environment["STRIPE_EVENT_ARCHIVE_NAMES"].split(","))  # no thin destination here
+    replay = EventBridgeArchive(aws_session.client("events")).replay(
+        archive, before, datetime.now(UTC) + timedelta(minutes=1)
     )
-    replayed = [e for e in queued(aws_session, queue) if e.get("replay-name") == "undelivered"]
+    replayed = [e for e in queued(aws_session, queue) if e.get("replay-name") == replay]
     assert [e["detail"]["id"] for e in replayed] == ["evt_4"]
 
 
@@ -128,6 +126,6 @@ def test_eventbridge_mode_has_no_webhook_function_or_route(project_template: Tem
     runner = LambdaRunner(project_template, PROJECT_ROOT, resources, EVENTBRIDGE)
     assert "WebhookFunction" not in runner.functions
     assert "WebhookProcessorFunction" in runner.functions
-    assert runner.functions["WebhookProcessorFunction"].environment["STRIPE_EVENT_SOURCE_NAME"] == SOURCE
+    assert runner.functions["WebhookProcessorFunction"].environment["STRIPE_EVENT_SOURCE_NAMES"] == f"{SOURCE},"
     assert "/stripe/webhook" not in {route.path_template for route in api_routes(project_template, EVENTBRIDGE)}
     assert "WebhookFunction" in LambdaRunner(project_template, PROJECT_ROOT, resources, BOTH).functions
