@@ -15,6 +15,8 @@ an event bus named after it, and puts rules on that bus. Plain moto gets three t
    Patched to do that.
 3. What a rule sends its targets (an SQS message body) has no ``account`` field, which every EventBridge event
    has (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-events-structure.html). Patched in.
+4. A replay (``StartReplay``) onto a partner bus looks for the bus by the text after the last ``/`` of its ARN.
+   Patched like 1.
 
 Call :func:`patch_moto` once, before the events are sent (it patches moto's classes: in-process ``mock_aws``
 and a ``ThreadedMotoServer`` of the same process both follow). Calling it again does nothing.
@@ -22,8 +24,10 @@ and a ``ThreadedMotoServer`` of the same process both follow). Calling it again 
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
+from moto.core.utils import unix_time
 from moto.events import models, utils
 
 PARTNER_PREFIX = "aws.partner/"
@@ -60,6 +64,23 @@ def patch_moto() -> None:
                 if source in customer.event_buses:  # associated; pending: accepted, not delivered
                     customer.put_events([{**entry, "EventBusName": source}])
 
+    original_replay_events = models.Replay.replay_events
+
+    def replay_events(self: models.Replay, archive: models.Archive) -> None:
+        partner_bus = _partner_bus_name(self.destination["Arn"])
+        if partner_bus is None:
+            original_replay_events(self, archive)
+            return
+        bus = models.events_backends[self.account_id][self.region].describe_event_bus(partner_bus)
+        for event in archive.events:
+            for rule in bus.rules.values():
+                rule.send_to_targets(
+                    {**event, "id": str(uuid.uuid4()), "replay-name": self.name}, transform_input=False
+                )
+        self.state = models.ReplayState.COMPLETED
+        self.end_time = unix_time()
+
+    models.Replay.replay_events = replay_events  # type: ignore[method-assign]
     backend._normalize_event_bus_arn = normalize_event_bus_arn  # type: ignore[method-assign]
     backend.put_partner_events = put_partner_events  # type: ignore[method-assign]
     utils.EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE = _ENVELOPE_TEMPLATE

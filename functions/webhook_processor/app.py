@@ -17,10 +17,8 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from incytes_billing import invocation
-from incytes_billing.adapters.eventbridge_events import parse_eventbridge_delivery
-from incytes_billing.domain.eventbridge import ForeignEvent
 from incytes_billing.domain.webhooks import MAX_RETRY_DELAY_SECONDS
-from incytes_billing.errors import InvalidPayload, RetryLater
+from incytes_billing.errors import ForeignEvent, InvalidPayload, RetryLater
 from incytes_billing.metric_names import EVENTBRIDGE_REFUSED, USAGE_FAILED
 from incytes_billing.wiring import webhook_processor as wiring
 
@@ -59,8 +57,7 @@ def _stored_from_eventbridge(body: str) -> str | None:
     """The id of the event an EventBridge message carries, stored; None when it is refused (not retried: it would
     never pass). A failed store raises, and the message comes back."""
     try:
-        delivery = parse_eventbridge_delivery(body)
-        return wiring.eventbridge_ingress().accept(delivery)
+        return wiring.store_eventbridge_event(body)
     except (InvalidPayload, ForeignEvent) as refused:
         metrics.add_metric(name=EVENTBRIDGE_REFUSED, unit=MetricUnit.Count, value=1)
         logger.warning("eventbridge event refused", extra={"reason": str(refused)})

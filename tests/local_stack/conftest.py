@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from local_stack.template.document import Template, load_template
 
@@ -30,12 +28,6 @@ def project_template() -> Template:
 
 
 @pytest.fixture
-def aws_session(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """A boto3 session on moto's in-process mock, with fake credentials (no AWS account is ever reached)."""
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_DEFAULT_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    with mock_aws():
-        yield boto3.session.Session(region_name="us-east-1")
+def aws_session(mocked_aws: None) -> Any:
+    """A boto3 session on moto's in-process mock (tests/conftest.py `mocked_aws`: no AWS account is ever reached)."""
+    return boto3.session.Session(region_name="us-east-1")

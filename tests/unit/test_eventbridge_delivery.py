@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from incytes_billing.adapters.eventbridge_events import parse_eventbridge_delivery
-from incytes_billing.domain.eventbridge import ArchiveReplay, EventBridgeIngress, ForeignEvent
-from incytes_billing.errors import InvalidPayload, ValidationFailed
+from incytes_billing.domain.eventbridge import ArchiveReplay, EventBridgeIngress
+from incytes_billing.errors import ForeignEvent, InvalidPayload, ValidationFailed
 from tests.fakes import MemoryEventStore
 
 SOURCE = "aws.partner/stripe.com/ed_test_61Snapshot"

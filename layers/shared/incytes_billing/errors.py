@@ -215,6 +215,11 @@ class InvalidPayload(BillingError, status=400, code="invalid_payload"):
     pass
 
 
+class ForeignEvent(Exception):
+    """A queued EventBridge event not from a partner event source this stack was configured for, or not on our
+    account's bus: never applied. Retrying cannot change that, so it is refused, counted and logged, not retried."""
+
+
 class RetryLater(Exception):
     """The event cannot be applied yet (e.g. its customer is not linked yet): leave it for a later retry."""
 

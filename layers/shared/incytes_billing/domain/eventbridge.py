@@ -8,14 +8,9 @@ from dataclasses import KW_ONLY, dataclass
 from datetime import datetime
 
 from incytes_billing.domain.clock import Clock, utc_now
-from incytes_billing.errors import ValidationFailed
+from incytes_billing.errors import ForeignEvent, ValidationFailed
 from incytes_billing.models.events import EventBridgeDelivery
 from incytes_billing.ports import EventArchive, StripeEventStore
-
-
-class ForeignEvent(Exception):
-    """Not from a partner event source this stack was configured for, or not on our account's bus: never applied.
-    Retrying cannot change that, so it is refused, counted and logged, not retried."""
 
 
 @dataclass(eq=False)

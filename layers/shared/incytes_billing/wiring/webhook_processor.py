@@ -37,3 +37,11 @@ def eventbridge_ingress() -> EventBridgeIngress:
     settings = config()
     store = DynamoDBStripeEventStore(table(settings.events.events_table))
     return EventBridgeIngress(store, settings.event_sources, settings.events_aws_account)
+
+
+def store_eventbridge_event(body: str) -> str:
+    """A queued EventBridge event, checked and stored: its Stripe event's id (InvalidPayload or ForeignEvent when
+    refused). Loaded with the first one: a webhook-only stack never does."""
+    from incytes_billing.adapters.eventbridge_events import parse_eventbridge_delivery
+
+    return eventbridge_ingress().accept(parse_eventbridge_delivery(body))
