@@ -11,9 +11,8 @@ from typing import Any
 
 import boto3
 import pytest
-import stripe
 
-from incytes_billing.domain.event_processor import APPLIED_EVENTS
+from local_stack.stack import emulator_event_destinations
 from local_stack.template.aws_resources import create_aws_resources
 from local_stack.template.intrinsics import StackResources
 from stripe_emulator import StripeEmulator
@@ -21,8 +20,6 @@ from tests.conftest import AWS_REGION
 from tests.functions.pipeline import Pipeline
 from tests.support import template
 
-SNAPSHOT_EVENTS = list(APPLIED_EVENTS)
-THIN_EVENTS = ["v1.billing.meter.error_report_triggered", "v1.billing.meter.no_meter_found"]
 INGRESS = "eventbridge"  # the module's mode; `both` tests override it through the `ingress` fixture
 
 
@@ -32,31 +29,15 @@ def ingress() -> str:
 
 
 @pytest.fixture
-def destinations(stripe_client: stripe.StripeClient) -> dict[str, str]:
-    """Stripe's two destinations (snapshot events; thin meter error reports) in this account: the partner event
-    source of each, as `sam deploy` is given them."""
-    sources = {}
-    for name, payload, types in (("snapshot", "snapshot", SNAPSHOT_EVENTS), ("thin", "thin", THIN_EVENTS)):
-        params: Any = {
-            "name": f"incytes-billing-{name}",
-            "type": "amazon_eventbridge",
-            "event_payload": payload,
-            "enabled_events": types,
-            "amazon_eventbridge": {"aws_account_id": "123456789012", "aws_region": AWS_REGION},
-            **({"snapshot_api_version": "2026-10-28.endive"} if payload == "snapshot" else {}),
-        }
-        destination = stripe_client.v2.core.event_destinations.create(params)
-        sources[name] = f"aws.partner/stripe.com/{destination.id}"
-    return sources
+def destinations(stripe_api: str) -> dict[str, str]:
+    """Stripe's two destinations (snapshot events; thin meter error reports) in this account, made as `make local`
+    makes them: the partner event source of each, as the template parameter `sam deploy` is given."""
+    return emulator_event_destinations(stripe_api)
 
 
 @pytest.fixture
 def stack_parameters(ingress: str, destinations: dict[str, str]) -> dict[str, str]:
-    return {
-        "StripeEventIngress": ingress,
-        "StripePartnerEventSourceName": destinations["snapshot"],
-        "StripeThinEventSourceName": destinations["thin"],
-    }
+    return {"StripeEventIngress": ingress, **destinations}
 
 
 @pytest.fixture
@@ -97,7 +78,7 @@ def test_an_event_from_a_foreign_source_is_refused_never_stored_and_not_retried(
     sqs = boto3.client("sqs")
     for source, account in (
         ("aws.partner/stripe.com/ed_test_someone_else", "123456789012"),
-        (destinations["snapshot"], "999999999999"),
+        (destinations["StripePartnerEventSourceName"], "999999999999"),
     ):
         envelope = {"version": "0", "id": "x", "detail-type": "invoice.created", "source": source,
                     "account": account, "time": "2026-12-02T13:00:05Z", "region": AWS_REGION, "resources": [],
