@@ -63,9 +63,11 @@ checkov: checkov-venv ## checkov on template.yaml (in its own .venv-checkov)
 	env -u PYTHONPATH $(CHECKOV) --file template.yaml --framework cloudformation --quiet --compact --skip-download \
 	  $(if $(CHECKOV_PENDING),--soft-fail-on $(CHECKOV_PENDING))
 
+# Tests cold-start a function's modules again for each test: their bytecode is kept, in build/pycache (not beside
+# the sources, which the layer and `sam build` copy), so each import reads it instead of compiling.
 pytest: venv
 	@$(PY) -c 'import sys; v=sys.version_info; print(f"pytest on Python {v.major}.{v.minor}" + ("" if v[:2]==(3,13) else " (NOT the Lambda runtime 3.13)"))'
-	$(PY) -m pytest $(PYTEST_ARGS)
+	env -u PYTHONDONTWRITEBYTECODE PYTHONPYCACHEPREFIX=$(CURDIR)/build/pycache $(PY) -m pytest $(PYTEST_ARGS)
 
 # Quiet: one line per request. `make local ARGS=--verbose` (or LOCAL_VERBOSE=1) adds the handlers' logs and metrics.
 local: venv ## run the Docker-free local stack (moto, Stripe emulator, API on :3000); state is lost when it stops

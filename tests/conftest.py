@@ -103,7 +103,9 @@ def mocked_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     patch_moto()
-    with mock_aws():
+    # One boto3 default session for the worker (moto replaces it at each start by default): each test's clients
+    # then reuse its loaded service models instead of reading them again, the credentials being the same.
+    with mock_aws(config={"core": {"reset_boto3_session": False}}):
         yield
 
 

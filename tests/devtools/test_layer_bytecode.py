@@ -24,6 +24,13 @@ HERE: Interpreter = {"cache_tag": sys.implementation.cache_tag, "magic": importl
 UNCHECKED = py_compile.PycInvalidationMode.UNCHECKED_HASH
 
 
+@pytest.fixture(autouse=True)
+def bytecode_beside_sources(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A layer's .pyc files sit in `__pycache__` beside its sources, where Lambda reads them: the test run's own
+    bytecode directory (`PYTHONPYCACHEPREFIX`, the Makefile's) must not move the ones these tests write."""
+    monkeypatch.setattr(sys, "pycache_prefix", None)
+
+
 def _compile_tree(site: Path, mode: py_compile.PycInvalidationMode = UNCHECKED) -> None:
     for source in site.rglob("*.py"):
         py_compile.compile(str(source), cfile=importlib.util.cache_from_source(str(source)), invalidation_mode=mode)

@@ -276,11 +276,15 @@ def _create_dynamodb_table(
 ) -> None:
     name = str(properties.get("TableName") or f"{prefix}-{logical_id}")
     request = dynamodb_create_table_request(name, properties)
-    _create_or_reuse(lambda: client.create_table(**request), "ResourceInUseException", f"table {name}")
-    client.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    created = _create_or_reuse(lambda: client.create_table(**request), "ResourceInUseException", f"table {name}")
+    # A new table's answer describes it; only one still being created (or reused) is waited for and read.
+    table = created["TableDescription"] if created else {}
+    if table.get("TableStatus") != "ACTIVE":
+        client.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+        table = client.describe_table(TableName=name)["Table"]
     ttl = properties.get("TimeToLiveSpecification")
     if ttl and _flag(ttl.get("Enabled", False)):
-        current = client.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+        current = {} if created else client.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
         if current.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
             client.update_time_to_live(
                 TableName=name,
@@ -294,7 +298,6 @@ def _create_dynamodb_table(
             )
         except Exception as error:  # not essential locally
             LOG.info("table %s: point-in-time recovery not enabled locally (%s)", name, error)
-    table = client.describe_table(TableName=name)["Table"]
     attributes = {"Arn": table["TableArn"]}
     if table.get("LatestStreamArn"):
         attributes["StreamArn"] = table["LatestStreamArn"]
