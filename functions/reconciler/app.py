@@ -16,8 +16,8 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from incytes_billing import invocation
 from incytes_billing.errors import ValidationFailed
+from incytes_billing.invocation import worker_handler
 from incytes_billing.metric_names import USAGE_FAILED
 from incytes_billing.wiring import reconciler as wiring
 
@@ -25,10 +25,8 @@ logger = Logger()
 metrics = Metrics()
 
 
-@logger.inject_lambda_context
-@metrics.log_metrics
+@worker_handler(logger, metrics)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    invocation.begin(context)  # Stripe calls stop before the function would time out
     if "replay_archive" in event:
         return _replay_archive(event["replay_archive"])
     # Every funder (the funders table is small; the usage ledger is not): each is checked and compared.

@@ -9,17 +9,15 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from incytes_billing import invocation
+from incytes_billing.invocation import worker_handler
 from incytes_billing.wiring import review_reminder as wiring
 
 logger = Logger()
 metrics = Metrics()
 
 
-@logger.inject_lambda_context
-@metrics.log_metrics
+@worker_handler(logger, metrics)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    invocation.begin(context)  # Stripe calls stop before the function would time out
     processor = wiring.event_processor()
     # Every run checks the holds: a draft Stripe would finalize unreviewed is held again, or told as missed.
     missed = processor.check_held_drafts()

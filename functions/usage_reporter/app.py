@@ -19,7 +19,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from incytes_billing import invocation
+from incytes_billing.invocation import worker_handler
 from incytes_billing.metric_names import USAGE_FAILED
 from incytes_billing.wiring import usage_reporter as wiring
 
@@ -43,10 +43,8 @@ def _publish(summary: ReportSummary) -> None:
         logger.warning("usage not billed yet", extra={"reasons": summary.failure_reasons[:20]})
 
 
-@logger.inject_lambda_context
-@metrics.log_metrics
+@worker_handler(logger, metrics)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    invocation.begin(context)  # Stripe calls stop before the function would time out
     reporter = wiring.usage_reporter()
     if "Records" not in event:  # the schedule
         summary = reporter.report_funders(wiring.usage_repository().funders_with_pending())

@@ -16,9 +16,9 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from incytes_billing import invocation
 from incytes_billing.domain.webhooks import MAX_RETRY_DELAY_SECONDS
 from incytes_billing.errors import ForeignEvent, InvalidPayload, RetryLater
+from incytes_billing.invocation import worker_handler
 from incytes_billing.metric_names import EVENTBRIDGE_REFUSED, USAGE_FAILED
 from incytes_billing.wiring import webhook_processor as wiring
 
@@ -74,8 +74,6 @@ def _back_off(record: SQSRecord) -> None:
         logger.warning("could not set the retry delay", extra={"message_id": record.message_id})
 
 
-@logger.inject_lambda_context
-@metrics.log_metrics
+@worker_handler(logger, metrics)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    invocation.begin(context)  # Stripe calls stop before the function would time out
     return process_partial_response(event=event, record_handler=apply_event, processor=processor, context=context)

@@ -8,12 +8,18 @@ has a fresh random id and no deadline.
 
 from __future__ import annotations
 
+import functools
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from incytes_billing.models.caller import Caller
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Logger, Metrics
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 # An audit entry holds at most this many Stripe request ids (a request makes a handful; DynamoDB items are bounded).
 MAX_STRIPE_REQUEST_IDS = 100
@@ -66,3 +72,24 @@ def begin(
 
 def current() -> Invocation:
     return _current
+
+
+type Handler[R] = Callable[[dict[str, Any], LambdaContext], R]
+
+
+def worker_handler[R](logger: Logger, metrics: Metrics) -> Callable[[Handler[R]], Handler[R]]:
+    """The handler of a function not behind the API (scheduled, stream or queue): logged with its Lambda context,
+    its metrics published, and each event served as an invocation, so that Stripe calls stop before the function
+    would time out."""
+
+    def decorate(handler: Handler[R]) -> Handler[R]:
+        @logger.inject_lambda_context
+        @metrics.log_metrics
+        @functools.wraps(handler)
+        def serve(event: dict[str, Any], context: LambdaContext) -> R:
+            begin(context)
+            return handler(event, context)
+
+        return serve
+
+    return decorate
