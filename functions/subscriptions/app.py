@@ -112,23 +112,29 @@ def cancel_subscription(funder_id: FunderId, when: Annotated[CancelWhen, Query()
     return json_response(200, funder.api_view())
 
 
-@app.exception_handler(IdempotencyAlreadyInProgressError)
-def _same_key_in_flight(_: IdempotencyAlreadyInProgressError) -> Response[str]:
-    return error_response(
+# How a repeated Idempotency-Key is refused: status, code, message and headers.
+KEY_REFUSALS: dict[type[Exception], tuple[int, str, str, dict[str, str] | None]] = {
+    # Its first request is still being served: worth retrying shortly.
+    IdempotencyAlreadyInProgressError: (
         409,
         "request_in_progress",
         f"A request with this {IDEMPOTENCY_HEADER} is still being processed; retry shortly.",
-        headers={"Retry-After": "2"},
-    )
-
-
-@app.exception_handler(IdempotencyValidationError)
-def _same_key_other_body(_: IdempotencyValidationError) -> Response[str]:
-    return error_response(
+        {"Retry-After": "2"},
+    ),
+    # Its first request had another body.
+    IdempotencyValidationError: (
         422,
         "idempotency_key_reused",
         f"This {IDEMPOTENCY_HEADER} was used for a request with another body; use a new key.",
-    )
+        None,
+    ),
+}
+
+
+@app.exception_handler(list(KEY_REFUSALS))
+def _idempotency_key_refused(error: Exception) -> Response[str]:
+    status, code, message, headers = KEY_REFUSALS[type(error)]
+    return error_response(status, code, message, headers=headers)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
