@@ -8,7 +8,7 @@ import itertools
 from collections.abc import Collection, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Unpack
 
 from incytes_billing.adapters.dynamodb_items import plain_numbers, to_item
 from incytes_billing.domain.reporting import UsageReporter
@@ -30,7 +30,16 @@ from incytes_billing.models.stripe import (
 )
 from incytes_billing.models.stripe_events import InvoiceSnapshot
 from incytes_billing.models.subscription import LIVE_SUBSCRIPTION_STATUSES, FunderSubscription, SubscriptionItem
-from incytes_billing.models.usage import BatchOutcome, MeterBatch, UsageKind, UsageRecord, UsageStatus, utc_text
+from incytes_billing.models.usage import (
+    SETTLED_FROM,
+    BatchOutcome,
+    MeterBatch,
+    Settlement,
+    UsageKind,
+    UsageRecord,
+    UsageStatus,
+    utc_text,
+)
 from incytes_billing.ports import (
     AuditLog,
     CatalogGateway,
@@ -600,18 +609,10 @@ class MemoryUsage(UsageRepository):
     def get_many(self, funder_id: str, usage_ids: list[str]) -> list[UsageRecord]:
         return [self.records[(funder_id, u)] for u in usage_ids if (funder_id, u) in self.records]
 
-    def settle(
-        self,
-        record: UsageRecord,
-        status: UsageStatus,
-        *,
-        reason: str | None = None,
-        batch_id: str | None = None,
-        expected: tuple[UsageStatus, ...] = ("pending",),
-    ) -> None:
+    def settle(self, record: UsageRecord, status: UsageStatus, **settlement: Unpack[Settlement]) -> None:
         key = (record.funder_id, record.usage_id)
-        if self.records[key].status in expected:
-            update = {"status": status, "reason": reason, "batch_id": batch_id}
+        if self.records[key].status in settlement.get("expected", SETTLED_FROM):
+            update = {"status": status, "reason": settlement.get("reason"), "batch_id": settlement.get("batch_id")}
             self.records[key] = self.records[key].model_copy(update=update)
             self.writes += 1
 

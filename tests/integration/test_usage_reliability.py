@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import random
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Unpack
 
 import boto3
 import pytest
@@ -27,7 +27,7 @@ from incytes_billing.domain.meter_errors import MeterErrorSettler
 from incytes_billing.domain.reporting import UsageReporter
 from incytes_billing.domain.usage import UsageLedger
 from incytes_billing.models.catalog import load_catalog
-from incytes_billing.models.usage import UsageRecord, UsageStatus
+from incytes_billing.models.usage import Settlement, UsageRecord, UsageStatus
 from incytes_billing.wiring.catalog_sync import run_catalog_sync
 from local_stack.template.intrinsics import StackResources
 from stripe_emulator import StripeEmulator
@@ -46,19 +46,11 @@ class CrashOnceAfterStripe(DynamoDBUsageRepository):
 
     crashed = False
 
-    def settle(
-        self,
-        record: UsageRecord,
-        status: UsageStatus,
-        *,
-        reason: str | None = None,
-        batch_id: str | None = None,
-        expected: tuple[UsageStatus, ...] = ("pending",),
-    ) -> None:
+    def settle(self, record: UsageRecord, status: UsageStatus, **settlement: Unpack[Settlement]) -> None:
         if status == "reported" and not self.crashed:
             self.crashed = True
             raise Crash
-        super().settle(record, status, reason=reason, batch_id=batch_id, expected=expected)
+        super().settle(record, status, **settlement)
 
 
 @pytest.fixture

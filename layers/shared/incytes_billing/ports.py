@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, Unpack
 
 # Only in annotations: the domain modules loading these ports load no model they do not use themselves.
 if TYPE_CHECKING:
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
         StripeInvoice,
         StripeSubscription,
     )
-    from incytes_billing.models.usage import BatchOutcome, MeterBatch, UsageRecord, UsageStatus
+    from incytes_billing.models.usage import BatchOutcome, MeterBatch, Settlement, UsageRecord, UsageStatus
 
 
 class FunderRepository(Protocol):
@@ -230,15 +230,7 @@ class UsageRepository(Protocol):
         """The funder's records with these ids (those that exist), read consistently."""
         ...
 
-    def settle(
-        self,
-        record: UsageRecord,
-        status: UsageStatus,
-        *,
-        reason: str | None = None,
-        batch_id: str | None = None,
-        expected: tuple[UsageStatus, ...] = ("pending",),
-    ) -> None:
+    def settle(self, record: UsageRecord, status: UsageStatus, **settlement: Unpack[Settlement]) -> None:
         """Final state: reported (with its batch), unbillable or failed (with the reason). Only from a status
         in `expected` (pending; a record reported from a batch Stripe later refused may become failed)."""
         ...

@@ -7,7 +7,7 @@ from typing import cast
 
 from aws_lambda_powertools import Logger
 
-from incytes_billing.adapters.dynamodb_items import DynamoDBTableAdapter, conditional_write
+from incytes_billing.adapters.dynamodb_items import DynamoDBTableAdapter
 from incytes_billing.models.events import EventKind, EventStatus, StoredEvent, VerifiedEvent, envelope_of
 
 # Events are kept well past Stripe's 3 days of retries and 30 days of events.list, then expire (TTL).
@@ -32,9 +32,8 @@ class DynamoDBStripeEventStore(DynamoDBTableAdapter):
         payload = storable_payload(event.payload)
         if payload is not event.payload:
             logger.info("stripe event stored without its payload: too large", extra={"event_id": event.event_id})
-        return conditional_write(
-            self._table.put_item,
-            Item={
+        return self._put_new(
+            {
                 "event_id": event.event_id,
                 "type": event.type,
                 "created": event.created,
@@ -46,7 +45,7 @@ class DynamoDBStripeEventStore(DynamoDBTableAdapter):
                 "received_at": received_at,
                 "expires_at": received_at + RETENTION_SECONDS,
             },
-            ConditionExpression="attribute_not_exists(event_id)",
+            key="event_id",
         )
 
     def get(self, event_id: str) -> StoredEvent | None:
@@ -64,32 +63,27 @@ class DynamoDBStripeEventStore(DynamoDBTableAdapter):
 
     def mark(self, event_id: str, status: EventStatus) -> None:
         # Not when already marked by a concurrent worker: the outcome is recorded either way.
-        conditional_write(
-            self._table.update_item,
-            Key={"event_id": event_id},
-            UpdateExpression="SET #s = :status, processed_at = :now",
-            ConditionExpression="#s = :received",
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues={":status": status, ":received": "received", ":now": int(time.time())},
+        self._update_if(
+            {"event_id": event_id},
+            "SET #s = :status, processed_at = :now",
+            condition="#s = :received",
+            values={":status": status, ":received": "received", ":now": int(time.time())},
         )
 
     def claim_requeue(self, event_id: str, *, now: int, until: int) -> bool:
         # False when applied already, or handed off recently (by this delivery's twin).
-        return conditional_write(
-            self._table.update_item,
-            Key={"event_id": event_id},
-            UpdateExpression="SET requeue_after = :until",
-            ConditionExpression="#s = :received AND (attribute_not_exists(requeue_after) OR requeue_after <= :now)",
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues={":until": until, ":now": now, ":received": "received"},
+        return self._update_if(
+            {"event_id": event_id},
+            "SET requeue_after = :until",
+            condition="#s = :received AND (attribute_not_exists(requeue_after) OR requeue_after <= :now)",
+            values={":until": until, ":now": now, ":received": "received"},
         )
 
     def hold_requeue(self, event_id: str, *, until: int) -> None:
         # Not when there is no such event (expired): nothing to hold.
-        conditional_write(
-            self._table.update_item,
-            Key={"event_id": event_id},
-            UpdateExpression="SET requeue_after = :until",
-            ConditionExpression="attribute_exists(event_id)",
-            ExpressionAttributeValues={":until": until},
+        self._update_if(
+            {"event_id": event_id},
+            "SET requeue_after = :until",
+            condition="attribute_exists(event_id)",
+            values={":until": until},
         )

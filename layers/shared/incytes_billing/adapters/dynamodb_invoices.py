@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from boto3.dynamodb.conditions import Key
 
-from incytes_billing.adapters.dynamodb_items import DynamoDBTableAdapter, as_models, every_item, put_versioned, to_item
+from incytes_billing.adapters.dynamodb_items import DynamoDBTableAdapter, put_versioned, to_item
 from incytes_billing.models.invoice import InvoiceRecord, ReviewStatus
 
 REVIEW_INDEX = "by_review_status"
@@ -19,5 +19,4 @@ class DynamoDBInvoiceRepository(DynamoDBTableAdapter):
 
     def with_review_status(self, review_status: ReviewStatus) -> list[InvoiceRecord]:
         condition = Key("review_status").eq(review_status)
-        items = every_item(self._table.query, IndexName=REVIEW_INDEX, KeyConditionExpression=condition)
-        return as_models(InvoiceRecord, items)
+        return self._query(InvoiceRecord, IndexName=REVIEW_INDEX, KeyConditionExpression=condition)

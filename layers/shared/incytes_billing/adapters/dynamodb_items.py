@@ -15,6 +15,10 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
 
+# How the expressions name an item's status: `status` is a DynamoDB reserved word.
+STATUS_NAME = {"#s": "status"}
+
+
 class DynamoDBTableAdapter:
     """An adapter over one DynamoDB table."""
 
@@ -25,6 +29,31 @@ class DynamoDBTableAdapter:
         """The item with this key, read consistently, as `model`; None when there is none."""
         item = self._table.get_item(Key=key, ConsistentRead=True).get("Item")
         return None if item is None else model.model_validate(plain_numbers(item))
+
+    def _read_many[M: BaseModel](self, model: type[M], keys: list[dict[str, Any]]) -> list[M]:
+        """The items with these keys (those that exist), read consistently, as `model`."""
+        return as_models(model, batch_get(self._table, keys))
+
+    def _query[M: BaseModel](self, model: type[M], **params: Any) -> list[M]:
+        """Every item a query answers (all its pages), as `model`."""
+        return as_models(model, every_item(self._table.query, **params))
+
+    def _put_new(self, item: dict[str, Any], *, key: str) -> bool:
+        """Write `item` unless the table holds one with its `key` already: False then (nothing written)."""
+        return conditional_write(self._table.put_item, Item=item, ConditionExpression=f"attribute_not_exists({key})")
+
+    def _update_if(self, key: dict[str, Any], update: str, *, condition: str, values: dict[str, Any]) -> bool:
+        """Apply `update` to the item at `key` if `condition` holds: False when it did not (nothing written).
+        The expressions may name the item's status `#s` (STATUS_NAME)."""
+        names: dict[str, Any] = {"ExpressionAttributeNames": STATUS_NAME} if "#s" in f"{update} {condition}" else {}
+        return conditional_write(
+            self._table.update_item,
+            Key=key,
+            UpdateExpression=update,
+            ConditionExpression=condition,
+            ExpressionAttributeValues=values,
+            **names,
+        )
 
 
 def is_conditional_check_failure(error: ClientError) -> bool:

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from incytes_billing.adapters.dynamodb_items import DynamoDBTableAdapter, conditional_write
+from incytes_billing.adapters.dynamodb_items import DynamoDBTableAdapter
 from incytes_billing.models.notifications import ClaimOutcome
 
 
 class DynamoDBNotificationClaims(DynamoDBTableAdapter):
     def claim(self, key: str, *, now: int, stale_after: int) -> ClaimOutcome:
         # New, or claimed long ago by a worker that died before publishing: take it.
-        if conditional_write(
-            self._table.update_item,
-            Key={"notification_key": key},
-            UpdateExpression="SET claimed_at = :now",
-            ConditionExpression=(
+        if self._update_if(
+            {"notification_key": key},
+            "SET claimed_at = :now",
+            condition=(
                 "attribute_not_exists(notification_key) OR (attribute_not_exists(published_at) AND claimed_at < :stale)"
             ),
-            ExpressionAttributeValues={":now": now, ":stale": now - stale_after},
+            values={":now": now, ":stale": now - stale_after},
         ):
             return "claimed"
         item = self._table.get_item(Key={"notification_key": key}, ConsistentRead=True).get("Item") or {}

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Unpack
+
 from boto3.dynamodb.conditions import Key
 
-from incytes_billing.adapters.dynamodb_items import (
-    DynamoDBTableAdapter,
-    as_models,
-    batch_get,
-    conditional_write,
-    every_item,
-    to_item,
-)
-from incytes_billing.models.usage import UsageRecord, UsageStatus
+from incytes_billing.adapters.dynamodb_items import DynamoDBTableAdapter, every_item, to_item
+from incytes_billing.models.usage import SETTLED_FROM, Settlement, UsageRecord, UsageStatus
 
 OCCURRED_INDEX = "by_occurred_at"
 # Sparse: only records still pending carry `pending_since`, so the reporter reads just those.
@@ -21,22 +16,18 @@ PENDING_INDEX = "pending_by_funder"
 
 class DynamoDBUsageRepository(DynamoDBTableAdapter):
     def insert(self, record: UsageRecord) -> bool:
-        return conditional_write(
-            self._table.put_item,
-            Item={**to_item(record), "pending_since": record.recorded_at},
-            ConditionExpression="attribute_not_exists(usage_id)",
-        )
+        return self._put_new({**to_item(record), "pending_since": record.recorded_at}, key="usage_id")
 
     def get(self, funder_id: str, usage_id: str) -> UsageRecord | None:
         return self._read(UsageRecord, {"funder_id": funder_id, "usage_id": usage_id})
 
     def between(self, funder_id: str, start: str, end: str) -> list[UsageRecord]:
-        items = every_item(
-            self._table.query,
+        records = self._query(
+            UsageRecord,
             IndexName=OCCURRED_INDEX,
             KeyConditionExpression=Key("funder_id").eq(funder_id) & Key("occurred_at").between(start, end),
         )
-        return [record for record in as_models(UsageRecord, items) if record.occurred_at < end]  # BETWEEN is inclusive
+        return [record for record in records if record.occurred_at < end]  # BETWEEN is inclusive
 
     def pending(self, funder_id: str, *, exclude: set[str] | frozenset[str] = frozenset()) -> list[UsageRecord]:
         items = every_item(
@@ -48,7 +39,7 @@ class DynamoDBUsageRepository(DynamoDBTableAdapter):
             if item["usage_id"] not in exclude
         ]
         # The index lags a little: read the records themselves, consistently, and keep those still pending.
-        records = as_models(UsageRecord, batch_get(self._table, keys))
+        records = self._read_many(UsageRecord, keys)
         return sorted((r for r in records if r.status == "pending"), key=lambda r: r.usage_id)
 
     def funders_with_pending(self) -> set[str]:
@@ -56,25 +47,15 @@ class DynamoDBUsageRepository(DynamoDBTableAdapter):
         return {str(item["funder_id"]) for item in items}
 
     def get_many(self, funder_id: str, usage_ids: list[str]) -> list[UsageRecord]:
-        keys = [{"funder_id": funder_id, "usage_id": usage_id} for usage_id in usage_ids]
-        return as_models(UsageRecord, batch_get(self._table, keys))
+        return self._read_many(UsageRecord, [{"funder_id": funder_id, "usage_id": usage_id} for usage_id in usage_ids])
 
-    def settle(
-        self,
-        record: UsageRecord,
-        status: UsageStatus,
-        *,
-        reason: str | None = None,
-        batch_id: str | None = None,
-        expected: tuple[UsageStatus, ...] = ("pending",),
-    ) -> None:
-        names = {f":was{i}": was for i, was in enumerate(expected)}
+    def settle(self, record: UsageRecord, status: UsageStatus, **settlement: Unpack[Settlement]) -> None:
+        names = {f":was{i}": was for i, was in enumerate(settlement.get("expected", SETTLED_FROM))}
+        reason, batch_id = settlement.get("reason"), settlement.get("batch_id")
         # Not when settled already by an earlier attempt: the outcome stands.
-        conditional_write(
-            self._table.update_item,
-            Key={"funder_id": record.funder_id, "usage_id": record.usage_id},
-            UpdateExpression="SET #s = :status, reason = :reason, batch_id = :batch REMOVE pending_since",
-            ConditionExpression=f"#s IN ({', '.join(names)})",
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues={":status": status, ":reason": reason, ":batch": batch_id, **names},
+        self._update_if(
+            {"funder_id": record.funder_id, "usage_id": record.usage_id},
+            "SET #s = :status, reason = :reason, batch_id = :batch REMOVE pending_since",
+            condition=f"#s IN ({', '.join(names)})",
+            values={":status": status, ":reason": reason, ":batch": batch_id, **names},
         )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, StringConstraints
 
@@ -60,6 +60,19 @@ class UsageRecord(BaseModel):
 
     def same_payload(self, other: UsageRecord) -> bool:
         return (self.kind, self.quantity, self.occurred_at) == (other.kind, other.quantity, other.occurred_at)
+
+
+# The statuses a record is settled from unless told otherwise: a record is settled once.
+SETTLED_FROM: tuple[UsageStatus, ...] = ("pending",)
+
+
+class Settlement(TypedDict, total=False):
+    """How a record is settled (`UsageRepository.settle`): the reason it is unbillable or failed, the batch it was
+    reported in, and the statuses it may be settled from (SETTLED_FROM when not given)."""
+
+    reason: str | None
+    batch_id: str | None
+    expected: tuple[UsageStatus, ...]
 
 
 def utc_text(moment: datetime) -> str:
