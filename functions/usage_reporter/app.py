@@ -47,7 +47,7 @@ def _publish(summary: ReportSummary) -> None:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     reporter = wiring.usage_reporter()
     if "Records" not in event:  # the schedule
-        summary = reporter.report_funders(wiring.usage_repository().funders_with_pending())
+        summary = reporter.report_pending()
         _publish(summary)
         return {"reported": summary.reported, "waiting": summary.waiting, "streamed": summary.awaiting_validation}
 

@@ -36,6 +36,16 @@ def test_aggregates_per_kind_into_one_event_each(
     assert {e.event_name for e in meters.events.values()} == {"incytes_case", "incytes_sms"}
 
 
+def test_the_scheduled_re_drive_reports_every_funder_with_pending_records(
+    reporter: UsageReporter, usage: MemoryUsage, meters: MemoryMeters
+) -> None:
+    usage.add("f1", "a", "case", 2, NOW)
+    summary = reporter.report_pending()
+    assert summary.reported == 1
+    assert meters.total("cus_1", "case") == 2
+    assert usage.funders_with_pending() == set()
+
+
 def test_crash_after_stripe_accepted_resends_the_same_identifier(
     reporter: UsageReporter, usage: MemoryUsage, meters: MemoryMeters, batches: MemoryBatches
 ) -> None:

@@ -88,6 +88,11 @@ class UsageReporter:
         self._event_names = catalog.meter_event_names()
         self._periods = BillingPeriods(self.meters, self._now())
 
+    def report_pending(self) -> ReportSummary:
+        """The scheduled re-drive: every funder with records still pending (waiting for a subscription, or left by
+        a failed attempt)."""
+        return self.report_funders(self.usage.funders_with_pending())
+
     def report_funders(self, funder_ids: Iterable[str]) -> ReportSummary:
         """Report every pending record of these funders. Stripe being unavailable is not an error here: what
         could not be sent stays saved and pending, and its funders are named in `deferred_funders`."""

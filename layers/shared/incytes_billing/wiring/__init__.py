@@ -3,7 +3,8 @@
 `funders`, `subscriptions`, `invoices`, `usage`, `webhook`, `webhook_processor`, `review_reminder`,
 `usage_reporter`, `reconciler`: each reads its function's `*Config` once per container and builds its services.
 They share the builders in `aws` (tables and clients), `secrets` (SSM), `stripe_access` (the gateway, re-built
-when the key rotates), `parts` (audit trail, catalog, Finance's notices) and `events` (the event processor).
+when the key rotates), `parts` (audit trail, catalog, Finance's notices), `events` (the event processor) and
+`usage_billing` (the usage reporter's and the reconciler's ledger, batches, funders, Stripe and Finance).
 
 A function's module loads its configuration and, where the function calls Stripe, the parameter store and the
 Stripe gateway; each adapter and domain service is imported by the builder that makes it, on the first request

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from incytes_billing.config import ReconcilerConfig, config_reader
 from incytes_billing.wiring import parts
-from incytes_billing.wiring.stripe_access import stripe_gateway
+from incytes_billing.wiring.usage_billing import usage_billing
 from incytes_billing.wiring.webhook import ingress
 
 if TYPE_CHECKING:
@@ -27,20 +27,16 @@ def reconciler() -> Reconciler:
     from incytes_billing.domain.reconciliation import Reconciler
 
     settings = config()
-    billing = settings.billing
-    gateway = stripe_gateway(billing.stripe)
-    funders = funder_repository()
-    batches = parts.batch_store(billing.usage_batches_table)
-    usage = parts.usage_repository(billing.usage_table)
-    checker = BatchChecker(usage=usage, batches=batches, funders=funders, meters=gateway, summaries=gateway)
+    usage, batches, funders, stripe, finance = usage_billing(settings.billing)
+    checker = BatchChecker(usage=usage, batches=batches, funders=funders, meters=stripe, summaries=stripe)
     return Reconciler(
         batches=batches,
         checker=checker,
         funders=funders,
-        meters=gateway,
-        undelivered=gateway,
+        meters=stripe,
+        undelivered=stripe,
         ingress=ingress(settings.events_table, settings.events_queue_url),
-        finance=parts.finance_notices(billing.finance),
+        finance=finance,
         catalog=parts.catalog(),
     )
 
