@@ -368,17 +368,12 @@ class StripeGateway:
 
     def tag_subscription(self, subscription_id: str, funder_id: str) -> None:
         params: dict[str, Any] = {"metadata": {FUNDER_METADATA: funder_id}}
-
-        def tagged() -> bool | None:
-            subscription = self._client.v1.subscriptions.retrieve(subscription_id)
-            return True if _metadata_value(subscription, FUNDER_METADATA) == funder_id else None
-
         self._write(
             "tag",
             subscription_id,
             params,
-            lambda options: self._client.v1.subscriptions.update(subscription_id, params, options),  # type: ignore[arg-type]
-            done=tagged,
+            lambda options: _subscription(self._client.v1.subscriptions.update(subscription_id, params, options)),  # type: ignore[arg-type]
+            done=lambda: self._subscription_if(subscription_id, lambda sub: sub.funder_id == funder_id),
         )
 
     def get_invoice(self, invoice_id: str) -> StripeInvoice | None:
