@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 from incytes_billing.wiring import parts
 from incytes_billing.wiring.stripe_access import stripe_gateway
@@ -15,20 +15,18 @@ if TYPE_CHECKING:
     from incytes_billing.config import UsageBillingConfig
     from incytes_billing.domain.finance import FinanceNotices
 
-
-class UsageBilling(NamedTuple):  # a NamedTuple: the cheapest record to define at cold start (issue 12 §1)
-    usage: DynamoDBUsageRepository
-    batches: DynamoDBMeterBatchStore
-    funders: DynamoDBFunderRepository
-    stripe: StripeGateway  # its meters, meter summaries and events
-    finance: FinanceNotices
+    UsageBilling = tuple[
+        DynamoDBUsageRepository, DynamoDBMeterBatchStore, DynamoDBFunderRepository, StripeGateway, FinanceNotices
+    ]
 
 
 def usage_billing(config: UsageBillingConfig) -> UsageBilling:
-    return UsageBilling(
-        usage=parts.usage_repository(config.usage_table),
-        batches=parts.batch_store(config.usage_batches_table),
-        funders=parts.funder_repository(config.funders_table),
-        stripe=stripe_gateway(config.stripe),
-        finance=parts.finance_notices(config.finance),
+    """The usage ledger, its meter batches, the funders, Stripe (meters, their summaries, events) and Finance's
+    notices. A tuple, unpacked by its two callers: no record class to define at cold start (issue 12 §1)."""
+    return (
+        parts.usage_repository(config.usage_table),
+        parts.batch_store(config.usage_batches_table),
+        parts.funder_repository(config.funders_table),
+        stripe_gateway(config.stripe),
+        parts.finance_notices(config.finance),
     )
