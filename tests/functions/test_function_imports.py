@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -35,7 +36,8 @@ GATEWAY_DEFERRED_MODELS = {
 }
 
 
-def loaded_by(module: str, code_dir: Path | None = None) -> set[str]:
+@cache  # several tests ask the same import of the same process: one fresh process answers them all
+def loaded_by(module: str, code_dir: Path | None = None) -> frozenset[str]:
     paths = [str(p) for p in (code_dir, ROOT / "layers" / "shared") if p is not None]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths), "PYTHONDONTWRITEBYTECODE": "1"}
     result = subprocess.run(
@@ -47,7 +49,7 @@ def loaded_by(module: str, code_dir: Path | None = None) -> set[str]:
         check=True,
         timeout=60,
     )
-    return set(json.loads(result.stdout))
+    return frozenset(json.loads(result.stdout))
 
 
 @pytest.mark.parametrize(
