@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import boto3
+import botocore.loaders
 import pytest
 import stripe
 from moto import mock_aws
@@ -21,6 +22,23 @@ from tests.iam_grants import Grant, granted_permissions, recorded_aws_calls, ung
 from tests.support import EMULATOR_API_KEY, PROJECT_ROOT, WEBHOOK_SECRETS, Invoke, template
 
 AWS_REGION = "us-east-1"
+
+
+def _share_botocore_model_cache() -> None:
+    """Every botocore session of this process shares what its loader read from botocore's data files (service
+    models, endpoints). Each handler's cold start and Powertools' idempotency layer make sessions of their own,
+    and each would parse the same JSON files again (a tenth of a second per client); the files do not change."""
+    shared: dict[tuple[str, ...], dict[Any, Any]] = {}
+    initialise = botocore.loaders.Loader.__init__
+
+    def __init__(self: botocore.loaders.Loader, *args: Any, **kwargs: Any) -> None:
+        initialise(self, *args, **kwargs)
+        self._cache = shared.setdefault(tuple(self.search_paths), {})  # type: ignore[attr-defined]  # its private cache
+
+    botocore.loaders.Loader.__init__ = __init__  # type: ignore[method-assign]
+
+
+_share_botocore_model_cache()
 DEMO_CUSTOMER_ID = "cus_LocalDemoAcme"
 
 

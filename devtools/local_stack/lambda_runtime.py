@@ -31,6 +31,7 @@ import threading
 import time
 import traceback
 import uuid
+import weakref
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -252,6 +253,8 @@ class LambdaRunner:
         roots.update(d for spec in self.functions.values() for d in spec.layer_dirs)
         # Modules loaded from these directories belong to one function's instance at a time.
         self._private_roots = tuple(sorted(os.path.realpath(root) + os.sep for root in roots))
+        # Whether a module is private, decided once per module (sys.modules is walked twice per invocation).
+        self._private_modules: weakref.WeakKeyDictionary[ModuleType, bool] = weakref.WeakKeyDictionary()
 
     # -- environment
     def runtime_environment(self, spec: FunctionSpec, context: LambdaContext) -> dict[str, str]:
@@ -279,11 +282,20 @@ class LambdaRunner:
         taken = {
             name: module
             for name, module in list(sys.modules.items())
-            if module is not None and (name.partition(".")[0] in shadowed or _is_under(module, self._private_roots))
+            if module is not None and (name.partition(".")[0] in shadowed or self._is_private(module))
         }
         for name in taken:
             del sys.modules[name]
         return taken
+
+    def _is_private(self, module: ModuleType) -> bool:
+        try:
+            private = self._private_modules.get(module)
+            if private is None:
+                private = self._private_modules[module] = _is_under(module, self._private_roots)
+        except TypeError:  # not a module: some packages put other objects in sys.modules
+            return _is_under(module, self._private_roots)
+        return private
 
     @contextmanager
     def _namespace(self, spec: FunctionSpec) -> Iterator[dict[str, ModuleType]]:
