@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from incytes_billing import invocation
-from incytes_billing.domain.clock import Clock, utc_now
+from incytes_billing.domain.clock import Clock, TimedService, utc_now
 from incytes_billing.errors import FunderNotFound, ValidationFailed
 from incytes_billing.ports import AuditLog, FunderRepository
 
@@ -67,6 +67,14 @@ class _Unrecorded:
 
 
 UNRECORDED = AuditTrail(_Unrecorded())
+
+
+@dataclass(eq=False)
+class AuditedService(TimedService):
+    """A domain service whose changes are recorded: by keyword, after the clock, the audit trail to record in."""
+
+    _: KW_ONLY
+    audit: AuditTrail = UNRECORDED
 
 
 @dataclass(eq=False)

@@ -4,22 +4,20 @@ the same event arriving by both paths (StripeEventIngress=both) is stored once a
 
 from __future__ import annotations
 
-from dataclasses import KW_ONLY, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 
-from incytes_billing.domain.clock import Clock, utc_now
+from incytes_billing.domain.clock import TimedService
 from incytes_billing.errors import ForeignEvent, ValidationFailed
 from incytes_billing.models.events import EventBridgeDelivery
 from incytes_billing.ports import EventArchive, StripeEventStore
 
 
 @dataclass(eq=False)
-class EventBridgeIngress:
+class EventBridgeIngress(TimedService):
     events: StripeEventStore
     sources: frozenset[str]  # the partner event sources of our Stripe event destinations (none: webhook only)
     account: str  # the AWS account whose bus the rule listens on
-    _: KW_ONLY
-    clock: Clock = utc_now
 
     def accept(self, delivery: EventBridgeDelivery) -> str:
         """The stored event's id (stored now, or by an earlier delivery on either path)."""
@@ -32,15 +30,13 @@ class EventBridgeIngress:
 
 
 @dataclass(eq=False)
-class ArchiveReplay:
+class ArchiveReplay(TimedService):
     """Replays a window of the Stripe bus's archives (the reconciler, run by hand: docs/webhooks.md). Events that
     were applied already are applied once still; events lost after EventBridge had them (a target's DLQ, a message
     dead-lettered by the processor) are applied now."""
 
     archives: EventArchive
     archive_names: frozenset[str]  # one per partner bus (none: not the EventBridge ingress)
-    _: KW_ONLY
-    clock: Clock = utc_now
 
     def replay(self, start: datetime, end: datetime) -> list[str]:
         if not self.archive_names:

@@ -6,19 +6,18 @@ from __future__ import annotations
 
 from dataclasses import KW_ONLY, dataclass
 
-from incytes_billing.domain.clock import Clock, utc_now
+from incytes_billing.domain.clock import TimedService
 from incytes_billing.errors import RetryLater
 from incytes_billing.models.events import FinanceNotice
 from incytes_billing.ports import FinanceNotifier, NotificationClaims
 
 
 @dataclass(eq=False)
-class FinanceNotices:
+class FinanceNotices(TimedService):
     claims: NotificationClaims
     notifier: FinanceNotifier
     _: KW_ONLY
     claim_stale_seconds: int = 300  # a claim older than this was left by a crashed worker: take it over
-    clock: Clock = utc_now
 
     def notify(self, notice: FinanceNotice) -> None:
         """Publish `notice` unless its key was published already; RetryLater while another worker holds it."""

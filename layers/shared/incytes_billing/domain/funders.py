@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import KW_ONLY, dataclass
+from dataclasses import dataclass
 
-from incytes_billing.domain.audit import UNRECORDED, AuditTrail
-from incytes_billing.domain.clock import Clock, utc_now
+from incytes_billing.domain.audit import AuditedService
 from incytes_billing.errors import (
     ConcurrentUpdate,
     CurrencyMismatch,
@@ -25,12 +24,9 @@ MAX_WRITE_ATTEMPTS = 3
 
 
 @dataclass(eq=False)
-class FunderService:
+class FunderService(AuditedService):
     funders: FunderRepository
     customers: CustomerDirectory
-    _: KW_ONLY
-    clock: Clock = utc_now
-    audit: AuditTrail = UNRECORDED
 
     def get(self, funder_id: str) -> Funder:
         funder = self.funders.get(funder_id)

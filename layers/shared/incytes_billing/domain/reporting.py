@@ -31,7 +31,7 @@ from dataclasses import KW_ONLY, InitVar, dataclass, field
 from datetime import datetime
 
 from incytes_billing.domain import finance_messages
-from incytes_billing.domain.clock import Clock, utc_now
+from incytes_billing.domain.clock import TimedService
 from incytes_billing.domain.finance import FinanceNotices
 from incytes_billing.domain.policy import MeterEventMode
 from incytes_billing.domain.stripe_limits import (
@@ -73,7 +73,7 @@ class ReportSummary:
 
 
 @dataclass(eq=False)
-class UsageReporter:
+class UsageReporter(TimedService):
     usage: UsageRepository
     batches: MeterBatchStore
     funders: FunderRepository
@@ -82,7 +82,6 @@ class UsageReporter:
     _: KW_ONLY
     mode: MeterEventMode = "sync"
     finance: FinanceNotices | None = None
-    clock: Clock = utc_now
 
     def __post_init__(self, catalog: CatalogConfig) -> None:
         self._event_names = catalog.meter_event_names()

@@ -9,10 +9,9 @@ subscription already tagged with the funder (a crash after Stripe succeeded but 
 from __future__ import annotations
 
 import contextlib
-from dataclasses import KW_ONLY, dataclass
+from dataclasses import dataclass
 
-from incytes_billing.domain.audit import UNRECORDED, AuditTrail
-from incytes_billing.domain.clock import Clock, utc_now
+from incytes_billing.domain.audit import AuditedService
 from incytes_billing.domain.funder_updates import update_funder
 from incytes_billing.domain.policy import SubscriptionPolicy
 from incytes_billing.errors import (
@@ -53,14 +52,11 @@ from incytes_billing.ports import FunderRepository, SubscriptionGateway
 
 
 @dataclass(eq=False)
-class SubscriptionService:
+class SubscriptionService(AuditedService):
     funders: FunderRepository
     stripe: SubscriptionGateway
     catalog: CatalogConfig
     policy: SubscriptionPolicy
-    _: KW_ONLY
-    clock: Clock = utc_now
-    audit: AuditTrail = UNRECORDED
 
     def __post_init__(self) -> None:
         self._kind_of_product: dict[str, ItemKind] = dict(self.catalog.kind_of_product())

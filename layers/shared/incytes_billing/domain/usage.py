@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import KW_ONLY, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from incytes_billing.domain.audit import UNRECORDED, AuditTrail
-from incytes_billing.domain.clock import Clock, utc_now
+from incytes_billing.domain.audit import AuditedService
 from incytes_billing.domain.stripe_limits import METER_EVENT_MAX_AGE_SECONDS, METER_EVENT_MAX_AHEAD_SECONDS
 from incytes_billing.errors import BillingError, FunderNotFound, UsageConflict, UsageOutOfWindow, ValidationFailed
 from incytes_billing.models.usage import (
@@ -29,12 +28,9 @@ NEWEST_ACCEPTED = timedelta(seconds=METER_EVENT_MAX_AHEAD_SECONDS)
 
 
 @dataclass(eq=False)
-class UsageLedger:
+class UsageLedger(AuditedService):
     usage: UsageRepository
     funders: FunderRepository
-    _: KW_ONLY
-    clock: Clock = utc_now
-    audit: AuditTrail = UNRECORDED
 
     def record(self, funder_id: str, usage: UsageInput) -> Receipt:
         """POST /funders/{funder_id}/usage: one record (audited when new; an identical replay is not)."""

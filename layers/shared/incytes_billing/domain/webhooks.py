@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import KW_ONLY, dataclass
+from dataclasses import dataclass
 from typing import Any, Literal
 
-from incytes_billing.domain.clock import Clock, utc_now
+from incytes_billing.domain.clock import TimedService
 from incytes_billing.models.events import VerifiedEvent
 from incytes_billing.ports import CurrentObjects, EventQueue, StripeEventStore
 
@@ -20,11 +20,9 @@ REQUEUE_CLAIM_SECONDS = 30
 
 
 @dataclass(eq=False)
-class WebhookIngress:
+class WebhookIngress(TimedService):
     events: StripeEventStore
     queue: EventQueue
-    _: KW_ONLY
-    clock: Clock = utc_now
 
     def accept(self, event: VerifiedEvent) -> Receipt:
         """Durable first, then queued: one message in flight per event. A repeat delivery of an event not yet
