@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 from functools import cache
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyValidationError,
-)
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from incytes_billing.http.api import create_api_resolver, error_response, json_response, resolve_json_api
 from incytes_billing.http.params import FunderId
@@ -27,19 +21,19 @@ from incytes_billing.models.subscription import (
 )
 from incytes_billing.wiring import subscriptions as wiring
 
+# Only a create that sends an Idempotency-Key uses the idempotency utility: it is loaded by the first such request
+# (`_create_once_per_key`), not at init (issue 12 §1).
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
 logger = Logger()
 metrics = Metrics()
 app = create_api_resolver()
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
-# A retried click with the same Idempotency-Key within a day gets the first answer back.
-IDEMPOTENCY = IdempotencyConfig(
-    event_key_jmespath="[funder_id, idempotency_key]",
-    payload_validation_jmespath="[seats, currency]",
-    raise_on_no_idempotency_key=True,
-    expires_after_seconds=24 * 60 * 60,
-)
 
 
 def _create(request: dict[str, Any]) -> dict[str, Any]:
@@ -69,11 +63,11 @@ def _announce(funder_id: str, invoice_id: str) -> None:
 
 
 @cache
-def _create_once_per_key() -> Any:
-    # Decorated on first use: the persistence layer creates its boto3 client when constructed.
-    return idempotent_function(
-        data_keyword_argument="request", persistence_store=wiring.idempotency_store(), config=IDEMPOTENCY
-    )(_create)
+def _create_once_per_key() -> Callable[..., dict[str, Any]]:
+    # Built by the first create that sends a key, with the answers to a refused key (the handlers below).
+    for error, refusal in zip(wiring.idempotency_refusals(), KEY_REFUSALS, strict=True):
+        app.exception_handler(error)(_refusal(*refusal))
+    return wiring.once_per_key(_create)
 
 
 @app.post("/funders/<funder_id>/subscription")
@@ -91,7 +85,9 @@ def create_subscription(
             "validation_error",
             f"The {IDEMPOTENCY_HEADER} header must be 1-{MAX_IDEMPOTENCY_KEY_LENGTH} characters.",
         )
-    return json_response(201, _create_once_per_key()(request={**request, "idempotency_key": key}))
+    once_per_key = _create_once_per_key()
+    wiring.idempotency_config().register_lambda_context(app.lambda_context)  # an in-progress record ends with it
+    return json_response(201, once_per_key(request={**request, "idempotency_key": key}))
 
 
 @app.put("/funders/<funder_id>/subscription")
@@ -112,33 +108,33 @@ def cancel_subscription(funder_id: FunderId, when: Annotated[CancelWhen, Query()
     return json_response(200, funder.api_view())
 
 
-# How a repeated Idempotency-Key is refused: status, code, message and headers.
-KEY_REFUSALS: dict[type[Exception], tuple[int, str, str, dict[str, str] | None]] = {
+# How a repeated Idempotency-Key is refused (status, code, message, headers), in the order
+# `wiring.idempotency_refusals()` names the utility's two errors; registered by `_create_once_per_key`.
+KEY_REFUSALS: tuple[tuple[int, str, str, dict[str, str] | None], ...] = (
     # Its first request is still being served: worth retrying shortly.
-    IdempotencyAlreadyInProgressError: (
+    (
         409,
         "request_in_progress",
         f"A request with this {IDEMPOTENCY_HEADER} is still being processed; retry shortly.",
         {"Retry-After": "2"},
     ),
     # Its first request had another body.
-    IdempotencyValidationError: (
+    (
         422,
         "idempotency_key_reused",
         f"This {IDEMPOTENCY_HEADER} was used for a request with another body; use a new key.",
         None,
     ),
-}
+)
 
 
-@app.exception_handler(list(KEY_REFUSALS))
-def _idempotency_key_refused(error: Exception) -> Response[str]:
-    status, code, message, headers = KEY_REFUSALS[type(error)]
-    return error_response(status, code, message, headers=headers)
+def _refusal(
+    status: int, code: str, message: str, headers: dict[str, str] | None
+) -> Callable[[Exception], Response[str]]:
+    return lambda _: error_response(status, code, message, headers=headers)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    IDEMPOTENCY.register_lambda_context(context)
     return resolve_json_api(app, event, context)

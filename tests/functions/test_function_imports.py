@@ -78,8 +78,18 @@ def test_the_shared_builders_load_no_domain_service_and_only_the_stripe_gateway(
             },
         ),
         ("invoices", {"incytes_billing.domain.event_processor", "incytes_billing.domain.reporting"}),
-        # The review notice's event processor is needed only by a create that leaves a first invoice pending.
-        ("subscriptions", {"incytes_billing.domain.event_processor", "incytes_billing.domain.reporting"}),
+        # The review notice's event processor is needed only by a create that leaves a first invoice pending, the
+        # idempotency utility (and its DynamoDB persistence layer) only by a create that sends an Idempotency-Key;
+        # the invoice models by neither (the first invoice is recorded on the funder).
+        (
+            "subscriptions",
+            {
+                "incytes_billing.domain.event_processor",
+                "incytes_billing.domain.reporting",
+                "aws_lambda_powertools.utilities.idempotency",
+                "incytes_billing.models.invoice",
+            },
+        ),
         # The webhook verifies signatures offline and calls no Stripe API: no gateway, no Stripe key.
         (
             "webhook",
@@ -125,3 +135,9 @@ def test_the_webhook_and_the_workers_load_no_pydantic_at_init(function: str) -> 
 def test_an_api_builds_the_audit_models_when_it_first_records_or_reads_an_entry(function: str) -> None:
     absent = {"incytes_billing.models.audit", "incytes_billing.models.funder", "incytes_billing.models.invoice"}
     assert loaded_by("app", ROOT / "functions" / function) & absent == set()
+
+
+def test_the_subscription_service_builds_no_invoice_model() -> None:
+    # Its requests record the first invoice on the funder (models.subscription): none of them, not only its init,
+    # builds the invoice models the invoices API and the event processor use.
+    assert "incytes_billing.models.invoice" not in loaded_by("incytes_billing.domain.subscriptions")

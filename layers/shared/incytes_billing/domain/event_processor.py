@@ -24,14 +24,8 @@ from incytes_billing.errors import ConcurrentUpdate, RetryLater
 from incytes_billing.models.catalog import CatalogConfig
 from incytes_billing.models.events import PAYLOAD_OMITTED, EventStatus, FinanceNotice, StoredEvent
 from incytes_billing.models.funder import Funder
-from incytes_billing.models.invoice import (
-    FIRST_INVOICE_REASON,
-    STATUS_RANK,
-    InvoiceLine,
-    InvoiceRecord,
-    ReviewStatus,
-    billed_period,
-)
+from incytes_billing.models.invoice import STATUS_RANK, InvoiceLine, InvoiceRecord, ReviewStatus, billed_period
+from incytes_billing.models.stripe import FIRST_INVOICE_REASON
 from incytes_billing.models.stripe_events import (
     CustomerSnapshot,
     InvoiceSnapshot,

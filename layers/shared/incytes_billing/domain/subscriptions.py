@@ -34,10 +34,9 @@ from incytes_billing.errors import (
 )
 from incytes_billing.models.audit import AuditDetail
 from incytes_billing.models.catalog import CatalogConfig
-from incytes_billing.models.common import SUPPORTED_CURRENCIES, Currency
+from incytes_billing.models.common import SUPPORTED_CURRENCIES, Currency, ReviewStatus
 from incytes_billing.models.funder import Funder
-from incytes_billing.models.invoice import FIRST_INVOICE_REASON, ReviewStatus
-from incytes_billing.models.stripe import NewSubscription, StripeInvoice, StripeSubscription
+from incytes_billing.models.stripe import FIRST_INVOICE_REASON, NewSubscription, StripeInvoice, StripeSubscription
 from incytes_billing.models.subscription import (
     LIVE_SUBSCRIPTION_STATUSES,
     CancelWhen,

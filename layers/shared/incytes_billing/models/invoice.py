@@ -11,9 +11,6 @@ from incytes_billing.models.common import ReviewStatus as ReviewStatus  # noqa: 
 
 REVIEW_STATUSES: tuple[ReviewStatus, ...] = ("pending", "approved", "missed", "canceled", "not_required")
 
-# Stripe's billing_reason of a subscription's first invoice.
-FIRST_INVOICE_REASON = "subscription_create"
-
 # Stripe's invoice lifecycle, in order: a status never moves back to a lower rank.
 STATUS_RANK = {"draft": 0, "open": 1, "paid": 2, "uncollectible": 2, "void": 3}
 

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 # The metadata key every subscription this service makes or links carries (the Stripe adapter writes it).
 FUNDER_METADATA = "incytes_funder_id"
+# Stripe's billing_reason of a subscription's first invoice.
+FIRST_INVOICE_REASON = "subscription_create"
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,8 +7,7 @@ from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from incytes_billing.models.common import Currency, Seats
-from incytes_billing.models.invoice import ReviewStatus
+from incytes_billing.models.common import Currency, ReviewStatus, Seats
 
 ItemKind = Literal["seat", "case", "sms"]
 SubscriptionOrigin = Literal["automatic", "linked"]
