@@ -77,7 +77,16 @@ def test_the_shared_builders_load_no_domain_service_and_only_the_stripe_gateway(
                 "incytes_billing.wiring.stripe_access",
             },
         ),
-        ("invoices", {"incytes_billing.domain.event_processor", "incytes_billing.domain.reporting"}),
+        # Only approving an invoice calls Stripe: listing and reading them loads no Stripe SDK and reads no key.
+        (
+            "invoices",
+            {
+                "incytes_billing.domain.event_processor",
+                "incytes_billing.domain.reporting",
+                "stripe",
+                "incytes_billing.wiring.stripe_access",
+            },
+        ),
         # The review notice's event processor is needed only by a create that leaves a first invoice pending, the
         # idempotency utility (and its DynamoDB persistence layer) only by a create that sends an Idempotency-Key;
         # the invoice models by neither (the first invoice is recorded on the funder).
@@ -90,6 +99,9 @@ def test_the_shared_builders_load_no_domain_service_and_only_the_stripe_gateway(
                 "incytes_billing.models.invoice",
             },
         ),
+        # Most events are applied from their payload: Stripe is loaded by the first one that calls it.
+        ("webhook_processor", {"stripe", "incytes_billing.wiring.stripe_access", "incytes_billing.wiring.secrets"}),
+        ("review_reminder", {"stripe", "incytes_billing.wiring.stripe_access", "incytes_billing.wiring.secrets"}),
         # The webhook verifies signatures offline and calls no Stripe API: no gateway, no Stripe key.
         (
             "webhook",

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from incytes_billing.wiring import parts
 from incytes_billing.wiring.aws import table
-from incytes_billing.wiring.stripe_access import stripe_gateway
+from incytes_billing.wiring.stripe_on_first_use import stripe_on_first_use
 
 if TYPE_CHECKING:
     from incytes_billing.adapters.stripe_gateway import StripeGateway
@@ -20,20 +20,16 @@ if TYPE_CHECKING:
 MeterErrorTables = tuple[str, str]  # (usage table, usage batches table): meter error reports settle usage
 
 
+@lru_cache(maxsize=1)  # one per container: each function asks for one configuration
 def event_processor(config: EventsConfig, meter_errors: MeterErrorTables | None = None) -> EventProcessor:
-    """The same processor while the Stripe key is unchanged; a rotated key (seen once the parameter cache expires)
-    gets a new one built on the new key's gateway."""
-    return _processor_for(stripe_gateway(config.stripe), config, meter_errors)
-
-
-@lru_cache(maxsize=1)  # only the current key's: one built for a rotated-out key is let go
-def _processor_for(
-    gateway: StripeGateway, config: EventsConfig, meter_errors: MeterErrorTables | None
-) -> EventProcessor:
+    """The processor, built once. Its Stripe gateway is loaded by the first event that calls Stripe (most are
+    applied from their payload alone), and each call uses the current key's: a rotated key is used once the
+    parameter cache expires."""
     from incytes_billing.adapters.dynamodb_events import DynamoDBStripeEventStore
     from incytes_billing.adapters.dynamodb_invoices import DynamoDBInvoiceRepository
     from incytes_billing.domain.event_processor import EventProcessor, FinanceSettings
 
+    gateway = stripe_on_first_use(config.stripe)
     return EventProcessor(
         events=DynamoDBStripeEventStore(table(config.events_table)),
         funders=parts.funder_repository(config.funders_table),

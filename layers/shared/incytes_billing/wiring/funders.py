@@ -2,31 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from incytes_billing.config import FundersConfig, StripeAccess, config_reader
+from incytes_billing.config import FundersConfig, config_reader
 from incytes_billing.wiring import parts
+from incytes_billing.wiring.stripe_on_first_use import stripe_on_first_use
 
 if TYPE_CHECKING:
     from incytes_billing.domain.funders import FunderService
-    from incytes_billing.models.stripe import StripeCustomer
 
 
 config = config_reader(FundersConfig)
-
-
-@dataclass(frozen=True, slots=True)
-class StripeCustomersOnFirstUse:
-    """Stripe's customers, reached when a request first looks one up (linking a funder): reading a funder loads no
-    Stripe SDK and reads no Stripe key (issue 12 §1: what a route needs only sometimes is loaded when first used)."""
-
-    access: StripeAccess
-
-    def get_customer(self, customer_id: str) -> StripeCustomer | None:
-        from incytes_billing.wiring.stripe_access import stripe_gateway
-
-        return stripe_gateway(self.access).get_customer(customer_id)
 
 
 def funder_service() -> FunderService:
@@ -35,6 +21,6 @@ def funder_service() -> FunderService:
     settings = config()
     return FunderService(
         parts.funder_repository(settings.funders_table),
-        StripeCustomersOnFirstUse(settings.stripe),
+        stripe_on_first_use(settings.stripe),  # only linking a funder looks its Stripe customer up
         audit=parts.audit_trail(settings.audit_table),
     )

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from incytes_billing.config import InvoicesConfig, config_reader
 from incytes_billing.wiring import parts
 from incytes_billing.wiring.aws import table
-from incytes_billing.wiring.stripe_access import stripe_gateway
+from incytes_billing.wiring.stripe_on_first_use import stripe_on_first_use
 
 if TYPE_CHECKING:
     from incytes_billing.domain.audit import AuditHistory
@@ -25,7 +25,7 @@ def invoice_review_service() -> InvoiceReviewService:
     return InvoiceReviewService(
         DynamoDBInvoiceRepository(table(settings.invoices_table)),
         parts.funder_repository(settings.funders_table),
-        stripe_gateway(settings.stripe),
+        stripe_on_first_use(settings.stripe),  # only an approval calls Stripe
         audit=parts.audit_trail(settings.audit_table),
     )
 
