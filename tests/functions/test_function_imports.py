@@ -24,12 +24,13 @@ print(json.dumps(sorted(sys.modules)))
 WIRING_ADAPTERS = {"incytes_billing.adapters.stripe_gateway"}
 
 
-# Model modules that build pydantic models at import, which no function needs on every request only because it
-# calls Stripe or reads its settings: the gateway and settings load none of them (catalog sync, invoice lines and
-# usage import theirs where used).
+# Model modules that build pydantic models (or, `models.stripe`, eight frozen dataclasses) at import, which no
+# function needs at init only because it calls Stripe or reads its settings: the gateway and settings load none of
+# them (catalog sync, invoice lines, usage and the Stripe objects import theirs where used).
 GATEWAY_DEFERRED_MODELS = {
     "incytes_billing.models.catalog",
     "incytes_billing.models.invoice",
+    "incytes_billing.models.stripe",
     "incytes_billing.models.stripe_events",
     "incytes_billing.models.subscription",
     "incytes_billing.models.usage",

@@ -22,22 +22,21 @@ from aws_lambda_powertools import Logger
 from incytes_billing import invocation
 from incytes_billing.config import StripeSettings
 from incytes_billing.errors import MeterEventRejected, StripeRejected, StripeUnavailable
-from incytes_billing.models.stripe import (
-    FUNDER_METADATA,
-    CatalogPrice,
-    NewSubscription,
-    PeriodInvoice,
-    StripeCustomer,
-    StripeInvoice,
-    StripeSubscription,
-    StripeSubscriptionItem,
-)
 
-# The pydantic models (catalog, invoice lines, subscriptions, usage) are imported where used: every function
-# using Stripe loads this module at init, and only some of them ever sync the catalog or read invoice lines.
+# The models are imported where used: a function calling Stripe on every request loads this module at init, and
+# only some of them ever sync the catalog or read invoice lines (pydantic models), and none needs the Stripe-object
+# dataclasses (`models.stripe`, ~35 M instructions to define) before a request builds one.
 if TYPE_CHECKING:
     from incytes_billing.models.catalog import MeterRecord, MeterSpec, PriceRecord, PriceSpec, ProductSpec
     from incytes_billing.models.invoice import InvoiceLine
+    from incytes_billing.models.stripe import (
+        CatalogPrice,
+        NewSubscription,
+        PeriodInvoice,
+        StripeCustomer,
+        StripeInvoice,
+        StripeSubscription,
+    )
     from incytes_billing.models.usage import MeterBatch
 
 API_VERSION = "2026-10-28.endive"
@@ -179,6 +178,8 @@ class StripeGateway:
     # --- customers ---------------------------------------------------------------------------------------
 
     def get_customer(self, customer_id: str) -> StripeCustomer | None:
+        from incytes_billing.models.stripe import StripeCustomer
+
         customer = self._call_or_none(lambda: self._client.v1.customers.retrieve(customer_id))
         if customer is None:
             return None
@@ -282,6 +283,8 @@ class StripeGateway:
     # --- subscriptions -----------------------------------------------------------------------------------
 
     def find_prices(self, lookup_keys: Sequence[str]) -> dict[str, CatalogPrice]:
+        from incytes_billing.models.stripe import CatalogPrice
+
         prices = self._call(
             lambda: self._client.v1.prices.list({"lookup_keys": list(lookup_keys), "active": True, "limit": 100})
         )
@@ -311,6 +314,8 @@ class StripeGateway:
         return [_invoice(invoice) for invoice in invoices]
 
     def create_subscription(self, request: NewSubscription) -> StripeSubscription:
+        from incytes_billing.models.stripe import FUNDER_METADATA
+
         tag = {FUNDER_METADATA: request.funder_id}
         phase: dict[str, Any] = {
             "items": [
@@ -367,6 +372,8 @@ class StripeGateway:
         return None if subscription is None else _subscription(subscription)
 
     def tag_subscription(self, subscription_id: str, funder_id: str) -> None:
+        from incytes_billing.models.stripe import FUNDER_METADATA
+
         params: dict[str, Any] = {"metadata": {FUNDER_METADATA: funder_id}}
         self._write(
             "tag",
@@ -674,6 +681,8 @@ def _id_of(value: Any) -> str:
 
 
 def _subscription(subscription: stripe.Subscription) -> StripeSubscription:
+    from incytes_billing.models.stripe import FUNDER_METADATA, StripeSubscription, StripeSubscriptionItem
+
     items = tuple(
         StripeSubscriptionItem(
             item_id=item.id,
@@ -702,6 +711,8 @@ def _subscription(subscription: stripe.Subscription) -> StripeSubscription:
 
 
 def _invoice(invoice: stripe.Invoice) -> StripeInvoice:
+    from incytes_billing.models.stripe import StripeInvoice
+
     parent = getattr(invoice, "parent", None)
     details = getattr(parent, "subscription_details", None) if parent else None
     subscription = getattr(details, "subscription", None) if details else None
@@ -753,6 +764,8 @@ def _stripe_message(error: stripe.StripeError) -> str:
 
 
 def _period_invoice(invoice: stripe.Invoice) -> PeriodInvoice:
+    from incytes_billing.models.stripe import PeriodInvoice
+
     return PeriodInvoice(
         invoice_id=str(invoice.id),
         status=str(invoice.status),
