@@ -100,8 +100,17 @@ def test_the_shared_builders_load_no_domain_service_and_only_the_stripe_gateway(
                 "incytes_billing.models.invoice",
             },
         ),
-        # Most events are applied from their payload: Stripe is loaded by the first one that calls it.
-        ("webhook_processor", {"stripe", "incytes_billing.wiring.stripe_access", "incytes_billing.wiring.secrets"}),
+        # Most events are applied from their payload: Stripe is loaded by the first one that calls it; the event
+        # records and the ports with the processor, by the first message.
+        (
+            "webhook_processor",
+            {
+                "stripe",
+                "incytes_billing.wiring.stripe_access",
+                "incytes_billing.wiring.secrets",
+                "incytes_billing.models.events",
+            },
+        ),
         ("review_reminder", {"stripe", "incytes_billing.wiring.stripe_access", "incytes_billing.wiring.secrets"}),
         # The webhook verifies signatures offline and calls no Stripe API: no gateway, no Stripe key.
         (

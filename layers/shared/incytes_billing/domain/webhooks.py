@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from incytes_billing.domain.clock import TimedService
-from incytes_billing.models.events import VerifiedEvent
-from incytes_billing.ports import CurrentObjects, EventQueue, StripeEventStore
+
+# Only in annotations: the webhook processor's handler reads MAX_RETRY_DELAY_SECONDS at init, and loads the event
+# records and the ports with the processor, when the first message comes (issue 12 §1).
+if TYPE_CHECKING:
+    from incytes_billing.models.events import VerifiedEvent
+    from incytes_billing.ports import CurrentObjects, EventQueue, StripeEventStore
 
 Receipt = Literal["stored", "duplicate"]
 
