@@ -49,16 +49,23 @@ def pytest_report_header() -> str:
 
 
 # The two reliability proofs take minutes each (10,000 records in sync mode, 2,000 in stream mode), the rest of
-# the suite seconds per test. With `--dist worksteal` (the Makefile's PYTEST_ARGS) each worker starts on its half
-# of the list: one proof first, the other last, so they run on different workers, and an idle worker steals from
-# the other's queue. Side by side where collection puts them, one worker got both and the run waited on it.
+# the suite seconds per test. With `--dist worksteal` (the Makefile's PYTEST_ARGS) the first worker starts on
+# the first half of the list and the second on the other half; an idle worker steals from the back of the other's
+# queue. So each proof heads one half: both start at once, on different workers, and the short tests fill in around
+# them. (One proof last left a worker idle while it ran; side by side, one worker got both.)
 RELIABILITY = "tests/integration/test_usage_reliability.py::"
-FIRST = RELIABILITY + "test_ten_thousand_records_billed_exactly_once"
-LAST = RELIABILITY + "test_stream_mode_bills_exactly_once_and_fails_only_what_stripe_refused"
+FIRST_HALF_HEAD = RELIABILITY + "test_ten_thousand_records_billed_exactly_once"
+SECOND_HALF_HEAD = RELIABILITY + "test_stream_mode_bills_exactly_once_and_fails_only_what_stripe_refused"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    items.sort(key=lambda item: 0 if item.nodeid == FIRST else 2 if item.nodeid == LAST else 1)
+    heads = {item.nodeid: item for item in items if item.nodeid in (FIRST_HALF_HEAD, SECOND_HALF_HEAD)}
+    rest = [item for item in items if item.nodeid not in heads]
+    if FIRST_HALF_HEAD in heads:
+        rest.insert(0, heads[FIRST_HALF_HEAD])
+    if SECOND_HALF_HEAD in heads:
+        rest.insert((len(rest) + 1) // 2, heads[SECOND_HALF_HEAD])
+    items[:] = rest
 
 
 @pytest.fixture(scope="session")
